@@ -1,0 +1,1 @@
+"""The command line: thin commands that parse, validate and hand over to the runner."""

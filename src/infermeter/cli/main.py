@@ -1,0 +1,135 @@
+"""`infermeter` commands. User errors become one clear message and a distinct exit code."""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infermeter.errors import CellsFailedError, InfermeterError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure how fast a model runs, side by side, with numbers you can trust.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+def _builtin_suite(name: str) -> Path:
+    return Path(str(resources.files("infermeter").joinpath(f"suites/{name}.yaml")))
+
+
+def _run(suite_path: Path, out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False) -> None:
+    from infermeter.config import load_suite
+    from infermeter.engines.registry import engine_class
+    from infermeter.reports.table import comparison_table, summarise_cells
+    from infermeter.results.store import ResultStore
+    from infermeter.runner import run_suite
+
+    suite = load_suite(suite_path)
+    if only_installed:
+        missing = [e.name for e in suite.engines if engine_class(e.name).missing()]
+        if missing:
+            err_console.print(f"[yellow]not installed here, left out:[/] {', '.join(sorted(set(missing)))}")
+        suite.engines = [e for e in suite.engines if not engine_class(e.name).missing()]
+        if not suite.engines:
+            raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
+    summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console)
+    rows = summarise_cells(list(ResultStore(out).records()))
+    out_console.print(comparison_table(rows, title=f"{suite.name}: {out}"))
+    for r in rows:
+        for w in r["warnings"]:
+            err_console.print(f"[yellow]warning[/] {r['workload']} {r['engine']}: {w}")
+    err_console.print(
+        f"{summary.measured} cells measured, {summary.skipped} skipped, {summary.failed} failed"
+        + (f", {summary.resumed} already done" if summary.resumed else "")
+        + f"; results in {out / 'results.jsonl'} and {out / 'results.csv'}"
+    )
+    if summary.failed:
+        raise CellsFailedError(f"{summary.failed} cells failed; their causes are in the table and in {out}/logs", "")
+
+
+@app.command()
+def run(
+    suite: Path = typer.Argument(..., help="YAML suite file (see suites/example.yaml)"),
+    out: Path = typer.Option(Path("results/run"), "--out", "-o", help="results directory"),
+    resume: bool = typer.Option(False, help="skip cells OUT already holds; run the rest"),
+    cache: Optional[Path] = typer.Option(None, help="artifact cache (default ~/.cache/infermeter or $INFERMETER_CACHE)"),
+) -> None:
+    """Run a suite: every workload on every engine at every scenario point."""
+    _run(suite, out, resume, cache)
+
+
+@app.command()
+def quickstart(
+    out: Path = typer.Option(Path("results/quickstart"), "--out", "-o"),
+    resume: bool = typer.Option(False),
+    cache: Optional[Path] = typer.Option(None),
+) -> None:
+    """ResNet-50 and BERT-base at batch 1 on every engine installed here (a few minutes on 2 cores)."""
+    _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True)
+
+
+@app.command()
+def engines(all: bool = typer.Option(False, "--all", help="also list test doubles")) -> None:
+    """List the engines and whether each is installed here."""
+    from infermeter.engines.registry import ENGINES, is_test_double
+
+    t = Table(title="engines")
+    for c in ("engine", "artifact", "installed", "description"):
+        t.add_column(c)
+    for name, cls in ENGINES.items():
+        if is_test_double(cls) and not all:
+            continue
+        missing = cls.missing()
+        status = "[green]yes[/]" if not missing else f"[red]no[/] ({cls.install_hint})"
+        t.add_row(name, cls.artifact_format, status, cls.description)
+    out_console.print(t)
+
+
+@app.command()
+def workloads(all: bool = typer.Option(False, "--all", help="also list test doubles")) -> None:
+    """List the workloads and whether each can be built here."""
+    from infermeter.workloads.registry import WORKLOADS, is_test_double, missing_requirements
+
+    t = Table(title="workloads")
+    for c in ("workload", "task", "formats", "installed", "description"):
+        t.add_column(c)
+    for name, cls in WORKLOADS.items():
+        if is_test_double(cls) and not all:
+            continue
+        missing = missing_requirements(cls)
+        status = "[green]yes[/]" if not missing else f"[red]no[/] (needs {', '.join(missing)})"
+        t.add_row(name, cls.task, ", ".join(sorted(cls.formats)), status, cls.description)
+    out_console.print(t)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except InfermeterError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console.print(f"  [bold]fix:[/] {exc.hint}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: results measured so far are kept; rerun with --resume to finish")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Collectors: what is measured beside the timing (process resources, machine and package facts)."""

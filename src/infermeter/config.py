@@ -1,0 +1,199 @@
+"""The suite: what to measure, validated before anything runs, and expanded into cells.
+
+A cell is one (workload, engine + settings, scenario point) measured `repeats` times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from infermeter.errors import ConfigError
+
+ScenarioKind = Literal["single-stream", "offline", "concurrent"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WarmupSettings(_Strict):
+    iterations: int = Field(5, ge=0)
+    seconds: float = Field(1.0, ge=0)
+
+
+class MeasureSettings(_Strict):
+    repeats: int = Field(5, ge=1, description="measurement windows per cell")
+    min_iterations: int = Field(20, ge=1)
+    min_seconds: float = Field(2.0, ge=0)
+    max_seconds: float = Field(120.0, gt=0, description="a window stops here even below min_iterations (flagged)")
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> MeasureSettings:
+        if self.max_seconds < self.min_seconds:
+            raise ValueError(f"max_seconds ({self.max_seconds}) is below min_seconds ({self.min_seconds})")
+        return self
+
+
+class EngineEntry(_Strict):
+    name: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class Scenario(_Strict):
+    kind: ScenarioKind = "single-stream"
+    batch_sizes: list[int] = Field(default_factory=lambda: [1])
+    concurrency: list[int] = Field(default_factory=lambda: [1])
+
+    @field_validator("batch_sizes", "concurrency")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if not v or any(x < 1 for x in v):
+            raise ValueError("must be a non-empty list of integers >= 1")
+        return v
+
+    @model_validator(mode="after")
+    def _shape(self) -> Scenario:
+        if self.kind == "single-stream" and (self.concurrency != [1]):
+            raise ValueError("single-stream means one caller: use kind 'concurrent' for concurrency > 1")
+        return self
+
+    def points(self) -> list[tuple[int, int]]:
+        return [(b, c) for b in self.batch_sizes for c in self.concurrency]
+
+
+class Suite(_Strict):
+    name: str = "suite"
+    workloads: list[str] = Field(min_length=1)
+    engines: list[EngineEntry] = Field(min_length=1)
+    scenarios: list[Scenario] = Field(default_factory=lambda: [Scenario()])
+    warmup: WarmupSettings = Field(default_factory=WarmupSettings)
+    measure: MeasureSettings = Field(default_factory=MeasureSettings)
+    threads: int | None = Field(None, ge=1, description="intra-op threads for every engine that does not set its own")
+    seed: int = 0
+    cached_load: bool = Field(True, description="also time a second load with the engine's cache populated")
+
+    @field_validator("engines", mode="before")
+    @classmethod
+    def _engine_strings(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"name": e} if isinstance(e, str) else e for e in v]
+        return v
+
+    @field_validator("scenarios", mode="before")
+    @classmethod
+    def _scenario_strings(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"kind": s} if isinstance(s, str) else s for s in v]
+        return v
+
+    @model_validator(mode="after")
+    def _known_names(self) -> Suite:
+        from infermeter.engines.registry import engine_class
+        from infermeter.workloads.registry import WORKLOADS
+
+        for w in self.workloads:
+            if w not in WORKLOADS:
+                raise ValueError(f"unknown workload {w!r}; known: {', '.join(sorted(WORKLOADS))}")
+        for e in self.engines:
+            cls = engine_class(e.name)
+            try:
+                cls.Settings(**e.settings)
+            except ValidationError as exc:
+                raise ValueError(f"engine {e.name!r} settings: {_pydantic_message(exc)}") from None
+        return self
+
+
+def _pydantic_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err["loc"]) or "suite"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_suite(data: Any, source: str = "suite") -> Suite:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level", "see src/infermeter/suites/example.yaml")
+    try:
+        return Suite(**data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source} is not valid: {_pydantic_message(exc)}", "see src/infermeter/suites/example.yaml for the format") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc.message}", exc.hint) from None
+
+
+def load_suite(path: Path) -> Suite:
+    if not path.exists():
+        raise ConfigError(f"suite file {str(path)!r} does not exist", "give the path of a YAML suite file")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}", "fix the YAML syntax") from None
+    return parse_suite(data, str(path))
+
+
+class Cell(_Strict):
+    """One scenario point of one workload on one engine. `cell_id` names it across runs (for --resume)."""
+
+    workload: str
+    engine: str
+    engine_settings: dict[str, Any]
+    scenario: ScenarioKind
+    batch_size: int
+    concurrency: int
+    warmup: WarmupSettings
+    measure: MeasureSettings
+    seed: int
+    cached_load: bool
+    skip_reason: str | None = None
+
+    @property
+    def cell_id(self) -> str:
+        key = self.model_dump(exclude={"skip_reason"})
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def engine_label(self) -> str:
+        return engine_label(self.engine, self.engine_settings)
+
+
+def engine_label(name: str, settings: dict[str, Any]) -> str:
+    if not settings:
+        return name
+    return name + "[" + ",".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(settings.items())) + "]"
+
+
+def plan(suite: Suite) -> list[Cell]:
+    """Expand the suite; cells an engine cannot run are kept with a skip reason, so the report shows them."""
+    from infermeter.engines.base import CONCURRENT
+    from infermeter.engines.registry import engine_class
+    from infermeter.workloads.registry import WORKLOADS
+
+    cells = []
+    for wname in suite.workloads:
+        wcls = WORKLOADS[wname]
+        for entry in suite.engines:
+            cls = engine_class(entry.name)
+            settings = dict(entry.settings)
+            if suite.threads and "threads" not in settings:
+                settings["threads"] = suite.threads
+            engine = cls(cls.Settings(**settings))
+            for scenario in suite.scenarios:
+                for batch, conc in scenario.points():
+                    reason = None
+                    if cls.artifact_format not in wcls.formats:
+                        reason = f"{wname} cannot be exported to {cls.artifact_format} (it supports {', '.join(sorted(wcls.formats))})"
+                    elif conc > 1 and CONCURRENT not in engine.capabilities:
+                        reason = f"{entry.name} does not support concurrent predict calls"
+                    cells.append(Cell(
+                        workload=wname, engine=entry.name, engine_settings=settings, scenario=scenario.kind,
+                        batch_size=batch, concurrency=conc, warmup=suite.warmup, measure=suite.measure,
+                        seed=suite.seed, cached_load=suite.cached_load, skip_reason=reason,
+                    ))
+    return cells

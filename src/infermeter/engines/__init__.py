@@ -1,0 +1,1 @@
+"""In-process inference engines (see base.Engine)."""

@@ -1,0 +1,85 @@
+"""The engine seam: load an artifact, predict a batch, close. One module per engine.
+
+Engine modules import their runtime (torch, onnxruntime, openvino, tensorflow, tensorrt) inside methods,
+so listing engines or validating a suite never pays for those imports.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from infermeter.errors import NotInstalledError
+from infermeter.workloads.base import TensorSpec
+
+# Capabilities an engine may declare; the harness asks for these, it never branches on engine names.
+CONCURRENT = "concurrent"  # predict() may be called from several threads at once
+LOAD_CACHE = "load-cache"  # load() reuses a cache directory of compiled/optimised graphs
+GPU = "gpu"  # runs on a GPU
+
+
+class EngineSettings(BaseModel):
+    """Settings every engine understands. Subclasses add their own; unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+    threads: int | None = Field(default=None, ge=1, description="intra-op threads (None: the runtime's default)")
+
+
+class Engine(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    artifact_format: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]]  # import names
+    packages: ClassVar[tuple[str, ...]]  # distribution names whose versions are recorded
+    install_hint: ClassVar[str]
+    Settings: ClassVar[type[EngineSettings]] = EngineSettings
+    base_capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        self.settings = settings if settings is not None else self.Settings()
+        self.input_names: list[str] = []
+
+    @classmethod
+    def missing(cls) -> list[str]:
+        return [m for m in cls.requires if importlib.util.find_spec(m) is None]
+
+    @classmethod
+    def check_installed(cls) -> None:
+        missing = cls.missing()
+        if missing:
+            raise NotInstalledError(f"engine {cls.name!r} needs {', '.join(missing)}, not installed here", cls.install_hint)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self.base_capabilities
+
+    @abstractmethod
+    def load(self, artifact: Path, inputs: list[TensorSpec], cache_dir: Path | None = None) -> None:
+        """Make the model ready to predict. `cache_dir` is given only to engines with LOAD_CACHE."""
+
+    @abstractmethod
+    def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Run one batch; returns the first output as a numpy array."""
+
+    def close(self) -> None:
+        """Release the model (the next load starts from scratch)."""
+
+    def runtime_info(self) -> dict[str, Any]:
+        """Effective runtime settings worth recording (threads, providers, streams...)."""
+        return {}
+
+    @classmethod
+    def versions(cls) -> dict[str, str]:
+        out = {}
+        for dist in cls.packages:
+            try:
+                out[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        return out

@@ -1,0 +1,49 @@
+"""A test double for the harness: sleeps a set time per batch and returns deterministic outputs.
+
+Never reported as a real engine: its name says what it is, and `infermeter engines` lists it apart.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from infermeter.engines.base import CONCURRENT, LOAD_CACHE, Engine, EngineSettings
+from infermeter.workloads.base import TensorSpec
+
+FAKE_FORMAT = "fake"
+
+
+class FakeSettings(EngineSettings):
+    service_ms: float = Field(1.0, ge=0, description="time one batch takes (time.sleep: releases the GIL)")
+    per_sample_ms: float = Field(0.0, ge=0)
+    load_ms: float = Field(0.0, ge=0)
+    noise: float = Field(0.0, ge=0, description="added to outputs, to test parity checks")
+    fail_on_load: bool = False
+
+
+class FakeEngine(Engine):
+    name = "fake"
+    description = "test double: sleeps service_ms per batch (not a real engine)"
+    artifact_format = FAKE_FORMAT
+    requires = ()
+    packages = ()
+    install_hint = ""
+    Settings = FakeSettings
+    base_capabilities = frozenset({CONCURRENT, LOAD_CACHE})
+    test_double = True
+
+    def load(self, artifact: Path, inputs: list[TensorSpec], cache_dir: Path | None = None) -> None:
+        if self.settings.fail_on_load:
+            raise RuntimeError("fake engine told to fail on load")
+        time.sleep(self.settings.load_ms / 1000)
+        self.input_names = [s.name for s in inputs]
+        self._weights = np.load(artifact)
+
+    def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        x = batch[self.input_names[0]]
+        time.sleep((self.settings.service_ms + self.settings.per_sample_ms * len(x)) / 1000)
+        return x.reshape(len(x), -1) @ self._weights + self.settings.noise

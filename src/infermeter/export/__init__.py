@@ -1,0 +1,1 @@
+"""Export: turn a workload's model into each engine's artifact, cached by content, with parity references."""

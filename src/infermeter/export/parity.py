@@ -1,0 +1,53 @@
+"""Output parity: every engine's outputs on the sample inputs against the reference engine's."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infermeter.engines.base import Engine
+from infermeter.export.artifacts import Exporter, reference_path
+from infermeter.workloads.base import Workload
+
+
+def reference_outputs(exporter: Exporter) -> np.ndarray:
+    """The reference engine's outputs for every sample at batch size 1, cached beside the artifacts."""
+    from infermeter.engines.registry import engine_class
+
+    workload = exporter.workload
+    path = reference_path(exporter.cache_root, workload)
+    if path.exists():
+        return np.load(path)
+    cls = engine_class(workload.reference_engine)
+    engine = cls()
+    engine.load(exporter.artifact(cls.artifact_format).path, workload.input_specs())
+    try:
+        ref = np.concatenate([engine.predict(workload.batch(1, offset=i)) for i in range(len(workload.samples()))])
+    finally:
+        engine.close()
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, ref)
+    os.replace(tmp, path)
+    return ref
+
+
+def check_parity(workload: Workload, engine: Engine, batch_size: int, reference: np.ndarray, reference_name: str) -> dict[str, Any]:
+    """Run all samples through `engine` in batches of `batch_size` and compare with `reference`."""
+    n = len(workload.samples())
+    outs = [engine.predict(workload.batch(batch_size, offset=i * batch_size)) for i in range(math.ceil(n / batch_size))]
+    out = np.concatenate(outs)[:n]
+    result: dict[str, Any] = {"reference_engine": reference_name, "samples": n}
+    if out.shape != reference.shape:
+        result.update(max_abs_diff=None, agreement=0.0, note=f"output shape {out.shape} != reference {reference.shape}")
+        return result
+    diff = np.abs(out.astype(np.float64) - reference.astype(np.float64))
+    result.update(max_abs_diff=float(diff.max()), agreement=workload.agreement(reference, out))
+    return result
+
+
+def reference_file(exporter: Exporter) -> Path:
+    return reference_path(exporter.cache_root, exporter.workload)

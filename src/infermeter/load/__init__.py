@@ -1,0 +1,1 @@
+"""Load generation: scenarios that drive a target and time every request."""

@@ -1,0 +1,102 @@
+"""The comparison table printed at the end of a run: one row per cell, statistics over its repeats."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from rich.table import Table
+
+from infermeter.results import histogram, stats
+
+
+def _fmt(v: float | None, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.{digits}f}"
+
+
+def _pm(s: stats.RepeatStats, digits: int = 2) -> str:
+    if s.n == 0:
+        return "-"
+    if s.n == 1 or math.isnan(s.ci95):
+        return _fmt(s.mean, digits)
+    return f"{_fmt(s.mean, digits)} ±{_fmt(s.ci95, digits)}"
+
+
+def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group repeat records by cell; percentiles from the merged histograms, the rest over repeats."""
+    by_cell: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    order: list[str] = []
+    for r in records:
+        cid = r["cell_id"]
+        if cid not in by_cell:
+            order.append(cid)
+        by_cell[cid].append(r)
+    rows = []
+    for cid in order:
+        recs = by_cell[cid]
+        ok = [r for r in recs if r.get("status") == "ok"]
+        first = recs[-1]
+        cell = first.get("cell", {})
+        row: dict[str, Any] = {
+            "cell_id": cid,
+            "workload": cell.get("workload"),
+            "engine": first.get("engine", {}).get("label") or cell.get("engine"),
+            "scenario": cell.get("scenario"),
+            "batch_size": cell.get("batch_size"),
+            "concurrency": cell.get("concurrency"),
+            "status": "ok" if ok else first.get("status"),
+            "error": first.get("error"),
+            "repeats": len(ok),
+            "warnings": sorted({w for r in recs for w in r.get("warnings", [])}),
+        }
+        if ok:
+            merged = histogram.merge(r["metrics"]["latency_hdr"] for r in ok)
+            m0 = ok[0]["metrics"]
+            row.update(
+                latency=histogram.summary_ms(merged),
+                p50=stats.over_repeats([r["metrics"]["latency_ms"]["p50"] for r in ok]),
+                throughput=stats.over_repeats([r["metrics"]["samples_per_s"] for r in ok]),
+                cpu=stats.over_repeats([r["metrics"]["cpu_percent"] for r in ok]),
+                load_s=m0.get("load_s"),
+                load_cached_s=m0.get("load_cached_s"),
+                first_inference_s=m0.get("first_inference_s"),
+                convert_s=m0.get("convert_s"),
+                artifact_mb=(m0.get("artifact_bytes") or 0) / 1e6,
+                peak_rss_mb=max(r["metrics"]["peak_rss_mb"] for r in ok),
+                peak_rss_delta_mb=max(r["metrics"]["peak_rss_delta_mb"] for r in ok),
+                parity=ok[0].get("parity") or {},
+            )
+            for name in ("p50", "throughput"):
+                if row[name].unstable:
+                    row["warnings"].append(
+                        f"repeats disagree: {name} varies {row[name].cv:.0%} (> {stats.UNSTABLE_CV:.0%}); "
+                        "close other programs, pin threads, or raise min_seconds"
+                    )
+        rows.append(row)
+    return rows
+
+
+def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter results") -> Table:
+    t = Table(title=title, show_lines=False)
+    for col, just in [
+        ("workload", "left"), ("engine", "left"), ("scenario", "left"), ("batch", "right"), ("conc", "right"),
+        ("p50 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"), ("load s", "right"),
+        ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("top-1 / max|diff|", "right"),
+    ]:
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in rows:
+        base = [str(r["workload"]), str(r["engine"]), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"])]
+        if r["status"] != "ok":
+            reason = (r.get("error") or "")[:90]
+            t.add_row(*base, f"[yellow]{r['status']}[/]", reason, *[""] * 6)
+            continue
+        p = r["parity"]
+        parity = f"{_fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}" if p.get("max_abs_diff") is not None else "-"
+        t.add_row(
+            *base, _pm(r["p50"]), _fmt(r["latency"]["p99"]), _pm(r["throughput"], 1), _fmt(r["load_s"]),
+            _fmt(r["first_inference_s"]), _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), parity,
+        )
+    return t

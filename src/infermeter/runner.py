@@ -1,0 +1,193 @@
+"""Run a suite: prepare artifacts, measure each cell in its own process, store every repeat at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from infermeter import SCHEMA_VERSION
+from infermeter.collectors import machine
+from infermeter.config import Cell, Suite, plan
+from infermeter.engines.registry import engine_class
+from infermeter.errors import ConfigError
+from infermeter.export.artifacts import default_cache_root
+from infermeter.results.store import ResultStore
+
+Isolation = Literal["process", "none"]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    out: Path
+    measured: int = 0
+    skipped: int = 0
+    failed: int = 0
+    resumed: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _worker_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("HF_HUB_OFFLINE", "1")  # no hub download exists here; never attempt one
+    env.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    return env
+
+
+def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, Any]], None], isolation: Isolation) -> None:
+    """Run a worker job in a child process (or in this one, for harness tests) and pass on its events."""
+    if isolation == "none":
+        from infermeter import worker
+
+        try:
+            if job["job"] == "prepare":
+                worker.prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), on_event)
+            else:
+                worker.measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], on_event)
+        except Exception as exc:
+            on_event({"type": "error", "error": worker._describe(exc), "error_type": type(exc).__name__})
+        return
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "infermeter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=log, env=_worker_env(), start_new_session=True,
+        )
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(json.dumps(job).encode())
+            proc.stdin.close()
+            got_end = False
+            for line in proc.stdout:
+                event = json.loads(line)
+                got_end = got_end or event["type"] in ("done", "error")
+                on_event(event)
+            code = proc.wait()
+            if not got_end:
+                on_event({"type": "error", "error": f"worker process died (exit code {code}); see {log_path}", "error_type": "WorkerDied"})
+        finally:
+            if proc.poll() is None:  # interrupted: stop the worker and whatever it started
+                os.killpg(proc.pid, 15)
+                proc.wait()
+
+
+def _status_record(cell: Cell, run_id: str, status: str, error: str) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "engine",
+        "run_id": run_id,
+        "cell_id": cell.cell_id,
+        "cell": cell.model_dump(exclude={"skip_reason"}),
+        "engine": {"name": cell.engine, "label": cell.engine_label},
+        "status": status,
+        "error": error,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine.machine_info(),
+        "packages": machine.package_versions(),
+        "warnings": [],
+    }
+
+
+def run_suite(
+    suite: Suite,
+    out: Path,
+    *,
+    resume: bool = False,
+    cache_root: Path | None = None,
+    isolation: Isolation = "process",
+    console: Console | None = None,
+) -> RunSummary:
+    console = console or Console(stderr=True)
+    cache_root = cache_root or default_cache_root()
+    store = ResultStore(out)
+    if store.has_results() and not resume:
+        raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
+    store.create()
+    (out / "logs").mkdir(exist_ok=True)
+    (out / "suite.json").write_text(suite.model_dump_json(indent=1))
+    run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    summary = RunSummary(run_id, out)
+    cells = plan(suite)
+    finished = store.finished_cells() if resume else set()
+    todo = []
+    for cell in cells:
+        if cell.cell_id in finished:
+            summary.resumed += 1
+        elif cell.skip_reason:
+            rec = _status_record(cell, run_id, "skipped", cell.skip_reason)
+            store.append(rec)
+            summary.skipped += 1
+        else:
+            todo.append(cell)
+
+    # Export every (workload, format) the remaining cells need, once, before measuring anything.
+    needed: dict[str, list[str]] = {}
+    for cell in todo:
+        fmts = needed.setdefault(cell.workload, [])
+        fmt = engine_class(cell.engine).artifact_format
+        if fmt not in fmts:
+            fmts.append(fmt)
+    export_errors: dict[tuple[str, str], str] = {}
+    prepare_errors: dict[str, str] = {}
+
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[phase]}"), TimeElapsedColumn(), console=console, transient=False,
+    ) as progress:
+        prep = progress.add_task("export", total=len(needed), phase="")
+        for wname, fmts in needed.items():
+            def on_prepare(ev: dict[str, Any], wname: str = wname) -> None:
+                if ev["type"] == "phase":
+                    progress.update(prep, phase=f"{wname}: {ev['phase']}")
+                elif ev["type"] == "artifact-error":
+                    export_errors[(wname, ev["format"])] = ev["error"]
+                elif ev["type"] == "error":
+                    prepare_errors[wname] = ev["error"]
+
+            job = {"job": "prepare", "workload": wname, "formats": fmts, "seed": suite.seed, "cache_root": str(cache_root)}
+            run_job(job, out / "logs" / f"prepare-{wname}.log", on_prepare, isolation)
+            progress.advance(prep)
+
+        task = progress.add_task("measure", total=len(todo), phase="")
+        for cell in todo:
+            label = f"{cell.workload} {cell.engine_label} {cell.scenario} b={cell.batch_size} c={cell.concurrency}"
+            fmt = engine_class(cell.engine).artifact_format
+            cause = export_errors.get((cell.workload, fmt)) or prepare_errors.get(cell.workload)
+            if cause:
+                store.append(_status_record(cell, run_id, "failed", f"export failed: {cause}"))
+                summary.failed += 1
+                progress.advance(task)
+                continue
+            state: dict[str, Any] = {"records": 0, "error": None}
+
+            def on_event(ev: dict[str, Any], label: str = label, state: dict[str, Any] = state) -> None:
+                if ev["type"] == "phase":
+                    progress.update(task, phase=f"{label}: {ev['phase']}")
+                elif ev["type"] == "record":
+                    store.append(ev["record"])
+                    summary.records.append(ev["record"])
+                    state["records"] += 1
+                elif ev["type"] == "error":
+                    state["error"] = ev["error"]
+
+            job = {"job": "cell", "cell": cell.model_dump(), "cache_root": str(cache_root), "run_id": run_id}
+            run_job(job, out / "logs" / f"cell-{cell.cell_id}.log", on_event, isolation)
+            if state["error"]:
+                store.append(_status_record(cell, run_id, "failed", state["error"]))
+                summary.failed += 1
+            else:
+                summary.measured += 1
+            progress.advance(task)
+        progress.update(task, phase="done")
+    return summary

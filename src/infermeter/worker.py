@@ -1,0 +1,209 @@
+"""Work done in a child process: preparing artifacts, and measuring one cell.
+
+Each cell runs in a fresh interpreter so that its memory high-water mark, thread settings and imported
+runtimes belong to it alone. The child speaks JSON lines on a private copy of stdout; whatever the
+runtimes print goes to stderr, which the parent keeps in a log file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from infermeter import SCHEMA_VERSION
+from infermeter.collectors import machine, process
+from infermeter.config import Cell
+from infermeter.results import histogram, stats
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+def prepare(workload_name: str, formats: list[str], seed: int, cache_root: Path, emit: Emit) -> None:
+    """Export `formats` of a workload (cached) and its reference outputs; emits one event per artifact."""
+    from infermeter.export.artifacts import Exporter
+    from infermeter.export.parity import reference_outputs
+    from infermeter.workloads.registry import get_workload
+
+    workload = get_workload(workload_name, seed)
+    exporter = Exporter(workload, cache_root)
+    for fmt in formats:
+        emit({"type": "phase", "phase": f"export {fmt}"})
+        try:
+            art = exporter.artifact(fmt)
+            emit({"type": "artifact", "format": fmt, "artifact": art.record()})
+        except Exception as exc:
+            emit({"type": "artifact-error", "format": fmt, "error": _describe(exc)})
+            traceback.print_exc()
+    emit({"type": "phase", "phase": "reference outputs"})
+    reference_outputs(exporter)
+
+
+def _describe(exc: BaseException) -> str:
+    from infermeter.errors import InfermeterError
+
+    if isinstance(exc, InfermeterError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
+    """Load, check parity, warm up, then measure `repeats` windows, emitting a record after each."""
+    from infermeter.engines.base import LOAD_CACHE
+    from infermeter.engines.registry import engine_class
+    from infermeter.export.artifacts import Exporter
+    from infermeter.export.parity import check_parity, reference_outputs
+    from infermeter.load.inprocess import WindowRule, concurrent, sequential, warm_up
+    from infermeter.workloads.registry import get_workload
+
+    cls = engine_class(cell.engine)
+    cls.check_installed()
+    workload = get_workload(cell.workload, cell.seed)
+    exporter = Exporter(workload, cache_root)
+    artifact = exporter.artifact(cls.artifact_format)
+    reference = reference_outputs(exporter)
+    specs = workload.input_specs()
+    batches = workload.batches(cell.batch_size, count=4)
+
+    emit({"type": "phase", "phase": "import"})
+    t = time.perf_counter()
+    for mod in cls.requires:
+        __import__(mod)
+    import_s = time.perf_counter() - t
+    rss_baseline = process.rss_mb()
+
+    engine = cls(cls.Settings(**cell.engine_settings))
+    use_cache = LOAD_CACHE in engine.capabilities
+    cache_dir = Path(tempfile.mkdtemp(prefix="infermeter-enginecache-")) if use_cache else None
+    try:
+        emit({"type": "phase", "phase": "load"})
+        t = time.perf_counter()
+        engine.load(artifact.path, specs, cache_dir)
+        load_s = time.perf_counter() - t
+        t = time.perf_counter()
+        engine.predict(batches[0])
+        first_s = time.perf_counter() - t
+        rss_loaded = process.rss_mb()
+        load_cached_s = first_cached_s = None
+        if use_cache and cell.cached_load:
+            emit({"type": "phase", "phase": "load (cached)"})
+            engine.close()
+            engine = cls(cls.Settings(**cell.engine_settings))
+            t = time.perf_counter()
+            engine.load(artifact.path, specs, cache_dir)
+            load_cached_s = time.perf_counter() - t
+            t = time.perf_counter()
+            engine.predict(batches[0])
+            first_cached_s = time.perf_counter() - t
+
+        emit({"type": "phase", "phase": "parity"})
+        parity = check_parity(workload, engine, cell.batch_size, reference, workload.reference_engine)
+
+        emit({"type": "phase", "phase": "warm-up"})
+        w, m = cell.warmup, cell.measure
+        warm_up(engine.predict, batches, w.iterations, w.seconds, m.max_seconds)
+        rule = WindowRule(m.min_iterations, m.min_seconds, m.max_seconds)
+        runtime = engine.runtime_info()
+        common = {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "engine",
+            "run_id": run_id,
+            "cell_id": cell.cell_id,
+            "cell": cell.model_dump(exclude={"skip_reason"}),
+            "workload": {
+                "name": workload.name, "task": workload.task, "config": workload.config(),
+                "provenance": workload.provenance().__dict__ | {"notes": list(workload.provenance().notes)},
+            },
+            "engine": {
+                "name": cls.name, "label": cell.engine_label, "settings": engine.settings.model_dump(),
+                "versions": cls.versions(), "runtime": runtime, "capabilities": sorted(engine.capabilities),
+            },
+            "artifact": artifact.record(),
+            "parity": parity,
+            "machine": machine.machine_info(),
+            "packages": machine.package_versions(),
+            "thread_env": machine.thread_env(),
+        }
+        for r in range(m.repeats):
+            emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
+            cpu0 = process.CpuClock.now()
+            if cell.concurrency > 1:
+                window = concurrent(engine.predict, batches, rule, cell.concurrency)
+            else:
+                window = sequential(engine.predict, batches, rule)
+            cpu_s = process.CpuClock.now() - cpu0
+            wall_s = window.wall_ns / 1e9
+            n = len(window.latencies_ns)
+            metrics = {
+                "latency_ms": stats.latency_summary_ms(window.latencies_ns),
+                "latency_hdr": histogram.encode(histogram.from_ns(window.latencies_ns)),
+                "requests": n,
+                "failures": len(window.errors),
+                "window_s": wall_s,
+                "batches_per_s": n / wall_s if wall_s else None,
+                "samples_per_s": n * cell.batch_size / wall_s if wall_s else None,
+                "cpu_percent": process.cpu_percent(cpu_s, wall_s),
+                "import_s": import_s,
+                "convert_s": artifact.convert_s,
+                "artifact_bytes": artifact.size_bytes,
+                "load_s": load_s,
+                "first_inference_s": first_s,
+                "load_cached_s": load_cached_s,
+                "first_inference_cached_s": first_cached_s,
+                "rss_baseline_mb": rss_baseline,
+                "rss_after_load_mb": rss_loaded,
+                "peak_rss_mb": process.peak_rss_mb(),
+                "peak_rss_delta_mb": process.peak_rss_mb() - rss_baseline,
+            }
+            warnings = []
+            if window.capped:
+                warnings.append(f"window hit max_seconds={m.max_seconds} with only {n} calls (< min_iterations)")
+            if window.errors:
+                warnings.append(f"{len(window.errors)} predict calls failed: {window.errors[0]}")
+            record = common | {
+                "status": "ok" if not window.errors else "failed",
+                "repeat": r,
+                "repeats": m.repeats,
+                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "metrics": metrics,
+                "warnings": warnings,
+            }
+            emit({"type": "record", "record": record})
+    finally:
+        engine.close()
+        if cache_dir is not None:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def main() -> None:
+    """`python -m infermeter.worker` with one JSON job on stdin."""
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # library chatter on stdout goes to the log, not into the protocol
+    sys.stdout = sys.stderr
+
+    def emit(event: dict[str, Any]) -> None:
+        proto.write(json.dumps(event, default=str) + "\n")
+        proto.flush()
+
+    job = json.loads(sys.stdin.read())
+    try:
+        if job["job"] == "prepare":
+            prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), emit)
+        else:
+            measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], emit)
+        emit({"type": "done"})
+    except BaseException as exc:
+        traceback.print_exc()
+        emit({"type": "error", "error": _describe(exc), "error_type": type(exc).__name__})
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

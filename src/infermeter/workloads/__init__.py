@@ -1,0 +1,1 @@
+"""Workloads: model definitions plus real sample inputs (see base.Workload)."""

@@ -1,0 +1,110 @@
+"""The workload seam: a model definition, its sample inputs and how its outputs are compared.
+
+A workload never measures anything. It builds the reference PyTorch module (and, where it has one, the
+equivalent Keras model), prepares real inputs once, and says how two engines' outputs are compared.
+Heavy imports (torch, transformers, keras) happen inside the methods that need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+# Artifact formats a workload can be turned into (see infermeter.export).
+TORCH = "torch"
+TORCHSCRIPT = "torchscript"
+ONNX = "onnx"
+OPENVINO = "openvino"
+SAVEDMODEL = "savedmodel"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input. `shape[0]` is the batch dimension (None: any batch size)."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """How the weights and inputs were made; stored with every result so nobody mistakes them."""
+
+    weights: str
+    inputs: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Workload(ABC):
+    """A model plus its sample inputs. Subclasses are registered in `infermeter.workloads.registry`."""
+
+    name: ClassVar[str]
+    task: ClassVar[str]
+    description: ClassVar[str]
+    # Import names this workload needs (checked before any heavy work, to say what to install).
+    requires: ClassVar[tuple[str, ...]] = ("torch", "transformers")
+    # Artifact formats this workload can be exported to.
+    formats: ClassVar[frozenset[str]] = frozenset({TORCH, TORCHSCRIPT, ONNX, OPENVINO})
+    # The engine whose outputs every other engine is compared with.
+    reference_engine: ClassVar[str] = "pytorch"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._samples: list[dict[str, np.ndarray]] | None = None
+
+    # --- what the model takes --------------------------------------------------------------------
+    @abstractmethod
+    def input_specs(self) -> list[TensorSpec]:
+        """Inputs in the order the model's forward() takes them."""
+
+    @abstractmethod
+    def _load_samples(self) -> list[dict[str, np.ndarray]]:
+        """Preprocessed single samples (no batch dimension), in a fixed order."""
+
+    def samples(self) -> list[dict[str, np.ndarray]]:
+        if self._samples is None:
+            self._samples = self._load_samples()
+        return self._samples
+
+    def batch(self, batch_size: int, offset: int = 0) -> dict[str, np.ndarray]:
+        """`batch_size` samples starting at `offset`, cycling through the sample set."""
+        samples = self.samples()
+        picked = [samples[(offset + i) % len(samples)] for i in range(batch_size)]
+        return {spec.name: np.stack([s[spec.name] for s in picked]) for spec in self.input_specs()}
+
+    def batches(self, batch_size: int, count: int = 4) -> list[dict[str, np.ndarray]]:
+        """A few distinct batches to cycle through while measuring (real inputs, not one tensor reused)."""
+        return [self.batch(batch_size, offset=i * batch_size) for i in range(count)]
+
+    # --- the model ---------------------------------------------------------------------------------
+    @abstractmethod
+    def torch_module(self) -> Any:
+        """The reference torch.nn.Module in eval mode; forward(*inputs) returns one tensor."""
+
+    def keras_model(self, torch_module: Any | None = None) -> Any:
+        """An equivalent Keras model taking the same (NCHW) inputs, or raise UnsupportedError."""
+        from infermeter.errors import UnsupportedError
+
+        raise UnsupportedError(f"workload {self.name!r} has no TensorFlow/Keras definition")
+
+    # --- comparing outputs -------------------------------------------------------------------------
+    def agreement(self, reference: np.ndarray, output: np.ndarray) -> float:
+        """Fraction of predictions that agree (default: argmax over the last axis, i.e. top-1)."""
+        return float(np.mean(np.argmax(reference, axis=-1) == np.argmax(output, axis=-1)))
+
+    @abstractmethod
+    def provenance(self) -> Provenance: ...
+
+    def config(self) -> dict[str, Any]:
+        """Everything that changes the model or inputs; part of the artifact cache key."""
+        return {"name": self.name, "seed": self.seed}
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.config(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,36 @@
+"""A numpy-only workload for harness tests (pairs with the fake engine). Not a real model."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from infermeter.engines.fake import FAKE_FORMAT
+from infermeter.workloads.base import Provenance, TensorSpec, Workload
+
+
+class FakeTiny(Workload):
+    name = "fake-tiny"
+    task = "test-double"
+    description = "test double: 16 inputs -> 4 outputs, a random matrix (not a real model)"
+    requires = ()
+    formats = frozenset({FAKE_FORMAT})
+    reference_engine: ClassVar[str] = "fake"
+    test_double = True
+
+    def input_specs(self) -> list[TensorSpec]:
+        return [TensorSpec("x", (None, 16), "float32")]
+
+    def _load_samples(self) -> list[dict[str, np.ndarray]]:
+        rng = np.random.default_rng(self.seed)
+        return [{"x": rng.standard_normal(16).astype(np.float32)} for _ in range(8)]
+
+    def weights(self) -> np.ndarray:
+        return np.random.default_rng(self.seed + 1).standard_normal((16, 4)).astype(np.float32)
+
+    def torch_module(self) -> Any:
+        raise NotImplementedError("fake-tiny has no torch module")
+
+    def provenance(self) -> Provenance:
+        return Provenance(weights="test double: seeded random matrix", inputs="seeded random vectors")

@@ -1,0 +1,106 @@
+"""Speech recognition: wav2vec2-base with a CTC head, on speech synthesised with espeak-ng at 16 kHz.
+
+`wav2vec2-base` pads every clip to the longest synthesised clip; `wav2vec2-base-50k` truncates or pads to
+exactly 50,000 samples, as the TensorFlow model in the serving study required.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infermeter.errors import NotInstalledError
+from infermeter.workloads.base import Provenance, TensorSpec, Workload
+
+SAMPLE_RATE = 16_000
+
+
+def sentences() -> list[str]:
+    text = resources.files("infermeter.workloads").joinpath("data/sentences.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def synthesise(text: str) -> np.ndarray:
+    """Speak `text` with espeak-ng and return float32 mono audio at 16 kHz."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise NotInstalledError(
+            "the speech workloads synthesise their input with espeak-ng, which is not installed",
+            "apt-get install espeak-ng",
+        )
+    from scipy.io import wavfile
+    from scipy.signal import resample_poly
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "speech.wav"
+        subprocess.run([exe, "-v", "en-us", "-s", "150", "-w", str(path), text], check=True, capture_output=True)
+        rate, audio = wavfile.read(path)
+    audio = audio.astype(np.float32) / 32768.0
+    if rate != SAMPLE_RATE:
+        g = np.gcd(rate, SAMPLE_RATE)
+        audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
+    return audio
+
+
+def normalise(audio: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance: what Wav2Vec2FeatureExtractor does for wav2vec2-base."""
+    return ((audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)).astype(np.float32)
+
+
+class Wav2Vec2Base(Workload):
+    name = "wav2vec2-base"
+    task = "speech-recognition"
+    description = "wav2vec2-base with a CTC head (32 characters), clips padded to the longest clip"
+    fixed_length: int | None = None
+
+    def _clips(self) -> list[np.ndarray]:
+        return [synthesise(s) for s in sentences()]
+
+    def _length(self, clips: list[np.ndarray]) -> int:
+        return self.fixed_length or max(len(c) for c in clips)
+
+    def input_specs(self) -> list[TensorSpec]:
+        return [TensorSpec("input_values", (None, self._length_hint()), "float32")]
+
+    def _length_hint(self) -> int:
+        return self.fixed_length or len(self.samples()[0]["input_values"])
+
+    def _load_samples(self) -> list[dict[str, np.ndarray]]:
+        clips = self._clips()
+        n = self._length(clips)
+        out = []
+        for clip in clips:
+            clip = normalise(clip)[:n]
+            out.append({"input_values": np.pad(clip, (0, n - len(clip)))})
+        return out
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "length": self._length_hint(), "voice": "espeak-ng en-us 150 wpm"}
+
+    def torch_module(self) -> Any:
+        import torch
+        from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+
+        from infermeter.workloads.torch_modules import CtcLogits
+
+        torch.manual_seed(self.seed)
+        return CtcLogits(Wav2Vec2ForCTC(Wav2Vec2Config())).eval()  # Wav2Vec2Config() defaults are wav2vec2-base
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            weights=f"seeded random weights (torch.manual_seed({self.seed})) from transformers Wav2Vec2Config(); not trained",
+            inputs=f"{len(sentences())} English sentences spoken by espeak-ng (en-us, 150 wpm), resampled to 16 kHz, "
+            f"normalised, {self._length_hint()} samples per clip",
+        )
+
+
+class Wav2Vec2Base50k(Wav2Vec2Base):
+    name = "wav2vec2-base-50k"
+    description = "wav2vec2-base with a CTC head, clips truncated/padded to exactly 50,000 samples"
+    fixed_length = 50_000

