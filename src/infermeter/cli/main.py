@@ -14,8 +14,9 @@ from rich.table import Table
 from infermeter.errors import CellsFailedError, InfermeterError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure how fast a model runs, side by side, with numbers you can trust.")
-out_console = Console()
-err_console = Console(stderr=True)
+# Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns.
+out_console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 def _builtin_suite(name: str) -> Path:
@@ -111,9 +112,9 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except InfermeterError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err_console.print(f"  [bold]fix:[/] {exc.hint}", highlight=False)
+            err_console.print(f"  [bold]fix:[/] {exc.hint}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: results measured so far are kept; rerun with --resume to finish")
@@ -122,10 +123,9 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # Usage errors of the CLI parser (typer may vendor its own click): show them the usual way.
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Set up (first time only) and run the default benchmark: ResNet-50 and BERT-base on every engine here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/infermeter quickstart "$@"

@@ -1,0 +1,50 @@
+"""Bad input at the command line: a clear message, a distinct exit code, never a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "infermeter.cli.main", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def write(tmp_path, text):
+    p = tmp_path / "suite.yaml"
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    "make_args, code, message",
+    [
+        (lambda t: ["run", str(t / "missing.yaml")], 2, "does not exist"),
+        (lambda t: ["run", write(t, "workloads: [resnet50\n")], 2, "not valid YAML"),
+        (lambda t: ["run", write(t, "workloads: [nope]\nengines: [pytorch]\n")], 2, "unknown workload 'nope'"),
+        (lambda t: ["run", write(t, "workloads: [resnet50]\nengines: [tensorrtx]\n")], 2, "unknown engine 'tensorrtx'"),
+        (lambda t: ["run", write(t, "workloads: [resnet50]\nengines: [{name: openvino, settings: {streams: -1}}]\n")], 2, "streams"),
+        (lambda t: ["frobnicate"], 2, "No such command"),
+    ],
+)
+def test_bad_input_gives_message_and_exit_code(tmp_path, make_args, code, message):
+    r = cli(*make_args(tmp_path))
+    assert r.returncode == code, r.stderr
+    assert message in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_failed_cells_exit_non_zero_but_keep_results(tmp_path):
+    suite = write(tmp_path, "workloads: [fake-tiny]\nengines: [{name: fake, settings: {fail_on_load: true}}]\n"
+                  "measure: {repeats: 1, min_iterations: 2, min_seconds: 0}\n")
+    r = cli("run", suite, "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert r.returncode == 5, r.stderr
+    assert "1 failed" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "out" / "results.jsonl").read_text().count('"failed"') == 1
+
+
+def test_listing_commands_work():
+    r = cli("engines")
+    assert r.returncode == 0 and "onnxruntime" in r.stdout and "fake" not in r.stdout
+    assert "tensorrt" in r.stdout
+    assert cli("workloads").returncode == 0

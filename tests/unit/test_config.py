@@ -1,0 +1,67 @@
+import pytest
+
+from infermeter.config import engine_label, parse_suite, plan
+from infermeter.errors import ConfigError
+
+BASE = {"workloads": ["resnet50"], "engines": ["onnxruntime"]}
+
+
+def test_minimal_suite_gets_defaults():
+    s = parse_suite(BASE)
+    assert s.measure.repeats == 5 and s.scenarios[0].kind == "single-stream"
+    assert s.engines[0].name == "onnxruntime" and s.engines[0].settings == {}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"workloads": ["resnet5O"]}, "unknown workload 'resnet5O'"),
+        ({"engines": ["onnx-runtime"]}, "unknown engine 'onnx-runtime'"),
+        ({"engines": [{"name": "openvino", "settings": {"hint": "fastest"}}]}, "engine 'openvino' settings: hint"),
+        ({"engines": [{"name": "onnxruntime", "settings": {"treads": 2}}]}, "treads"),
+        ({"engines": [{"name": "pytorch", "settings": {"threads": 0}}]}, "threads"),
+        ({"measure": {"min_seconds": 10, "max_seconds": 5}}, "max_seconds (5.0) is below min_seconds"),
+        ({"measure": {"repeats": 0}}, "measure.repeats"),
+        ({"scenarios": [{"kind": "offline", "batch_sizes": [0, 8]}]}, "batch_sizes"),
+        ({"scenarios": [{"kind": "single-stream", "concurrency": [4]}]}, "use kind 'concurrent'"),
+        ({"scenarios": ["burst"]}, "scenarios.0.kind"),
+        ({"workloads": []}, "workloads"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_suites_are_rejected_with_the_reason(change, message):
+    with pytest.raises(ConfigError) as err:
+        parse_suite({**BASE, **change}, "s.yaml")
+    assert message in str(err.value)
+
+
+def test_top_level_must_be_a_mapping():
+    with pytest.raises(ConfigError, match="mapping"):
+        parse_suite(["resnet50"])
+
+
+def test_plan_expands_matrix_and_keeps_unrunnable_cells_with_a_reason():
+    s = parse_suite({
+        "workloads": ["resnet50", "bart-large-cnn"],
+        "engines": ["pytorch", "onnxruntime"],
+        "scenarios": [{"kind": "offline", "batch_sizes": [1, 8]}],
+        "threads": 2,
+    })
+    cells = plan(s)
+    assert len(cells) == 2 * 2 * 2
+    skipped = [c for c in cells if c.skip_reason]
+    assert {(c.workload, c.engine) for c in skipped} == {("bart-large-cnn", "onnxruntime")}
+    assert all(c.engine_settings["threads"] == 2 for c in cells)
+    assert len({c.cell_id for c in cells}) == len(cells)
+
+
+def test_cell_id_is_stable_and_changes_with_settings():
+    a = plan(parse_suite(BASE))[0]
+    b = plan(parse_suite(BASE))[0]
+    c = plan(parse_suite({**BASE, "engines": [{"name": "onnxruntime", "settings": {"threads": 1}}]}))[0]
+    assert a.cell_id == b.cell_id != c.cell_id
+
+
+def test_engine_label_shows_settings():
+    assert engine_label("tensorflow", {"xla": True}) == "tensorflow[xla=true]"
+    assert engine_label("pytorch", {}) == "pytorch"

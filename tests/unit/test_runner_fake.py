@@ -1,0 +1,81 @@
+"""The whole pipeline on the fake engine and fake workload: no ML package needed."""
+
+import json
+
+import pytest
+
+from infermeter.config import parse_suite
+from infermeter.errors import ConfigError
+from infermeter.reports.table import summarise_cells
+from infermeter.results.store import ResultStore
+from infermeter.runner import run_suite
+
+
+def suite(**over):
+    base = {
+        "workloads": ["fake-tiny"],
+        "engines": [{"name": "fake", "settings": {"service_ms": 2.0}}],
+        "scenarios": [{"kind": "offline", "batch_sizes": [1, 4]}],
+        "warmup": {"iterations": 2, "seconds": 0},
+        "measure": {"repeats": 2, "min_iterations": 20, "min_seconds": 0.05, "max_seconds": 5},
+    }
+    base.update(over)
+    return parse_suite(base)
+
+
+@pytest.mark.parametrize("isolation", ["none", "process"])
+def test_every_repeat_is_stored_with_metrics_and_parity(tmp_path, cache_root, isolation):
+    summary = run_suite(suite(), tmp_path / "out", cache_root=cache_root, isolation=isolation)
+    assert (summary.measured, summary.failed) == (2, 0)
+    recs = list(ResultStore(tmp_path / "out").records())
+    assert len(recs) == 4 and all(r["status"] == "ok" for r in recs)
+    r = recs[0]
+    assert r["schema_version"] == 1 and r["machine"]["logical_cpus"] >= 1
+    m = r["metrics"]
+    assert m["requests"] >= 20 and m["latency_ms"]["p50"] >= 2.0
+    for key in ("samples_per_s", "cpu_percent", "load_s", "first_inference_s", "load_cached_s", "peak_rss_mb", "artifact_bytes", "convert_s"):
+        assert m[key] is not None, key
+    assert r["parity"]["agreement"] == 1.0 and r["parity"]["max_abs_diff"] == 0.0
+    b4 = [x for x in recs if x["cell"]["batch_size"] == 4][0]["metrics"]
+    assert b4["samples_per_s"] == pytest.approx(4 * b4["batches_per_s"])
+
+
+def test_parity_catches_an_engine_that_drifts(tmp_path, cache_root):
+    run_suite(suite(engines=[{"name": "fake", "settings": {"noise": 0.5}}]), tmp_path, cache_root=cache_root, isolation="none")
+    r = next(ResultStore(tmp_path).records())
+    assert r["parity"]["max_abs_diff"] == pytest.approx(0.5, rel=1e-5)
+
+
+def test_a_failing_cell_is_recorded_and_the_suite_goes_on(tmp_path, cache_root):
+    s = suite(engines=[{"name": "fake", "settings": {"fail_on_load": True}}, {"name": "fake", "settings": {"service_ms": 1.0}}])
+    summary = run_suite(s, tmp_path, cache_root=cache_root, isolation="process")
+    assert (summary.failed, summary.measured) == (2, 2)
+    failed = [r for r in ResultStore(tmp_path).records() if r["status"] == "failed"]
+    assert "fail on load" in failed[0]["error"]
+    assert any(p.name.startswith("cell-") for p in (tmp_path / "logs").iterdir())
+
+
+def test_resume_runs_only_what_is_missing(tmp_path, cache_root):
+    out = tmp_path / "out"
+    run_suite(suite(scenarios=[{"kind": "offline", "batch_sizes": [1]}]), out, cache_root=cache_root, isolation="none")
+    with pytest.raises(ConfigError, match="already holds results"):
+        run_suite(suite(), out, cache_root=cache_root, isolation="none")
+    summary = run_suite(suite(), out, cache_root=cache_root, isolation="none", resume=True)
+    assert (summary.resumed, summary.measured) == (1, 1)
+    assert len(list(ResultStore(out).records())) == 4
+
+
+def test_skipped_cells_are_stored_with_their_reason(tmp_path, cache_root):
+    run_suite(suite(engines=["onnxruntime"]), tmp_path, cache_root=cache_root, isolation="none")
+    recs = list(ResultStore(tmp_path).records())
+    assert {r["status"] for r in recs} == {"skipped"}
+    assert "cannot be exported to onnx" in recs[0]["error"]
+
+
+def test_summary_merges_histograms_and_counts_repeats(tmp_path, cache_root):
+    run_suite(suite(), tmp_path, cache_root=cache_root, isolation="none")
+    rows = summarise_cells(list(ResultStore(tmp_path).records()))
+    assert len(rows) == 2 and rows[0]["repeats"] == 2
+    total = sum(r["metrics"]["requests"] for r in ResultStore(tmp_path).records() if r["cell_id"] == rows[0]["cell_id"])
+    assert rows[0]["latency"]["count"] == total
+    json.dumps(rows[0]["latency"])

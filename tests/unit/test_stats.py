@@ -1,0 +1,53 @@
+import math
+
+import numpy as np
+import pytest
+
+from infermeter.results import histogram, stats
+
+
+def test_window_percentiles_are_exact_and_in_ms():
+    ns = np.arange(1, 1001, dtype=np.int64) * 1_000_000  # 1..1000 ms
+    s = stats.latency_summary_ms(ns)
+    assert s["p50"] == pytest.approx(500.5)
+    assert s["p99"] == pytest.approx(np.percentile(np.arange(1, 1001), 99))
+    assert s["min"] == 1.0 and s["max"] == 1000.0 and s["count"] == 1000
+
+
+def test_over_repeats_mean_and_t_interval():
+    r = stats.over_repeats([10.0, 12.0, 14.0])
+    assert r.n == 3 and r.mean == pytest.approx(12.0)
+    assert r.ci95 == pytest.approx(4.303 * 2.0 / math.sqrt(3))
+    assert (r.min, r.max) == (10.0, 14.0)
+    assert r.cv == pytest.approx(2.0 / 12.0)
+    assert r.unstable  # 17% > 10%
+
+
+def test_single_repeat_has_no_interval_and_none_is_ignored():
+    r = stats.over_repeats([5.0, None])
+    assert r.n == 1 and math.isnan(r.ci95) and not r.unstable
+
+
+def test_stable_repeats_are_not_flagged():
+    assert not stats.over_repeats([100.0, 101.0, 99.5, 100.2, 100.4]).unstable
+
+
+def test_percentile_sample_support():
+    assert stats.min_samples_for(99) == 1000
+    assert stats.min_samples_for(50) == 20
+
+
+def test_merged_histogram_percentiles_come_from_all_samples_not_averages():
+    fast = np.full(900, 1_000_000, dtype=np.int64)  # 900 x 1 ms
+    slow = np.full(100, 100_000_000, dtype=np.int64)  # 100 x 100 ms
+    merged = histogram.merge([histogram.encode(histogram.from_ns(fast)), histogram.encode(histogram.from_ns(slow))])
+    s = histogram.summary_ms(merged)
+    assert s["count"] == 1000
+    assert s["p50"] == pytest.approx(1.0, rel=1e-3)
+    assert s["p95"] == pytest.approx(100.0, rel=1e-3)  # an average of the two p95s would say 50.5
+    assert s["mean"] == pytest.approx(10.9, rel=1e-3)
+
+
+def test_histogram_keeps_microsecond_resolution():
+    h = histogram.from_ns(np.array([150_000, 151_000, 152_000], dtype=np.int64))  # 150, 151, 152 us
+    assert h.get_min_value() == 150 and h.get_max_value() == 152
