@@ -95,11 +95,10 @@ class Suite(_Strict):
     @model_validator(mode="after")
     def _known_names(self) -> Suite:
         from infermeter.engines.registry import engine_class
-        from infermeter.workloads.registry import WORKLOADS
+        from infermeter.workloads.registry import workload_formats
 
         for w in self.workloads:
-            if w not in WORKLOADS:
-                raise ValueError(f"unknown workload {w!r}; known: {', '.join(sorted(WORKLOADS))}")
+            workload_formats(w)  # raises ConfigError naming the problem
         for e in self.engines:
             cls = engine_class(e.name)
             try:
@@ -173,11 +172,11 @@ def plan(suite: Suite) -> list[Cell]:
     """Expand the suite; cells an engine cannot run are kept with a skip reason, so the report shows them."""
     from infermeter.engines.base import CONCURRENT
     from infermeter.engines.registry import engine_class
-    from infermeter.workloads.registry import WORKLOADS
+    from infermeter.workloads.registry import workload_formats
 
     cells = []
     for wname in suite.workloads:
-        wcls = WORKLOADS[wname]
+        formats = workload_formats(wname)
         for entry in suite.engines:
             cls = engine_class(entry.name)
             settings = dict(entry.settings)
@@ -187,8 +186,8 @@ def plan(suite: Suite) -> list[Cell]:
             for scenario in suite.scenarios:
                 for batch, conc in scenario.points():
                     reason = None
-                    if cls.artifact_format not in wcls.formats:
-                        reason = f"{wname} cannot be exported to {cls.artifact_format} (it supports {', '.join(sorted(wcls.formats))})"
+                    if cls.artifact_format not in formats:
+                        reason = f"{wname} cannot be exported to {cls.artifact_format} (it supports {', '.join(sorted(formats))})"
                     elif conc > 1 and CONCURRENT not in engine.capabilities:
                         reason = f"{entry.name} does not support concurrent predict calls"
                     cells.append(Cell(

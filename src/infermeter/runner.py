@@ -23,6 +23,7 @@ from infermeter.engines.registry import engine_class
 from infermeter.errors import ConfigError
 from infermeter.export.artifacts import default_cache_root
 from infermeter.results.store import ResultStore
+from infermeter.workloads.base import file_slug
 
 Isolation = Literal["process", "none"]
 
@@ -156,7 +157,7 @@ def run_suite(
                     prepare_errors[wname] = ev["error"]
 
             job = {"job": "prepare", "workload": wname, "formats": fmts, "seed": suite.seed, "cache_root": str(cache_root)}
-            run_job(job, out / "logs" / f"prepare-{wname}.log", on_prepare, isolation)
+            run_job(job, out / "logs" / f"prepare-{file_slug(wname)}.log", on_prepare, isolation)
             progress.advance(prep)
 
         task = progress.add_task("measure", total=len(todo), phase="")

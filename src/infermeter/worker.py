@@ -21,6 +21,8 @@ from typing import Any, Callable
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine, process
 from infermeter.config import Cell
+from infermeter.engines.base import Engine
+from infermeter.workloads.base import Workload
 from infermeter.results import histogram, stats
 
 Emit = Callable[[dict[str, Any]], None]
@@ -54,6 +56,16 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def make_engine(cls: type[Engine], settings: dict[str, Any], workload: Workload) -> Engine:
+    """An engine for `workload`: for an ensemble, one member engine per model behind one predict()."""
+    members = getattr(workload, "members", None)
+    if members:
+        from infermeter.engines.ensemble import EnsembleEngine
+
+        return EnsembleEngine(lambda: cls(cls.Settings(**settings)), len(members), workload.combine)  # type: ignore[attr-defined]
+    return cls(cls.Settings(**settings))
+
+
 def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
     """Load, check parity, warm up, then measure `repeats` windows, emitting a record after each."""
     from infermeter.engines.base import LOAD_CACHE
@@ -79,7 +91,10 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
     import_s = time.perf_counter() - t
     rss_baseline = process.rss_mb()
 
-    engine = cls(cls.Settings(**cell.engine_settings))
+    def new_engine() -> Engine:
+        return make_engine(cls, cell.engine_settings, workload)
+
+    engine = new_engine()
     use_cache = LOAD_CACHE in engine.capabilities
     cache_dir = Path(tempfile.mkdtemp(prefix="infermeter-enginecache-")) if use_cache else None
     try:
@@ -95,7 +110,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
         if use_cache and cell.cached_load:
             emit({"type": "phase", "phase": "load (cached)"})
             engine.close()
-            engine = cls(cls.Settings(**cell.engine_settings))
+            engine = new_engine()
             t = time.perf_counter()
             engine.load(artifact.path, specs, cache_dir)
             load_cached_s = time.perf_counter() - t

@@ -79,3 +79,21 @@ def test_summary_merges_histograms_and_counts_repeats(tmp_path, cache_root):
     total = sum(r["metrics"]["requests"] for r in ResultStore(tmp_path).records() if r["cell_id"] == rows[0]["cell_id"])
     assert rows[0]["latency"]["count"] == total
     json.dumps(rows[0]["latency"])
+
+
+def test_ensemble_runs_members_on_one_engine_and_averages_probabilities(tmp_path, cache_root):
+    s = suite(workloads=["ensemble(fake-tiny,fake-tiny)"], scenarios=[{"kind": "offline", "batch_sizes": [2]}])
+    summary = run_suite(s, tmp_path, cache_root=cache_root, isolation="none")
+    assert summary.failed == 0
+    r = next(ResultStore(tmp_path).records())
+    assert r["workload"]["name"] == "ensemble(fake-tiny,fake-tiny)"
+    assert len(r["engine"]["runtime"]["members"]) == 2
+    assert r["metrics"]["latency_ms"]["p50"] >= 2 * 2.0  # two members at 2 ms each, one after the other
+    assert r["parity"]["agreement"] == 1.0 and r["parity"]["max_abs_diff"] < 1e-6
+
+
+def test_ensemble_of_models_with_different_inputs_is_refused():
+    from infermeter.workloads.registry import get_workload
+
+    with pytest.raises(ConfigError, match="different inputs"):
+        get_workload("ensemble(fake-tiny,resnet50)")

@@ -23,14 +23,17 @@ def _builtin_suite(name: str) -> Path:
     return Path(str(resources.files("infermeter").joinpath(f"suites/{name}.yaml")))
 
 
-def _run(suite_path: Path, out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False) -> None:
-    from infermeter.config import load_suite
+def _run(
+    suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
+    suite_data: Optional[dict] = None,
+) -> None:
+    from infermeter.config import load_suite, parse_suite
     from infermeter.engines.registry import engine_class
     from infermeter.reports.table import comparison_table, summarise_cells
     from infermeter.results.store import ResultStore
     from infermeter.runner import run_suite
 
-    suite = load_suite(suite_path)
+    suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")
     if only_installed:
         missing = [e.name for e in suite.engines if engine_class(e.name).missing()]
         if missing:
@@ -55,13 +58,41 @@ def _run(suite_path: Path, out: Path, resume: bool, cache: Optional[Path], only_
 
 @app.command()
 def run(
-    suite: Path = typer.Argument(..., help="YAML suite file (see suites/example.yaml)"),
+    suite: Optional[Path] = typer.Argument(None, help="YAML suite file (see src/infermeter/suites/example.yaml)"),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="your own model instead of a suite: PATH.onnx, a TorchScript PATH.pt, or a SavedModel "
+        "directory; add ?name=3x224x224 for inputs whose shape the file does not fix"),
+    engine: list[str] = typer.Option([], "--engine", "-e", help="with --model: engines to run it on (default: every installed one that can)"),
+    batch_size: list[int] = typer.Option([], "--batch-size", "-b", help="with --model: batch sizes (default 1)"),
+    repeats: int = typer.Option(5, help="with --model: repeats per cell"),
     out: Path = typer.Option(Path("results/run"), "--out", "-o", help="results directory"),
     resume: bool = typer.Option(False, help="skip cells OUT already holds; run the rest"),
     cache: Optional[Path] = typer.Option(None, help="artifact cache (default ~/.cache/infermeter or $INFERMETER_CACHE)"),
 ) -> None:
-    """Run a suite: every workload on every engine at every scenario point."""
-    _run(suite, out, resume, cache)
+    """Run a suite (every workload on every engine at every scenario point), or one model file with --model."""
+    if (suite is None) == (model is None):
+        raise InfermeterError("give either a suite file or --model PATH", "infermeter run SUITE.yaml, or infermeter run --model model.onnx")
+    if model is not None:
+        _run(None, out, resume, cache, suite_data=_model_suite(model, engine, batch_size, repeats))
+    else:
+        _run(suite, out, resume, cache)
+
+
+def _model_suite(model: str, engines: list[str], batch_sizes: list[int], repeats: int) -> dict:
+    from infermeter.engines.registry import ENGINES, is_test_double
+    from infermeter.workloads.registry import workload_formats
+
+    name = model if model.startswith("file:") else "file:" + model
+    formats = workload_formats(name)
+    if not engines:
+        engines = [n for n, c in ENGINES.items() if not is_test_double(c) and c.artifact_format in formats and not c.missing()]
+    return {
+        "name": f"model {model}",
+        "workloads": [name],
+        "engines": engines,
+        "scenarios": [{"kind": "offline", "batch_sizes": batch_sizes or [1]}],
+        "measure": {"repeats": repeats},
+    }
 
 
 @app.command()

@@ -13,6 +13,12 @@ from infermeter.engines.base import CONCURRENT, LOAD_CACHE, Engine, EngineSettin
 from infermeter.workloads.base import OPENVINO, TensorSpec
 
 
+def _type_name(value: Any) -> str:
+    """openvino.Type prints as <Type: 'float32'>; record its short name (f32, bf16...)."""
+    to_string = getattr(value, "to_string", None)
+    return to_string() if callable(to_string) else str(value)
+
+
 class OpenVinoSettings(EngineSettings):
     device: str = "CPU"
     hint: Literal["latency", "throughput", "none"] = "latency"
@@ -71,7 +77,7 @@ class OpenVino(Engine):
             "threads": int(self.compiled.get_property("INFERENCE_NUM_THREADS")),
             "optimal_infer_requests": optimal,
             "infer_requests": n,
-            "inference_precision": str(self.compiled.get_property("INFERENCE_PRECISION_HINT")),
+            "inference_precision": _type_name(self.compiled.get_property("INFERENCE_PRECISION_HINT")),
         }
 
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:

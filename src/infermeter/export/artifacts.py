@@ -21,7 +21,7 @@ import numpy as np
 
 from infermeter.engines.fake import FAKE_FORMAT
 from infermeter.errors import UnsupportedError
-from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, TORCH, TORCHSCRIPT, Workload
+from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, TORCH, TORCHSCRIPT, Workload, file_slug
 
 ONNX_OPSET = 17
 
@@ -72,7 +72,7 @@ def size_of(path: Path) -> int:
 
 
 def workload_dir(cache_root: Path, workload: Workload) -> Path:
-    return cache_root / "artifacts" / f"{workload.name}-{workload.fingerprint()}"
+    return cache_root / "artifacts" / f"{file_slug(workload.name)}-{workload.fingerprint()}"
 
 
 def format_dir(cache_root: Path, workload: Workload, fmt: str) -> Path:
@@ -94,6 +94,12 @@ class Exporter:
         return self._module
 
     def artifact(self, fmt: str) -> Artifact:
+        members = getattr(self.workload, "members", None)
+        if fmt in self.workload.formats and members:
+            return self._ensemble(fmt, members)
+        if fmt == getattr(self.workload, "native_format", None):
+            path: Path = self.workload.path  # type: ignore[attr-defined]
+            return Artifact(fmt, path, size_of(path), 0.0, True, "the user's own file, used as it is")
         if fmt not in self.workload.formats:
             raise UnsupportedError(
                 f"workload {self.workload.name!r} cannot be exported to {fmt!r}",
@@ -122,6 +128,20 @@ class Exporter:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return Artifact(fmt, final / file_name, meta["size_bytes"], seconds, False, exporter)
+
+    def _ensemble(self, fmt: str, members: list[Workload]) -> Artifact:
+        """A manifest of the members' artifacts; size and conversion time are the members' sums."""
+        arts = [Exporter(m, self.cache_root).artifact(fmt) for m in members]
+        d = format_dir(self.cache_root, self.workload, fmt)
+        d.mkdir(parents=True, exist_ok=True)
+        manifest = d / "manifest.json"
+        tmp = d / f".manifest.{os.getpid()}.json"
+        tmp.write_text(json.dumps({"members": [str(a.path) for a in arts]}))
+        os.replace(tmp, manifest)
+        return Artifact(
+            fmt, manifest, sum(a.size_bytes for a in arts), sum(a.convert_s for a in arts), all(a.cached for a in arts),
+            "ensemble of: " + "; ".join(f"{m.name}: {a.exporter}" for m, a in zip(members, arts)),
+        )
 
     def _export(self, fmt: str, out: Path) -> tuple[str, str, float]:
         export: dict[str, Callable[[Path], tuple[str, str]]] = {

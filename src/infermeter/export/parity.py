@@ -19,6 +19,9 @@ def reference_outputs(exporter: Exporter) -> np.ndarray:
     from infermeter.engines.registry import engine_class
 
     workload = exporter.workload
+    members = getattr(workload, "members", None)
+    if members:
+        return workload.combine([reference_outputs(Exporter(m, exporter.cache_root)) for m in members])  # type: ignore[attr-defined]
     path = reference_path(exporter.cache_root, workload)
     if path.exists():
         return np.load(path)
@@ -29,6 +32,7 @@ def reference_outputs(exporter: Exporter) -> np.ndarray:
         ref = np.concatenate([engine.predict(workload.batch(1, offset=i)) for i in range(len(workload.samples()))])
     finally:
         engine.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
     np.save(tmp, ref)
     os.replace(tmp, path)

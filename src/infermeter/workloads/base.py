@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -21,6 +22,11 @@ TORCHSCRIPT = "torchscript"
 ONNX = "onnx"
 OPENVINO = "openvino"
 SAVEDMODEL = "savedmodel"
+
+
+def file_slug(name: str, limit: int = 60) -> str:
+    """A workload name made safe for a file name (file: names hold slashes and question marks)."""
+    return re.sub(r"[^A-Za-z0-9_.()+,-]+", "_", name)[-limit:]
 
 
 @dataclass(frozen=True)

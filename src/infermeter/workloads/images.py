@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 # Photos that scikit-image ships inside the wheel (others need a download, which cannot happen here).
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "retina", "hubble_deep_field", "cat", "immunohistochemistry")
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "retina", "hubble_deep_field", "camera", "immunohistochemistry")
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 

@@ -1,10 +1,15 @@
-"""Named workloads. Importing this module imports no ML package."""
+"""Named workloads. Importing this module imports no ML package.
+
+A workload name is a registered name (`resnet50`), an ensemble of them (`ensemble(resnet50,vgg19)`),
+or a user's model file (`file:path/model.onnx`, see user_model).
+"""
 
 from __future__ import annotations
 
 import importlib.util
 
 from infermeter.errors import ConfigError, NotInstalledError
+from infermeter.workloads import ensemble, user_model
 from infermeter.workloads.base import Workload
 from infermeter.workloads.fake import FakeTiny
 from infermeter.workloads.speech import Wav2Vec2Base, Wav2Vec2Base50k
@@ -25,11 +30,35 @@ def missing_requirements(cls: type[Workload]) -> list[str]:
     return [mod for mod in cls.requires if importlib.util.find_spec(mod) is None]
 
 
-def get_workload(name: str, seed: int = 0) -> Workload:
-    """The workload called `name`, ready to build; a clear error if unknown or not installable here."""
+def _registered(name: str) -> type[Workload]:
     cls = WORKLOADS.get(name)
     if cls is None:
-        raise ConfigError(f"unknown workload {name!r}", f"choose one of: {', '.join(sorted(WORKLOADS))} (see `infermeter workloads`)")
+        real = sorted(n for n, c in WORKLOADS.items() if not is_test_double(c))
+        raise ConfigError(
+            f"unknown workload {name!r}",
+            f"choose one of: {', '.join(real)}; or ensemble(a,b,...); or file:PATH for your own model",
+        )
+    return cls
+
+
+def workload_formats(name: str) -> frozenset[str]:
+    """The artifact formats `name` can be exported to; raises ConfigError for an unknown name."""
+    members = ensemble.parse_members(name)
+    if members is not None:
+        return frozenset.intersection(*(workload_formats(m) for m in members))
+    if user_model.is_user_model(name):
+        return user_model.validate(name)
+    return _registered(name).formats
+
+
+def get_workload(name: str, seed: int = 0) -> Workload:
+    """The workload called `name`, ready to build; a clear error if unknown or not installable here."""
+    members = ensemble.parse_members(name)
+    if members is not None:
+        return ensemble.Ensemble([get_workload(m, seed) for m in members])
+    if user_model.is_user_model(name):
+        return user_model.UserModel(name, seed=seed)
+    cls = _registered(name)
     missing = missing_requirements(cls)
     if missing:
         raise NotInstalledError(

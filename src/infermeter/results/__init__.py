@@ -1,0 +1,1 @@
+"""Result schema, store and statistics."""

@@ -1,0 +1,180 @@
+"""A user's own model file as a workload: `file:PATH` or `file:PATH?input=3x224x224&mask=128`.
+
+ONNX files run on ONNX Runtime and OpenVINO (converted to IR), TorchScript archives on TorchScript,
+SavedModel directories on TensorFlow. Shapes after `?` (without the batch dimension) are needed where
+the file does not fix them. Inputs are seeded random tensors: there are no real inputs for an unknown
+model, and the results say so. Parity is checked against the format's native engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import numpy as np
+
+from infermeter.errors import ConfigError, UnsupportedError
+from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, TORCHSCRIPT, Provenance, TensorSpec, Workload
+
+PREFIX = "file:"
+NATIVE_ENGINE = {ONNX: "onnxruntime", TORCHSCRIPT: "torchscript", SAVEDMODEL: "tensorflow"}
+_ONNX_TYPES = {1: "float32", 10: "float16", 11: "float64", 6: "int32", 7: "int64", 9: "bool", 2: "uint8", 3: "int8"}
+
+
+def is_user_model(name: str) -> bool:
+    return name.startswith(PREFIX)
+
+
+def _split(name: str) -> tuple[str, dict[str, tuple[int, ...]]]:
+    body = name[len(PREFIX):]
+    path, _, query = body.partition("?")
+    shapes = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        try:
+            shapes[key] = tuple(int(d) for d in value.lower().split("x"))
+        except ValueError:
+            raise ConfigError(f"input shape {key}={value!r} is not like 3x224x224", "write dimensions as integers joined by x") from None
+    return path, shapes
+
+
+def path_of(name: str) -> Path:
+    path = Path(_split(name)[0]).expanduser()
+    if not path.exists():
+        raise ConfigError(f"model file {str(path)!r} does not exist", "give the path of an .onnx file, a TorchScript .pt/.ts file or a SavedModel directory")
+    return path
+
+
+def native_format(path: Path) -> str:
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        return SAVEDMODEL
+    if path.suffix == ".onnx":
+        return ONNX
+    if path.suffix in (".pt", ".ts", ".torchscript"):
+        return TORCHSCRIPT
+    raise ConfigError(
+        f"cannot tell the model format of {str(path)!r}",
+        "use an .onnx file, a TorchScript archive (.pt/.ts, saved with torch.jit.save) or a SavedModel directory",
+    )
+
+
+def validate(name: str) -> frozenset[str]:
+    """Check a `file:` workload before anything runs (shapes included); returns its formats.
+
+    A SavedModel's signature needs TensorFlow to read, so it is checked in the worker instead.
+    """
+    model = UserModel(name)
+    if model.native_format != SAVEDMODEL:
+        model.input_specs()
+    return model.formats
+
+
+def formats_of(path: Path) -> frozenset[str]:
+    fmt = native_format(path)
+    return frozenset({ONNX, OPENVINO}) if fmt == ONNX else frozenset({fmt})
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+class UserModel(Workload):
+    task = "user-model"
+    description = "your own model file"
+    requires = ()
+
+    def __init__(self, spec: str | Path, seed: int = 0) -> None:
+        super().__init__(seed)
+        text = spec if isinstance(spec, str) and is_user_model(spec) else PREFIX + str(spec)
+        self.path = path_of(text)
+        self.shapes = _split(text)[1]
+        self.native_format = native_format(self.path)
+        self.name = text  # type: ignore[misc]
+        self.formats = formats_of(self.path)  # type: ignore[misc]
+        self.reference_engine = NATIVE_ENGINE[self.native_format]  # type: ignore[misc]
+        self._digest: str | None = None
+        self._specs: list[TensorSpec] | None = None
+
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = _sha256(self.path)
+        return self._digest
+
+    def input_specs(self) -> list[TensorSpec]:
+        if self._specs is None:
+            self._specs = [self._complete(s) for s in self._declared_inputs()]
+        return self._specs
+
+    def _declared_inputs(self) -> list[TensorSpec]:
+        if self.native_format == ONNX:
+            import onnx
+
+            graph = onnx.load(str(self.path), load_external_data=False).graph
+            weights = {i.name for i in graph.initializer}
+            out = []
+            for i in graph.input:
+                if i.name in weights:
+                    continue
+                t = i.type.tensor_type
+                dims = tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in t.shape.dim)
+                out.append(TensorSpec(i.name, dims, _ONNX_TYPES.get(t.elem_type, "float32")))
+            return out
+        if self.native_format == SAVEDMODEL:
+            import tensorflow as tf
+
+            sig = tf.saved_model.load(str(self.path)).signatures["serving_default"]
+            return [
+                TensorSpec(name, tuple(spec.shape.as_list()), spec.dtype.name)
+                for name, spec in sig.structured_input_signature[1].items()
+            ]
+        if not self.shapes:
+            raise ConfigError(
+                f"a TorchScript file does not say its input shapes: {self.path}",
+                f"add them after '?', without the batch dimension: file:{self.path}?input=3x224x224",
+            )
+        return [TensorSpec(n, (None, *shape), "float32") for n, shape in self.shapes.items()]
+
+    def _complete(self, spec: TensorSpec) -> TensorSpec:
+        if spec.name in self.shapes:
+            return TensorSpec(spec.name, (None, *self.shapes[spec.name]), spec.dtype)
+        if any(d is None for d in spec.shape[1:]):
+            raise ConfigError(
+                f"input {spec.name!r} of {self.path} has an unknown dimension: {spec.shape}",
+                f"give its shape without the batch dimension: file:{self.path}?{spec.name}=3x224x224",
+            )
+        return TensorSpec(spec.name, (None, *spec.shape[1:]), spec.dtype)
+
+    def _load_samples(self) -> list[dict[str, np.ndarray]]:
+        rng = np.random.default_rng(self.seed)
+        samples = []
+        for _ in range(8):
+            sample = {}
+            for spec in self.input_specs():
+                shape = tuple(int(d) for d in spec.shape[1:])
+                if spec.dtype.startswith("float"):
+                    sample[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
+                elif spec.dtype == "bool":
+                    sample[spec.name] = rng.random(shape) > 0.5
+                else:
+                    sample[spec.name] = rng.integers(0, 100, shape).astype(spec.dtype)
+            samples.append(sample)
+        return samples
+
+    def torch_module(self) -> Any:
+        raise UnsupportedError(f"{self.path} is a {self.native_format} file; it is not re-exported from PyTorch")
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "sha256": self.digest(), "seed": self.seed, "shapes": {k: list(v) for k, v in self.shapes.items()}}
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            weights=f"the user's model file {self.path} (sha256 {self.digest()[:16]}...)",
+            inputs=f"seeded random inputs (seed {self.seed}): no real inputs are known for a user's model",
+        )
