@@ -97,3 +97,16 @@ def test_ensemble_of_models_with_different_inputs_is_refused():
 
     with pytest.raises(ConfigError, match="different inputs"):
         get_workload("ensemble(fake-tiny,resnet50)")
+
+
+def test_summary_csv_has_one_row_per_cell_with_repeat_statistics(tmp_path, cache_root):
+    import csv
+
+    from infermeter.reports.table import write_summary_csv
+
+    run_suite(suite(), tmp_path, cache_root=cache_root, isolation="none")
+    write_summary_csv(summarise_cells(list(ResultStore(tmp_path).records())), tmp_path / "summary.csv")
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert len(rows) == 2
+    assert float(rows[0]["p50_ms_min"]) <= float(rows[0]["p50_ms_mean"]) <= float(rows[0]["p50_ms_max"])
+    assert int(rows[0]["merged_count"]) >= 40 and rows[0]["parity_agreement"] == "1.0"

@@ -29,7 +29,7 @@ def _run(
 ) -> None:
     from infermeter.config import load_suite, parse_suite
     from infermeter.engines.registry import engine_class
-    from infermeter.reports.table import comparison_table, summarise_cells
+    from infermeter.reports.table import comparison_table, not_measured, summarise_cells, write_summary_csv
     from infermeter.results.store import ResultStore
     from infermeter.runner import run_suite
 
@@ -43,14 +43,17 @@ def _run(
             raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
     summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console)
     rows = summarise_cells(list(ResultStore(out).records()))
+    write_summary_csv(rows, out / "summary.csv")
     out_console.print(comparison_table(rows, title=f"{suite.name}: {out}"))
+    for line in not_measured(rows):
+        out_console.print(line, style="yellow", highlight=False, soft_wrap=True)
     for r in rows:
         for w in r["warnings"]:
             err_console.print(f"[yellow]warning[/] {r['workload']} {r['engine']}: {w}")
     err_console.print(
         f"{summary.measured} cells measured, {summary.skipped} skipped, {summary.failed} failed"
         + (f", {summary.resumed} already done" if summary.resumed else "")
-        + f"; results in {out / 'results.jsonl'} and {out / 'results.csv'}"
+        + f"; results in {out / 'results.jsonl'}, {out / 'results.csv'} (one row per repeat) and {out / 'summary.csv'} (one per cell)"
     )
     if summary.failed:
         raise CellsFailedError(f"{summary.failed} cells failed; their causes are in the table and in {out}/logs", "")

@@ -80,6 +80,7 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter results") -> Table:
+    """Measured cells only; `not_measured` lists the others with their reasons."""
     t = Table(title=title, show_lines=False)
     for col, just in [
         ("workload", "left"), ("engine", "left"), ("scenario", "left"), ("batch", "right"), ("conc", "right"),
@@ -87,16 +88,64 @@ def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter result
         ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("top-1 / max|diff|", "right"),
     ]:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
+    p99_floor = stats.min_samples_for(99)
     for r in rows:
-        base = [str(r["workload"]), str(r["engine"]), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"])]
         if r["status"] != "ok":
-            reason = (r.get("error") or "")[:90]
-            t.add_row(*base, f"[yellow]{r['status']}[/]", reason, *[""] * 6)
             continue
         p = r["parity"]
         parity = f"{_fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}" if p.get("max_abs_diff") is not None else "-"
+        p99 = _fmt(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
         t.add_row(
-            *base, _pm(r["p50"]), _fmt(r["latency"]["p99"]), _pm(r["throughput"], 1), _fmt(r["load_s"]),
-            _fmt(r["first_inference_s"]), _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), parity,
+            str(r["workload"]), str(r["engine"]), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
+            _pm(r["p50"]), p99, _pm(r["throughput"], 1), _fmt(r["load_s"]), _fmt(r["first_inference_s"]),
+            _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), parity,
         )
+    if any(r["status"] == "ok" and r["latency"]["count"] < p99_floor for r in rows):
+        t.caption = f"* p99 from fewer than {p99_floor} samples: a rough figure; raise min_iterations for a firm one. ± is a 95% interval over repeats."
+    else:
+        t.caption = "± is a 95% confidence interval over repeats."
     return t
+
+
+def not_measured(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per skipped or failed cell, with its reason."""
+    return [
+        f"{r['status']}: {r['workload']} on {r['engine']} ({r['scenario']}, batch {r['batch_size']}): {r.get('error') or ''}"
+        for r in rows
+        if r["status"] != "ok"
+    ]
+
+
+SUMMARY_COLUMNS = [
+    "cell_id", "workload", "engine", "scenario", "batch_size", "concurrency", "status", "repeats",
+    "p50_ms_mean", "p50_ms_ci95", "p50_ms_min", "p50_ms_max",
+    "samples_per_s_mean", "samples_per_s_ci95", "samples_per_s_min", "samples_per_s_max",
+    "merged_p50_ms", "merged_p90_ms", "merged_p99_ms", "merged_p99.9_ms", "merged_max_ms", "merged_count",
+    "cpu_percent_mean", "load_s", "load_cached_s", "first_inference_s", "convert_s", "artifact_mb",
+    "peak_rss_mb", "peak_rss_delta_mb", "parity_agreement", "parity_max_abs_diff", "error", "warnings",
+]
+
+
+def write_summary_csv(rows: list[dict[str, Any]], path: Any) -> None:
+    """One row per cell: statistics over repeats and percentiles from the merged histograms."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS)
+        w.writeheader()
+        for r in rows:
+            out = {k: r.get(k) for k in ("cell_id", "workload", "engine", "scenario", "batch_size", "concurrency", "status", "repeats", "error")}
+            out["warnings"] = " | ".join(r.get("warnings", []))
+            if r["status"] == "ok":
+                for name, key in (("p50_ms", "p50"), ("samples_per_s", "throughput")):
+                    s: stats.RepeatStats = r[key]
+                    out.update({f"{name}_mean": s.mean, f"{name}_ci95": s.ci95, f"{name}_min": s.min, f"{name}_max": s.max})
+                lat = r["latency"]
+                out.update({f"merged_{k}_ms": lat[k] for k in ("p50", "p90", "p99", "p99.9", "max")})
+                out["merged_count"] = int(lat["count"])
+                out["cpu_percent_mean"] = r["cpu"].mean
+                for k in ("load_s", "load_cached_s", "first_inference_s", "convert_s", "artifact_mb", "peak_rss_mb", "peak_rss_delta_mb"):
+                    out[k] = r.get(k)
+                out["parity_agreement"] = r["parity"].get("agreement")
+                out["parity_max_abs_diff"] = r["parity"].get("max_abs_diff")
+            w.writerow(out)
