@@ -186,7 +186,10 @@ def plan(suite: Suite) -> list[Cell]:
             for scenario in suite.scenarios:
                 for batch, conc in scenario.points():
                     reason = None
-                    if cls.artifact_format not in formats:
+                    missing = cls.missing()
+                    if missing:
+                        reason = f"engine {entry.name} is not installed here (needs {', '.join(missing)}); fix: {cls.install_hint}"
+                    elif cls.artifact_format not in formats:
                         reason = f"{wname} cannot be exported to {cls.artifact_format} (it supports {', '.join(sorted(formats))})"
                     elif conc > 1 and CONCURRENT not in engine.capabilities:
                         reason = f"{entry.name} does not support concurrent predict calls"

@@ -178,6 +178,11 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
                 "peak_rss_delta_mb": process.peak_rss_mb() - rss_baseline,
             }
             warnings = []
+            if parity.get("verdict") == "mismatch":
+                warnings.append(
+                    f"outputs differ from {parity['reference_engine']}: agreement {parity['agreement']:.3f}, "
+                    f"max |diff| {parity['max_abs_diff']} > tolerance {parity.get('tolerance')}; check the export or precision settings"
+                )
             if window.capped:
                 warnings.append(f"window hit max_seconds={m.max_seconds} with only {n} calls (< min_iterations)")
             if window.errors:

@@ -31,7 +31,7 @@ def test_resnet50_on_onnxruntime_and_openvino_agrees_with_pytorch(tmp_path, cach
     for rec in records:
         assert rec["status"] == "ok"
         assert rec["parity"]["agreement"] == 1.0, rec["parity"]
-        assert rec["parity"]["max_abs_diff"] < 1e-3
+        assert rec["parity"]["max_abs_diff"] < 1e-3 and rec["parity"]["verdict"] == "match"
         assert "seeded random" in rec["workload"]["provenance"]["weights"]
     ov = [x for x in records if x["engine"]["name"] == "openvino"][0]
     assert ov["metrics"]["load_cached_s"] is not None  # OpenVINO has a model cache

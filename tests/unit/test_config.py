@@ -65,3 +65,11 @@ def test_cell_id_is_stable_and_changes_with_settings():
 def test_engine_label_shows_settings():
     assert engine_label("tensorflow", {"xla": True}) == "tensorflow[xla=true]"
     assert engine_label("pytorch", {}) == "pytorch"
+
+
+def test_engine_not_installed_is_skipped_with_the_install_hint(monkeypatch):
+    from infermeter.engines.registry import ENGINES
+
+    monkeypatch.setattr(ENGINES["openvino"], "missing", classmethod(lambda cls: ["openvino"]))
+    cells = plan(parse_suite({**BASE, "engines": ["openvino"]}))
+    assert "not installed here" in cells[0].skip_reason and "pip install" in cells[0].skip_reason

@@ -110,3 +110,12 @@ def test_summary_csv_has_one_row_per_cell_with_repeat_statistics(tmp_path, cache
     assert len(rows) == 2
     assert float(rows[0]["p50_ms_min"]) <= float(rows[0]["p50_ms_mean"]) <= float(rows[0]["p50_ms_max"])
     assert int(rows[0]["merged_count"]) >= 40 and rows[0]["parity_agreement"] == "1.0"
+
+
+def test_parity_verdict_flags_drift_beyond_tolerance(tmp_path, cache_root):
+    run_suite(suite(engines=[{"name": "fake", "settings": {"noise": 0.5}}]), tmp_path / "a", cache_root=cache_root, isolation="none")
+    bad = next(ResultStore(tmp_path / "a").records())
+    assert bad["parity"]["verdict"] == "mismatch"
+    assert any("outputs differ" in w for w in bad["warnings"])
+    run_suite(suite(), tmp_path / "b", cache_root=cache_root, isolation="none")
+    assert next(ResultStore(tmp_path / "b").records())["parity"]["verdict"] == "match"

@@ -85,7 +85,7 @@ def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter result
     for col, just in [
         ("workload", "left"), ("engine", "left"), ("scenario", "left"), ("batch", "right"), ("conc", "right"),
         ("p50 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"), ("load s", "right"),
-        ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("top-1 / max|diff|", "right"),
+        ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("agree / max|diff|", "right"),
     ]:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     p99_floor = stats.min_samples_for(99)
@@ -93,7 +93,11 @@ def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter result
         if r["status"] != "ok":
             continue
         p = r["parity"]
-        parity = f"{_fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}" if p.get("max_abs_diff") is not None else "-"
+        parity = "-"
+        if p.get("max_abs_diff") is not None:
+            parity = f"{_fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}"
+            if p.get("verdict") == "mismatch":
+                parity = f"[red]MISMATCH {parity}[/]"
         p99 = _fmt(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
         t.add_row(
             str(r["workload"]), str(r["engine"]), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),

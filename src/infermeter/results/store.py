@@ -98,16 +98,13 @@ class ResultStore:
                     continue  # a line torn by a kill mid-write
 
     def finished_cells(self) -> set[str]:
-        """Cells that --resume need not run again: all repeats ok, or skipped."""
+        """Cells that --resume need not run again: every repeat ok. (Skipped cells are planned afresh:
+        the engine may have been installed since.)"""
         ok: dict[str, set[int]] = {}
         needed: dict[str, int] = {}
-        done = set()
         for r in self.records():
-            cid = r.get("cell_id")
-            if r.get("status") == "skipped":
-                done.add(cid)
-            elif r.get("status") == "ok":
+            if r.get("status") == "ok":
+                cid = r.get("cell_id")
                 ok.setdefault(cid, set()).add(r.get("repeat"))
                 needed[cid] = r.get("repeats", 1)
-        done.update(cid for cid, reps in ok.items() if len(reps) >= needed[cid])
-        return done
+        return {cid for cid, reps in ok.items() if len(reps) >= needed[cid]}

@@ -107,10 +107,22 @@ class Workload(ABC):
     @abstractmethod
     def provenance(self) -> Provenance: ...
 
+    # Bump when a workload's model definition changes, so cached artifacts are not reused.
+    definition_version: ClassVar[int] = 1
+
     def config(self) -> dict[str, Any]:
         """Everything that changes the model or inputs; part of the artifact cache key."""
-        return {"name": self.name, "seed": self.seed}
+        return {"name": self.name, "seed": self.seed, "definition": self.definition_version}
+
+    def inputs_digest(self) -> str:
+        """Hash of the sample inputs: they feed BatchNorm calibration and the parity reference."""
+        h = hashlib.sha256()
+        for sample in self.samples():
+            for name in sorted(sample):
+                h.update(name.encode())
+                h.update(np.ascontiguousarray(sample[name]).tobytes())
+        return h.hexdigest()[:16]
 
     def fingerprint(self) -> str:
-        blob = json.dumps(self.config(), sort_keys=True).encode()
+        blob = json.dumps({**self.config(), "inputs": self.inputs_digest()}, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
