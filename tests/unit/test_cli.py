@@ -48,3 +48,46 @@ def test_listing_commands_work():
     assert r.returncode == 0 and "onnxruntime" in r.stdout and "fake" not in r.stdout
     assert "tensorrt" in r.stdout
     assert cli("workloads").returncode == 0
+
+
+def _free_port():
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["load", "ftp://127.0.0.1/x", "--users", "1"], "not an http:// URL"),
+        (["load", "http://127.0.0.1:{port}/", "--users", "1"], "nothing answers at 127.0.0.1"),
+        (["load", "http://192.0.2.1:80/", "--users", "1"], "not this machine"),
+        (["load", "http://127.0.0.1:{port}/", "--users", "one"], "not a comma-separated list"),
+        (["load", "http://127.0.0.1:{port}/", "--arrival", "bursty", "--rate", "5"], "unknown arrival process"),
+        (["load", "http://127.0.0.1:{port}/", "-H", "NoColon", "--users", "1"], "is not 'Name: value'"),
+        (["load", "http://127.0.0.1:{port}/", "--body", "/nonexistent/body.json", "--users", "1"], "body file"),
+    ],
+)
+def test_load_command_rejects_bad_input(args, message):
+    port = _free_port()
+    r = cli(*[a.format(port=port) for a in args])
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_load_command_measures_a_server_and_counts_failures(tmp_path):
+    from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
+
+    with FakeHttpServer(FakeServerConfig(service_ms=2, fail_every=10)) as srv:
+        r = cli("load", srv.url, "--users", "1,3", "--duration", "0.5", "--repeats", "2", "--warmup", "0.1", "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert "closed-loop" in r.stdout and "503" in r.stdout
+    import json
+
+    recs = [json.loads(x) for x in (tmp_path / "o" / "results.jsonl").read_text().splitlines()]
+    assert len(recs) == 4 and {x["kind"] for x in recs} == {"load"}
+    assert all(x["metrics"]["failure_rate"] == pytest.approx(0.1, abs=0.03) for x in recs)

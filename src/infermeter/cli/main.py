@@ -108,6 +108,73 @@ def quickstart(
     _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True)
 
 
+def _numbers(text: Optional[str], kind: type) -> Optional[list]:
+    if not text:
+        return None
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InfermeterError(f"{text!r} is not a comma-separated list of numbers", "e.g. --users 1,10,25 or --rate 20,50") from None
+
+
+@app.command()
+def load(
+    url: str = typer.Argument(..., help="http:// URL to send requests to"),
+    body: Optional[Path] = typer.Option(None, help="file whose bytes are the request body (method becomes POST)"),
+    method: Optional[str] = typer.Option(None, help="HTTP method (default GET, or POST with --body)"),
+    header: list[str] = typer.Option([], "--header", "-H", help="'Name: value', repeatable"),
+    users: Optional[str] = typer.Option(None, help="closed loop: virtual users, comma-separated sweep, e.g. 1,10,25,50"),
+    rate: Optional[str] = typer.Option(None, help="open loop: arrivals per second, comma-separated sweep, e.g. 20,50"),
+    arrival: str = typer.Option("poisson", help="open loop arrivals: poisson or constant"),
+    duration: float = typer.Option(10.0, help="minimum seconds per window"),
+    min_requests: int = typer.Option(100, help="minimum requests per window"),
+    max_duration: float = typer.Option(120.0, help="a window stops here even below its minimums"),
+    warmup: float = typer.Option(2.0, help="seconds of load before each window, not counted"),
+    repeats: int = typer.Option(5, help="windows per point"),
+    workers: int = typer.Option(1, help="generator processes (use more when one core cannot drive the target)"),
+    timeout: float = typer.Option(10.0, help="seconds before a request counts as timed out"),
+    seed: int = typer.Option(0, help="seed of the open-loop schedule"),
+    out: Path = typer.Option(Path("results/load"), "--out", "-o"),
+    resume: bool = typer.Option(False),
+    allow_remote: bool = typer.Option(False, help="allow a target that is not this machine"),
+) -> None:
+    """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
+    from infermeter.load.http import HttpTarget
+    from infermeter.load.runner import LoadSettings, check_loopback, probe, run_load
+    from infermeter.reports.table import load_table, summarise_load_cells
+    from infermeter.results.store import ResultStore
+
+    if arrival not in ("poisson", "constant"):
+        raise InfermeterError(f"unknown arrival process {arrival!r}", "use --arrival poisson or --arrival constant")
+    if not url.startswith("http://"):
+        raise InfermeterError(f"{url!r} is not an http:// URL", "e.g. http://127.0.0.1:8080/predictions/resnet50")
+    payload = b""
+    if body is not None:
+        if not body.is_file():
+            raise InfermeterError(f"body file {str(body)!r} does not exist", "give the path of a file holding the request body")
+        payload = body.read_bytes()
+    headers = []
+    for h in header:
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip():
+            raise InfermeterError(f"header {h!r} is not 'Name: value'", "e.g. -H 'Content-Type: application/json'")
+        headers.append((name.strip(), value.strip()))
+    target = HttpTarget(url, (method or ("POST" if body else "GET")).upper(), payload, tuple(headers))
+    settings = LoadSettings(warmup, duration, min_requests, max_duration, timeout, repeats, workers, arrival, seed)  # type: ignore[arg-type]
+    user_list, rate_list = _numbers(users, int), _numbers(rate, float)
+    check_loopback(target, allow_remote)
+    probe(target)
+    with err_console.status("load test") as status:
+        run_load(target, out, settings, user_list, rate_list, resume=resume,
+                 on_progress=lambda msg: status.update(f"load test: {msg}"))
+    rows = summarise_load_cells(list(ResultStore(out).records()))
+    out_console.print(load_table(rows, title=f"load test: {url}"))
+    for r in rows:
+        for w in r["warnings"]:
+            err_console.print(f"[yellow]warning[/] {r['scenario']} users={r['users']} rate={r['rate']}: {w}", soft_wrap=True)
+    err_console.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
+
+
 @app.command()
 def engines(all: bool = typer.Option(False, "--all", help="also list test doubles")) -> None:
     """List the engines and whether each is installed here."""

@@ -26,7 +26,8 @@ def _pm(s: stats.RepeatStats, digits: int = 2) -> str:
 
 
 def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Group repeat records by cell; percentiles from the merged histograms, the rest over repeats."""
+    """Group engine records by cell; percentiles from the merged histograms, the rest over repeats."""
+    records = [r for r in records if r.get("kind", "engine") == "engine"]
     by_cell: dict[str, list[dict[str, Any]]] = defaultdict(list)
     order: list[str] = []
     for r in records:
@@ -153,3 +154,72 @@ def write_summary_csv(rows: list[dict[str, Any]], path: Any) -> None:
                 out["parity_agreement"] = r["parity"].get("agreement")
                 out["parity_max_abs_diff"] = r["parity"].get("max_abs_diff")
             w.writerow(out)
+
+
+def _group(records: list[dict[str, Any]], kind: str) -> list[list[dict[str, Any]]]:
+    by_cell: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("kind") == kind:
+            by_cell.setdefault(r["cell_id"], []).append(r)
+    return list(by_cell.values())
+
+
+def summarise_load_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Load-test cells: throughput over repeats; latency percentiles from all repeats' merged histograms."""
+    rows = []
+    for recs in _group(records, "load"):
+        ok = [r for r in recs if r.get("status") == "ok"]
+        cell = recs[-1]["cell"]
+        row: dict[str, Any] = {
+            "cell_id": recs[-1]["cell_id"], "label": cell.get("label") or cell["target"], "target": cell["target"],
+            "scenario": cell["scenario"], "users": cell.get("users"), "rate": cell.get("rate"),
+            "status": "ok" if ok else recs[-1].get("status"), "error": recs[-1].get("error"), "repeats": len(ok),
+            "warnings": sorted({w for r in recs for w in r.get("warnings", [])}),
+        }
+        if ok:
+            row.update(
+                latency=histogram.summary_ms(histogram.merge(r["metrics"]["latency_hdr"] for r in ok)),
+                throughput=stats.over_repeats([r["metrics"]["throughput_rps"] for r in ok]),
+                failures_per_s=stats.over_repeats([r["metrics"]["failures_per_s"] for r in ok]),
+                failure_rate=stats.over_repeats([r["metrics"]["failure_rate"] for r in ok]),
+                generator_cpu=max(r["metrics"]["generator_cpu_max"] for r in ok),
+                outcomes=_sum_outcomes(ok),
+            )
+            if row["throughput"].unstable:
+                row["warnings"].append(
+                    f"repeats disagree: throughput varies {row['throughput'].cv:.0%} (> {stats.UNSTABLE_CV:.0%}); "
+                    "lengthen --duration or quiet the machine"
+                )
+        rows.append(row)
+    return rows
+
+
+def _sum_outcomes(records: list[dict[str, Any]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for r in records:
+        for k, v in r["metrics"]["outcomes"].items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def load_table(rows: list[dict[str, Any]], title: str = "load test") -> Table:
+    t = Table(title=title)
+    for col, just in [
+        ("target", "left"), ("scenario", "left"), ("users", "right"), ("rate/s", "right"), ("req/s", "right"),
+        ("p50 ms", "right"), ("p90 ms", "right"), ("p99 ms", "right"), ("max ms", "right"),
+        ("fail/s", "right"), ("fail %", "right"), ("outcomes", "left"), ("gen CPU", "right"),
+    ]:
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in rows:
+        base = [str(r["label"]), r["scenario"], str(r["users"] or "-"), _fmt(r["rate"], 0) if r["rate"] else "-"]
+        if r["status"] != "ok":
+            t.add_row(*base, f"[yellow]{r['status']}[/]", (r.get("error") or "")[:60], *[""] * 7)
+            continue
+        lat = r["latency"]
+        outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(r["outcomes"].items()))
+        t.add_row(
+            *base, _pm(r["throughput"], 1), _fmt(lat["p50"]), _fmt(lat["p90"]), _fmt(lat["p99"]), _fmt(lat["max"]),
+            _fmt(r["failures_per_s"].mean), _fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",
+        )
+    t.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats"
+    return t

@@ -20,9 +20,12 @@ METRIC_KEYS = [
     "requests", "failures", "window_s", "samples_per_s", "batches_per_s", "cpu_percent", "import_s", "convert_s",
     "artifact_bytes", "load_s", "first_inference_s", "load_cached_s", "first_inference_cached_s", "rss_baseline_mb",
     "rss_after_load_mb", "peak_rss_mb", "peak_rss_delta_mb",
+    # load tests against servers
+    "throughput_rps", "failures_per_s", "failure_rate", "unsent", "generator_processes", "generator_cpu_max",
 ]
 CSV_COLUMNS = (
-    ["run_id", "cell_id", "status", "workload", "engine", "engine_label", "scenario", "batch_size", "concurrency", "repeat", "repeats"]
+    ["run_id", "cell_id", "kind", "status", "workload", "engine", "engine_label", "target", "scenario", "batch_size", "concurrency",
+     "users", "rate", "repeat", "repeats"]
     + [f"latency_{k}_ms" for k in LATENCY_KEYS]
     + METRIC_KEYS
     + ["parity_max_abs_diff", "parity_agreement", "weights", "error", "warnings"]
@@ -37,10 +40,14 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     row = {
         "run_id": record.get("run_id"),
         "cell_id": record.get("cell_id"),
+        "kind": record.get("kind"),
         "status": record.get("status"),
+        "target": cell.get("target"),
+        "users": cell.get("users"),
+        "rate": cell.get("rate"),
         "workload": cell.get("workload"),
         "engine": cell.get("engine"),
-        "engine_label": record.get("engine", {}).get("label"),
+        "engine_label": (record.get("engine") or {}).get("label"),
         "scenario": cell.get("scenario"),
         "batch_size": cell.get("batch_size"),
         "concurrency": cell.get("concurrency"),

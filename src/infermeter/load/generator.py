@@ -1,0 +1,330 @@
+"""The load generator: closed loop (N virtual users) and open loop (scheduled arrivals) over HTTP.
+
+One generator process runs one asyncio loop. Several processes can share a load (users or arrivals
+dealt between them); each returns mergeable histograms and counters, never percentiles. Every request's
+outcome is kept by kind. Each process also reports how busy it was and how late it sent, so a run where
+the generator, not the server, was the limit says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from infermeter.load.http import Connection, HttpTarget, ProtocolError
+from infermeter.results import histogram
+
+Mode = Literal["closed", "open"]
+
+# A generator process busier than this (CPU time / wall time) may itself have been the bottleneck.
+SATURATED_CPU = 0.90
+# Open loop: sending later than this after the scheduled time (p99) means the schedule was not kept.
+LAG_LIMIT_MS = 5.0
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What one generator process does. Times in seconds."""
+
+    target: HttpTarget
+    mode: Mode
+    users: int = 1  # closed loop: connections, each sending back to back
+    schedule_ns: tuple[int, ...] = ()  # open loop: send times from the window start
+    warmup_s: float = 1.0
+    min_seconds: float = 5.0
+    min_requests: int = 1
+    max_seconds: float = 60.0
+    timeout_s: float = 10.0
+    max_connections: int = 256  # open loop: connections it may open to keep the schedule
+    start_at: float = 0.0  # time.time() at which to start (aligns processes); 0 = now
+
+
+@dataclass
+class LoadResult:
+    """What one generator process measured; `merge` combines several."""
+
+    latency_hdr: str
+    lag_hdr: str | None
+    outcomes: dict[str, int]
+    window_s: float
+    cpu_s: float
+    wall_s: float
+    unsent: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def completed(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def ok(self) -> int:
+        return sum(v for k, v in self.outcomes.items() if k.startswith("2"))
+
+
+def outcome_of(status: int) -> str:
+    return str(status)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.latencies: list[int] = []
+        self.lags: list[int] = []
+        self.outcomes: Counter[str] = Counter()
+        self.errors: list[str] = []
+
+    def note_error(self, kind: str, exc: BaseException) -> None:
+        self.outcomes[kind] += 1
+        if len(self.errors) < 5:
+            self.errors.append(f"{kind}: {exc!r}")
+
+
+async def _send(conn: Connection | None, plan: LoadPlan, raw: bytes) -> tuple[str, Connection | None]:
+    """One request on `conn` (opened if None). Returns the outcome kind and the connection to reuse."""
+    try:
+        if conn is None or not conn.usable:
+            conn = await Connection.open(plan.target.host, plan.target.port, plan.timeout_s)
+        status, keep = await asyncio.wait_for(conn.request(raw), plan.timeout_s)
+        if not keep:
+            conn.close()
+            conn = None
+        return outcome_of(status), conn
+    except asyncio.TimeoutError:
+        if conn is not None:
+            conn.close()  # a late answer must not be read as the next request's
+        return "timeout", None
+    except (ConnectionError, OSError) as exc:
+        if conn is not None:
+            conn.close()
+        return "connection-error:" + type(exc).__name__, None
+    except ProtocolError:
+        if conn is not None:
+            conn.close()
+        return "protocol-error", None
+
+
+async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
+    raw = plan.target.encode()
+    clock = time.perf_counter_ns
+    t_start = clock()
+    measure_from = t_start + int(plan.warmup_s * 1e9)
+    min_end = measure_from + int(plan.min_seconds * 1e9)
+    max_end = measure_from + int(plan.max_seconds * 1e9)
+    state = {"stop": False, "last": measure_from}
+
+    async def user() -> None:
+        conn: Connection | None = None
+        while not state["stop"]:
+            t0 = clock()
+            kind, conn = await _send(conn, plan, raw)
+            t1 = clock()
+            if t0 >= measure_from:
+                rec.outcomes[kind] += 1
+                rec.latencies.append(t1 - t0)
+                state["last"] = t1
+                n = len(rec.latencies)
+                if (t1 >= min_end and n >= plan.min_requests) or t1 >= max_end:
+                    state["stop"] = True
+            if not kind[0].isdigit():
+                await asyncio.sleep(0.001)  # a refused connection must not become a busy loop
+        if conn is not None:
+            conn.close()
+
+    await asyncio.gather(*(user() for _ in range(plan.users)))
+    return (state["last"] - measure_from) / 1e9
+
+
+async def _open_loop(plan: LoadPlan, rec: _Recorder) -> tuple[float, int]:
+    raw = plan.target.encode()
+    clock = time.perf_counter_ns
+    idle: list[Connection] = []
+    open_count = [0]
+    slots = asyncio.Semaphore(plan.max_connections)
+    warm_ns = int(plan.warmup_s * 1e9)
+    t_start = clock()
+    window_start = t_start + warm_ns
+    schedule = np.asarray(plan.schedule_ns, dtype=np.int64) + window_start
+    # Warm-up: the same rate before the window, not recorded.
+    if warm_ns and len(schedule) > 1:
+        gap = int((schedule[-1] - schedule[0]) / max(1, len(schedule) - 1))
+        warm = np.arange(t_start, window_start, max(gap, 1), dtype=np.int64)
+    else:
+        warm = np.array([], dtype=np.int64)
+    tasks: set[asyncio.Task[None]] = set()
+    last_done = [window_start]
+
+    async def one(scheduled: int, record: bool) -> None:
+        async with slots:
+            conn = idle.pop() if idle else None
+            if conn is None:
+                open_count[0] += 1
+            sent = clock()
+            kind, conn = await _send(conn, plan, raw)
+            done = clock()
+            if conn is not None:
+                idle.append(conn)
+        if record:
+            rec.outcomes[kind] += 1
+            rec.latencies.append(done - scheduled)  # from the scheduled time: no coordinated omission
+            rec.lags.append(sent - scheduled)
+            last_done[0] = max(last_done[0], done)
+
+    for times, record in ((warm, False), (schedule, True)):
+        for scheduled in times.tolist():
+            delay = (scheduled - clock()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.ensure_future(one(scheduled, record))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+    deadline = window_start + int(plan.max_seconds * 1e9)
+    unsent = 0
+    if tasks:
+        _, pending = await asyncio.wait(set(tasks), timeout=max(0.0, (deadline - clock()) / 1e9) + plan.timeout_s)
+        unsent = len(pending)
+        for t in pending:
+            t.cancel()
+    for c in idle:
+        c.close()
+    end = max(last_done[0], int(schedule[-1]) if len(schedule) else window_start)
+    return (end - window_start) / 1e9, unsent
+
+
+def run_plan(plan: LoadPlan) -> LoadResult:
+    """Run one generator process's share of the load, in this process."""
+    try:
+        import uvloop  # type: ignore[import-not-found]
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    if plan.start_at:
+        time.sleep(max(0.0, plan.start_at - time.time()))
+    rec = _Recorder()
+    cpu0 = time.process_time()
+    wall0 = time.perf_counter()
+    unsent = 0
+    if plan.mode == "closed":
+        window = runner(_closed_loop(plan, rec))
+    else:
+        window, unsent = runner(_open_loop(plan, rec))
+    wall = time.perf_counter() - wall0
+    cpu = time.process_time() - cpu0
+    lat = np.asarray(rec.latencies, dtype=np.int64)
+    lags = np.asarray(rec.lags, dtype=np.int64)
+    return LoadResult(
+        latency_hdr=histogram.encode(histogram.from_ns(lat)),
+        lag_hdr=histogram.encode(histogram.from_ns(np.maximum(lags, 1000))) if plan.mode == "open" else None,
+        outcomes=dict(rec.outcomes),
+        window_s=window,
+        cpu_s=cpu,
+        wall_s=wall,
+        unsent=unsent,
+        errors=rec.errors,
+    )
+
+
+def _run_plan_in_child(plan: LoadPlan, queue: Any) -> None:
+    try:
+        queue.put(run_plan(plan))
+    except BaseException as exc:  # reported to the parent, which records it
+        queue.put(exc)
+
+
+def run_processes(plans: list[LoadPlan]) -> list[LoadResult]:
+    """Run each plan in its own process (one plan: in this one). Processes start together."""
+    if len(plans) == 1:
+        return [run_plan(plans[0])]
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
+    queue = ctx.Queue()
+    start_at = time.time() + 1.5  # time for the interpreters to start
+    procs = []
+    for p in plans:
+        proc = ctx.Process(target=_run_plan_in_child, args=(_with_start(p, start_at), queue), daemon=True)
+        proc.start()
+        procs.append(proc)
+    results = []
+    timeout = max(p.warmup_s + p.max_seconds + p.timeout_s for p in plans) + 30
+    try:
+        for _ in procs:
+            item = queue.get(timeout=timeout)
+            if isinstance(item, BaseException):
+                raise item
+            results.append(item)
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+    return results
+
+
+def _with_start(plan: LoadPlan, start_at: float) -> LoadPlan:
+    from dataclasses import replace
+
+    return replace(plan, start_at=start_at)
+
+
+def merge(results: list[LoadResult]) -> dict[str, Any]:
+    """Combine processes: histograms merged, counts added, the window is the longest one."""
+    lat = histogram.merge(r.latency_hdr for r in results)
+    lags = [r.lag_hdr for r in results if r.lag_hdr]
+    outcomes: Counter[str] = Counter()
+    for r in results:
+        outcomes.update(r.outcomes)
+    window = max(r.window_s for r in results) or float("nan")
+    completed = sum(outcomes.values())
+    ok = sum(v for k, v in outcomes.items() if k.startswith("2"))
+    failures = completed - ok
+    busiest = max(r.cpu_s / r.wall_s for r in results if r.wall_s > 0)
+    merged: dict[str, Any] = {
+        "latency_ms": histogram.summary_ms(lat) if completed else {},
+        "latency_hdr": histogram.encode(lat),
+        "requests": completed,
+        "ok": ok,
+        "failures": failures,
+        "unsent": sum(r.unsent for r in results),
+        "outcomes": dict(outcomes),
+        "window_s": window,
+        "throughput_rps": ok / window if window else None,
+        "failures_per_s": failures / window if window else None,
+        "failure_rate": failures / completed if completed else None,
+        "generator_processes": len(results),
+        "generator_cpu_max": busiest,
+        "errors": [e for r in results for e in r.errors][:5],
+    }
+    if lags:
+        lag = histogram.merge(lags)
+        merged["issue_lag_ms"] = histogram.summary_ms(lag)
+        merged["issue_lag_hdr"] = histogram.encode(lag)
+    return merged
+
+
+def generator_warnings(merged: dict[str, Any]) -> list[str]:
+    """The self-check: was the generator itself the limit?"""
+    out = []
+    if merged["generator_cpu_max"] > SATURATED_CPU:
+        out.append(
+            f"generator saturated: a generator process used {merged['generator_cpu_max']:.0%} of a core; "
+            "the figures may show the generator's limit, not the server's. Add --workers or give the generator its own cores"
+        )
+    lag = merged.get("issue_lag_ms", {}).get("p99")
+    if lag is not None and lag > LAG_LIMIT_MS:
+        out.append(
+            f"schedule not kept: p99 send lag {lag:.1f} ms > {LAG_LIMIT_MS} ms; requests left late (latency still counts "
+            "from the scheduled time). Lower the rate or add --workers"
+        )
+    if merged["unsent"]:
+        out.append(f"{merged['unsent']} scheduled requests were still waiting or in flight when the window ended")
+    return out
+
+
+def default_processes() -> int:
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 4))

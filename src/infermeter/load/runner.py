@@ -1,0 +1,150 @@
+"""Run a load test against an HTTP endpoint: a sweep of virtual users (closed loop) or of arrival rates
+(open loop), each point repeated, every repeat stored the moment it is measured."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import math
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from infermeter import SCHEMA_VERSION
+from infermeter.collectors import machine
+from infermeter.errors import ConfigError
+from infermeter.load.generator import LoadPlan, generator_warnings, merge, run_processes
+from infermeter.load.http import HttpTarget
+from infermeter.load.schedule import Arrival, arrivals, split
+from infermeter.results.store import ResultStore
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    warmup_s: float = 2.0
+    min_seconds: float = 10.0
+    min_requests: int = 100
+    max_seconds: float = 120.0
+    timeout_s: float = 10.0
+    repeats: int = 5
+    workers: int = 1  # generator processes
+    arrival: Arrival = "poisson"
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.repeats < 1 or self.workers < 1 or self.min_requests < 1:
+            raise ConfigError("repeats, workers and min-requests must be at least 1", "e.g. --repeats 5 --workers 2")
+        if self.min_seconds <= 0 or self.max_seconds < self.min_seconds or self.timeout_s <= 0 or self.warmup_s < 0:
+            raise ConfigError(
+                "durations must be positive, with max-duration >= duration",
+                "e.g. --duration 10 --max-duration 120 --timeout 10 --warmup 2",
+            )
+
+
+def check_loopback(target: HttpTarget, allow_remote: bool) -> None:
+    """Refuse anything but this machine unless the user says otherwise: a load test is not a thing to
+    aim at someone else's address by mistake."""
+    try:
+        addrs = {info[4][0] for info in socket.getaddrinfo(target.host, target.port)}
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot resolve {target.host!r}: {exc}", "check the URL") from None
+    remote = [a for a in addrs if not ipaddress.ip_address(a.split("%")[0]).is_loopback]
+    if remote and not allow_remote:
+        raise ConfigError(
+            f"{target.url} resolves to {', '.join(sorted(remote))}, not this machine",
+            "load tests target 127.0.0.1 by default; add --allow-remote if you mean to load another host",
+        )
+
+
+def probe(target: HttpTarget, timeout: float = 5.0) -> None:
+    """Fail fast, with the reason, when nothing answers at the URL."""
+    try:
+        with socket.create_connection((target.host, target.port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"nothing answers at {target.host}:{target.port} ({exc.strerror or exc})", "start the server first, or check the URL and port") from None
+
+
+def _plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, repeat: int) -> list[LoadPlan]:
+    base = LoadPlan(target=target, mode="closed", warmup_s=s.warmup_s, min_seconds=s.min_seconds,
+                    min_requests=math.ceil(s.min_requests / s.workers), max_seconds=s.max_seconds, timeout_s=s.timeout_s)
+    if users is not None:
+        shares = [users // s.workers + (1 if i < users % s.workers else 0) for i in range(s.workers)]
+        return [replace(base, users=n) for n in shares if n > 0]
+    assert rate is not None
+    # The window is at least min_seconds long and holds at least min_requests arrivals.
+    duration = max(s.min_seconds, s.min_requests / rate)
+    schedule = arrivals(rate, duration, s.arrival, seed=s.seed + repeat)
+    return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, s.workers)]
+
+
+def cell_of(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, label: str) -> dict[str, Any]:
+    return {
+        "target": target.url, "method": target.method, "body_bytes": len(target.body), "label": label,
+        "scenario": "closed-loop" if users is not None else "open-loop",
+        "users": users, "rate": rate, "settings": asdict(s),
+    }
+
+
+def run_load(
+    target: HttpTarget,
+    out: Path,
+    settings: LoadSettings,
+    users: list[int] | None = None,
+    rates: list[float] | None = None,
+    label: str = "",
+    resume: bool = False,
+    on_progress: Callable[[str], None] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Measure every point `repeats` times; returns the records (also appended to OUT)."""
+    settings.check()
+    if bool(users) == bool(rates):
+        raise ConfigError("give virtual users (closed loop) or arrival rates (open loop)", "--users 1,10,25 or --rate 50,100")
+    if any(u < 1 for u in users or []) or any(r <= 0 for r in rates or []):
+        raise ConfigError("users must be >= 1 and rates > 0", "e.g. --users 1,10,25 or --rate 20,50")
+    store = ResultStore(out)
+    if store.has_results() and not resume:
+        raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
+    store.create()
+    finished = store.finished_cells() if resume else set()
+    run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    points: list[tuple[int | None, float | None]] = [(u, None) for u in users or []] + [(None, r) for r in rates or []]
+    records = []
+    for u, r in points:
+        cell = cell_of(target, settings, u, r, label)
+        cell_id = hashlib.sha256(json.dumps(cell, sort_keys=True).encode()).hexdigest()[:16]
+        if cell_id in finished:
+            continue
+        for rep in range(settings.repeats):
+            if on_progress:
+                on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
+            merged = merge(run_processes(_plans(target, settings, u, r, rep)))
+            warnings = generator_warnings(merged)
+            if merged["requests"] == 0:
+                warnings.append("no request completed in the window")
+            record = {
+                "schema_version": SCHEMA_VERSION,
+                "kind": "load",
+                "run_id": run_id,
+                "cell_id": cell_id,
+                "cell": cell,
+                "status": "ok" if merged["requests"] else "failed",
+                "error": None if merged["requests"] else "; ".join(merged["errors"]) or "no response",
+                "repeat": rep,
+                "repeats": settings.repeats,
+                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "metrics": merged,
+                "warnings": warnings,
+                "machine": machine.machine_info(),
+                "packages": machine.package_versions(),
+                **(extra or {}),
+            }
+            store.append(record)
+            records.append(record)
+    return records
