@@ -90,7 +90,7 @@ class Exporter:
 
     def module(self) -> Any:
         if self._module is None:
-            self._module = self.workload.torch_module()
+            self._module = bake_parametrizations(self.workload.torch_module())
         return self._module
 
     def artifact(self, fmt: str) -> Artifact:
@@ -201,9 +201,16 @@ class Exporter:
         import openvino as ov
 
         onnx_path = self.artifact(ONNX).path
-        model = ov.convert_model(str(onnx_path))
+        try:
+            model = ov.convert_model(str(onnx_path))
+            how = "openvino.convert_model from the ONNX artifact, FP32 IR"
+        except Exception as exc:  # e.g. an ONNX operator form OpenVINO's ONNX frontend cannot read
+            if not hasattr(self.workload, "torch_module") or getattr(self.workload, "native_format", None):
+                raise
+            model = ov.convert_model(self.module(), example_input=self._example())
+            how = f"openvino.convert_model from the PyTorch module (the ONNX route failed: {str(exc).splitlines()[0][:120]}), FP32 IR"
         ov.save_model(model, str(out / "model.xml"), compress_to_fp16=False)  # keep FP32 weights
-        return "model.xml", "openvino.convert_model from the ONNX artifact, FP32 IR"
+        return "model.xml", how
 
     def _savedmodel(self, out: Path) -> tuple[str, str]:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -214,6 +221,23 @@ class Exporter:
     def _fake(self, out: Path) -> tuple[str, str]:
         np.save(out / "weights.npy", self.workload.weights())  # type: ignore[attr-defined]
         return "weights.npy", "numpy.save"
+
+
+def bake_parametrizations(module: Any) -> Any:
+    """Replace parametrized weights (e.g. wav2vec2's weight norm) by plain ones holding the same values:
+    torch.save cannot pickle parametrized modules, and exporters see a simpler graph."""
+    from torch.nn.utils import parametrize
+
+    for sub in module.modules():
+        if parametrize.is_parametrized(sub):
+            for name in list(sub.parametrizations.keys()):
+                parametrize.remove_parametrizations(sub, name, leave_parametrized=True)
+            # weight_norm also leaves a state-dict hook that is a local function (unpicklable) and now moot.
+            for key, hook in list(sub._load_state_dict_pre_hooks.items()):
+                fn = getattr(hook, "hook", hook)  # torch wraps registered hooks in _WrappedHook
+                if "weight_norm" in getattr(fn, "__qualname__", ""):
+                    del sub._load_state_dict_pre_hooks[key]
+    return module
 
 
 def reference_path(cache_root: Path, workload: Workload) -> Path:

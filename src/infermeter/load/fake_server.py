@@ -104,3 +104,30 @@ class FakeHttpServer:
             pass
         finally:
             writer.close()
+
+
+def main() -> None:
+    """`python -m infermeter.load.fake_server --port N [--service-ms MS]`: serve until SIGTERM."""
+    import argparse
+    import signal
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--service-ms", type=float, default=1.0)
+    ap.add_argument("--workers", type=int, default=1000)
+    args = ap.parse_args()
+
+    async def serve() -> None:
+        srv = FakeHttpServer(FakeServerConfig(service_ms=args.service_ms, workers=args.workers))
+        srv._slots = asyncio.Semaphore(args.workers)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        server = await asyncio.start_server(srv._serve, "127.0.0.1", args.port)
+        async with server:
+            await stop.wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

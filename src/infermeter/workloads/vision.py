@@ -20,9 +20,14 @@ def calibrate_batchnorm(module: Any, batch: np.ndarray) -> None:
     import torch
 
     bns = [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None
+    with torch.no_grad():
+        for bn in bns:
+            # Identity affine part: some random inits (transformers' EfficientNet) draw BN scales near 0,
+            # which makes activations vanish layer after layer.
+            bn.weight.fill_(1.0)
+            bn.bias.zero_()
+            bn.reset_running_stats()
+            bn.momentum = None
     module.train()
     with torch.no_grad():
         module(torch.from_numpy(batch))
@@ -44,6 +49,7 @@ def centre_logits(module: Any, batch: np.ndarray) -> None:
 
 
 class ImageClassification(Workload):
+    definition_version = 2
     task = "image-classification"
     formats = frozenset({TORCH, TORCHSCRIPT, ONNX, OPENVINO, SAVEDMODEL})
     size = 224
@@ -164,15 +170,25 @@ class DenseNet201(ImageClassification):
 
 class EfficientNetB0(ImageClassification):
     name = "efficientnet_b0"
-    description = "EfficientNet-B0 (transformers EfficientNetConfig defaults), 224x224"
+    description = "EfficientNet-B0 (transformers EfficientNetConfig with the B0 coefficients), 224x224"
     formats = frozenset({TORCH, TORCHSCRIPT, ONNX, OPENVINO})  # Keras port not written: see keras_model
+    definition_version = 3
 
     def _build(self) -> Any:
+        import torch
         from transformers import EfficientNetConfig, EfficientNetForImageClassification
 
         from infermeter.workloads.torch_modules import ImageLogits
 
-        return ImageLogits(EfficientNetForImageClassification(EfficientNetConfig(num_labels=1000))).eval()
+        # EfficientNetConfig() defaults are B7; these are B0's coefficients (5.3 M parameters).
+        config = EfficientNetConfig(
+            num_labels=1000, width_coefficient=1.0, depth_coefficient=1.0, image_size=224, dropout_rate=0.2, hidden_dim=1280
+        )
+        model = EfficientNetForImageClassification(config)
+        # transformers pools with AvgPool2d(kernel=1280, ceil_mode=True) over the 7x7 map, which PyTorch
+        # treats as a global average but OpenVINO's CPU plugin rejects; a global average pool is the same.
+        model.efficientnet.pooler = torch.nn.AdaptiveAvgPool2d(1)
+        return ImageLogits(model).eval()
 
     def keras_model(self, torch_module: Any | None = None) -> Any:
         from infermeter.errors import UnsupportedError

@@ -1,0 +1,166 @@
+"""Start a server as a child process in its own session; wait until it is really ready; stop the whole
+tree on exit, on errors and on Ctrl-C.
+
+The child's session id is the handle: every process it starts (Java workers, Python workers, Ray
+helpers) stays in that session unless it makes its own, and those are found through the process tree
+snapshot taken before stopping. Nothing is ever stopped by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from infermeter.errors import InfermeterError
+
+
+class ServerFailedError(InfermeterError):
+    """A server that exited or never became ready; the message carries its log tail."""
+
+    exit_code = 6
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+@dataclass
+class ServerProcess:
+    """A running server. Use as a context manager: `with ServerProcess(...).start() as server:`."""
+
+    name: str
+    command: list[str]
+    log_path: Path
+    cwd: Path | None = None
+    env: dict[str, str] | None = None
+    ready: Callable[[], bool] = lambda: True
+    ready_timeout_s: float = 120.0
+    stop_timeout_s: float = 15.0
+    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    started_s: float = field(default=0.0, init=False)
+    ready_s: float | None = field(default=None, init=False)
+
+    def start(self) -> ServerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        t0 = time.perf_counter()
+        try:
+            self.proc = subprocess.Popen(
+                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise ServerFailedError(f"{self.name}: cannot start {self.command[0]!r}: {exc.strerror}", "install the server's environment") from None
+        finally:
+            log.close()
+        self.started_s = t0
+        return self
+
+    def wait_ready(self) -> float:
+        """Poll readiness until it holds; returns seconds from start to ready (the cold start)."""
+        assert self.proc is not None
+        deadline = self.started_s + self.ready_timeout_s
+        while time.perf_counter() < deadline:
+            code = self.proc.poll()
+            if code is not None:
+                raise ServerFailedError(
+                    f"{self.name} exited with code {code} before it was ready; last lines of {self.log_path}:\n{log_tail(self.log_path)}"
+                )
+            try:
+                if self.ready():
+                    self.ready_s = time.perf_counter() - self.started_s
+                    return self.ready_s
+            except Exception:
+                pass
+            time.sleep(0.25)
+        raise ServerFailedError(
+            f"{self.name} was not ready after {self.ready_timeout_s:.0f} s; last lines of {self.log_path}:\n{log_tail(self.log_path)}",
+            "raise the ready timeout, or read the log for the cause",
+        )
+
+    def tree(self) -> list[psutil.Process]:
+        """The server and every process it started (its session, and its descendants)."""
+        if self.proc is None:
+            return []
+        found: dict[int, psutil.Process] = {}
+        try:
+            root = psutil.Process(self.proc.pid)
+            found[root.pid] = root
+            for child in root.children(recursive=True):
+                found[child.pid] = child
+        except psutil.NoSuchProcess:
+            pass
+        sid = self.proc.pid  # start_new_session: the session id is the child's pid
+        for p in psutil.process_iter(["pid"]):
+            try:
+                if os.getsid(p.pid) == sid:
+                    found[p.pid] = p
+            except (ProcessLookupError, PermissionError, psutil.Error):
+                continue
+        return list(found.values())
+
+    def stop(self) -> None:
+        """SIGTERM the whole tree, wait, then SIGKILL what is left."""
+        if self.proc is None:
+            return
+        procs = self.tree()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in procs:
+                try:
+                    p.send_signal(sig)
+                except psutil.Error:
+                    pass
+            _, alive = psutil.wait_procs(procs, timeout=self.stop_timeout_s if sig == signal.SIGTERM else 5)
+            procs = alive
+            if not procs:
+                break
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def __enter__(self) -> ServerProcess:
+        if self.proc is None:
+            self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def listening_sockets(procs: list[psutil.Process]) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every listening TCP socket of these processes."""
+    out = []
+    for p in procs:
+        try:
+            conns = p.net_connections(kind="inet")
+        except (psutil.Error, AttributeError):
+            continue
+        for c in conns:
+            if c.status == psutil.CONN_LISTEN:
+                out.append((p.pid, c.laddr.ip, c.laddr.port))
+    return out
