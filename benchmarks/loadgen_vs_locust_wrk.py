@@ -48,8 +48,8 @@ http {{
 """
 
 LOCUSTFILE = """
-from locust import constant
-from locust.contrib.fasthttp import FastHttpUser, task
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpUser
 
 class Hammer(FastHttpUser):
     wait_time = constant(0)
@@ -98,7 +98,7 @@ def run_locust(url: str, users: int, seconds: float, tmp: Path) -> tuple[float, 
     prefix = tmp / f"locust-{users}"
     # Locust has no warm-up: give it 2 s more and read its totals (it reports the whole run).
     cmd = ["locust", "-f", str(lf), "--headless", "-u", str(users), "-r", str(users), "-t", f"{seconds + 2:.0f}s",
-           "--host", url, "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"]
+           "--host", url.rstrip("/"), "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"]
     subprocess.run(on_core(0, cmd), check=False, capture_output=True)
     with open(f"{prefix}_stats.csv") as f:
         row = [r for r in csv.DictReader(f) if r["Name"] == "Aggregated"][0]
@@ -145,6 +145,7 @@ def main() -> None:
                 print(f"{name:<12} {rps:>18.0f} {p50:>16.3f}")
             im, lo, wr = results["infermeter"][0], results["locust"][0], results["wrk"][0]
             print(f"infermeter / locust = {im / lo:.2f}x   infermeter / wrk = {im / wr:.2f}x")
+            print("(Locust reports percentiles in whole milliseconds: a sub-millisecond median shows as 0 or 1.)")
         finally:
             os.killpg(nginx.pid, signal.SIGTERM)
             nginx.wait(10)
