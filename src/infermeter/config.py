@@ -67,10 +67,54 @@ class Scenario(_Strict):
         return [(b, c) for b in self.batch_sizes for c in self.concurrency]
 
 
+class ServerEntry(_Strict):
+    name: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class LoadSection(_Strict):
+    """How server cells are driven: closed loop over virtual users and/or open loop over rates."""
+
+    users: list[int] = Field(default_factory=lambda: [1, 10, 25, 50, 75, 100])
+    rates: list[float] = Field(default_factory=list)
+    arrival: Literal["poisson", "constant"] = "poisson"
+    warmup_s: float = Field(2.0, ge=0)
+    min_seconds: float = Field(10.0, gt=0)
+    min_requests: int = Field(50, ge=1)
+    max_seconds: float = Field(120.0, gt=0)
+    timeout_s: float = Field(60.0, gt=0)
+    repeats: int = Field(5, ge=1)
+    generator_processes: int = Field(1, ge=1)
+
+    @field_validator("users")
+    @classmethod
+    def _users(cls, v: list[int]) -> list[int]:
+        if any(u < 1 for u in v):
+            raise ValueError("virtual users must be >= 1")
+        return v
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        if any(r <= 0 for r in v):
+            raise ValueError("rates must be > 0")
+        return v
+
+    @model_validator(mode="after")
+    def _something(self) -> LoadSection:
+        if not self.users and not self.rates:
+            raise ValueError("give users (closed loop) or rates (open loop)")
+        if self.max_seconds < self.min_seconds:
+            raise ValueError(f"max_seconds ({self.max_seconds}) is below min_seconds ({self.min_seconds})")
+        return self
+
+
 class Suite(_Strict):
     name: str = "suite"
     workloads: list[str] = Field(min_length=1)
-    engines: list[EngineEntry] = Field(min_length=1)
+    engines: list[EngineEntry] = Field(default_factory=list)
+    servers: list[ServerEntry] = Field(default_factory=list)
+    load: LoadSection = Field(default_factory=LoadSection)
     scenarios: list[Scenario] = Field(default_factory=lambda: [Scenario()])
     warmup: WarmupSettings = Field(default_factory=WarmupSettings)
     measure: MeasureSettings = Field(default_factory=MeasureSettings)
@@ -78,7 +122,7 @@ class Suite(_Strict):
     seed: int = 0
     cached_load: bool = Field(True, description="also time a second load with the engine's cache populated")
 
-    @field_validator("engines", mode="before")
+    @field_validator("engines", "servers", mode="before")
     @classmethod
     def _engine_strings(cls, v: Any) -> Any:
         if isinstance(v, list):
@@ -99,12 +143,22 @@ class Suite(_Strict):
 
         for w in self.workloads:
             workload_formats(w)  # raises ConfigError naming the problem
+        from infermeter.servers.registry import server_class
+
+        if not self.engines and not self.servers:
+            raise ValueError("name at least one engine or server")
         for e in self.engines:
             cls = engine_class(e.name)
             try:
                 cls.Settings(**e.settings)
             except ValidationError as exc:
                 raise ValueError(f"engine {e.name!r} settings: {_pydantic_message(exc)}") from None
+        for srv in self.servers:
+            scls = server_class(srv.name)
+            try:
+                scls.Settings(**srv.settings)
+            except ValidationError as exc:
+                raise ValueError(f"server {srv.name!r} settings: {_pydantic_message(exc)}") from None
         return self
 
 
@@ -199,3 +253,42 @@ def plan(suite: Suite) -> list[Cell]:
                         seed=suite.seed, cached_load=suite.cached_load, skip_reason=reason,
                     ))
     return cells
+
+
+class ServerCell(_Strict):
+    """One load point of one workload on one server."""
+
+    workload: str
+    server: str
+    server_settings: dict[str, Any]
+    scenario: Literal["closed-loop", "open-loop"]
+    users: int | None
+    rate: float | None
+    load: LoadSection
+    seed: int
+
+    @property
+    def cell_id(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def server_label(self) -> str:
+        return engine_label(self.server, self.server_settings)
+
+
+def plan_servers(suite: Suite) -> list[tuple[str, ServerEntry, list[ServerCell]]]:
+    """Per (workload, server): the load points to measure on one running server."""
+    out = []
+    for wname in suite.workloads:
+        for entry in suite.servers:
+            cells = [
+                ServerCell(workload=wname, server=entry.name, server_settings=entry.settings, scenario="closed-loop",
+                           users=u, rate=None, load=suite.load, seed=suite.seed)
+                for u in suite.load.users
+            ] + [
+                ServerCell(workload=wname, server=entry.name, server_settings=entry.settings, scenario="open-loop",
+                           users=None, rate=r, load=suite.load, seed=suite.seed)
+                for r in suite.load.rates
+            ]
+            out.append((wname, entry, cells))
+    return out

@@ -18,11 +18,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine
-from infermeter.config import Cell, Suite, plan
+from infermeter.config import Cell, Suite, plan, plan_servers
 from infermeter.engines.registry import engine_class
 from infermeter.errors import ConfigError
 from infermeter.export.artifacts import default_cache_root
 from infermeter.results.store import ResultStore
+from infermeter.servers.registry import server_class
+from infermeter.servers.runner import run_server_cells
 from infermeter.workloads.base import file_slug
 
 Isolation = Literal["process", "none"]
@@ -134,9 +136,12 @@ def run_suite(
 
     # Export every (workload, format) the remaining cells need, once, before measuring anything.
     needed: dict[str, list[str]] = {}
-    for cell in todo:
-        fmts = needed.setdefault(cell.workload, [])
-        fmt = engine_class(cell.engine).artifact_format
+    wanted = [(cell.workload, engine_class(cell.engine).artifact_format) for cell in todo]
+    for wname, entry, cells in plan_servers(suite):
+        if any(c.cell_id not in finished for c in cells):
+            wanted.append((wname, server_class(entry.name).artifact_format))
+    for wname, fmt in wanted:
+        fmts = needed.setdefault(wname, [])
         if fmt not in fmts:
             fmts.append(fmt)
     export_errors: dict[tuple[str, str], str] = {}
@@ -191,4 +196,14 @@ def run_suite(
                 summary.measured += 1
             progress.advance(task)
         progress.update(task, phase="done")
+
+        if suite.servers:
+            serving = progress.add_task("serve", total=None, phase="")
+            measured, skipped, failed = run_server_cells(
+                suite, out, store, run_id, finished, cache_root, lambda msg: progress.update(serving, phase=msg)
+            )
+            summary.measured += measured
+            summary.skipped += skipped
+            summary.failed += failed
+            progress.update(serving, phase="done", total=1, completed=1)
     return summary

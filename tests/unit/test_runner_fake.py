@@ -119,3 +119,14 @@ def test_parity_verdict_flags_drift_beyond_tolerance(tmp_path, cache_root):
     assert any("outputs differ" in w for w in bad["warnings"])
     run_suite(suite(), tmp_path / "b", cache_root=cache_root, isolation="none")
     assert next(ResultStore(tmp_path / "b").records())["parity"]["verdict"] == "match"
+
+
+def test_engine_labels_with_settings_survive_the_table(tmp_path, cache_root):
+    from rich.console import Console
+
+    from infermeter.reports.table import comparison_table
+
+    run_suite(suite(engines=[{"name": "fake", "settings": {"service_ms": 1.5}}]), tmp_path, cache_root=cache_root, isolation="none")
+    console = Console(width=250, record=True)
+    console.print(comparison_table(summarise_cells(list(ResultStore(tmp_path).records()))))
+    assert "fake[service_ms=1.5]" in console.export_text()

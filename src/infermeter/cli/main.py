@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from infermeter.errors import CellsFailedError, InfermeterError
@@ -29,7 +30,9 @@ def _run(
 ) -> None:
     from infermeter.config import load_suite, parse_suite
     from infermeter.engines.registry import engine_class
-    from infermeter.reports.table import comparison_table, not_measured, summarise_cells, write_summary_csv
+    from infermeter.reports.table import (
+        comparison_table, load_table, not_measured, summarise_cells, summarise_load_cells, write_summary_csv,
+    )
     from infermeter.results.store import ResultStore
     from infermeter.runner import run_suite
 
@@ -42,14 +45,20 @@ def _run(
         if not suite.engines:
             raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
     summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console)
-    rows = summarise_cells(list(ResultStore(out).records()))
+    records = list(ResultStore(out).records())
+    rows = summarise_cells(records)
     write_summary_csv(rows, out / "summary.csv")
-    out_console.print(comparison_table(rows, title=f"{suite.name}: {out}"))
+    if rows:
+        out_console.print(comparison_table(rows, title=f"{suite.name}: {out}"))
+    server_rows = summarise_load_cells(records, kind="server")
+    if server_rows:
+        out_console.print(load_table(server_rows, title=f"{suite.name}: servers", server=True))
+        rows = rows + server_rows
     for line in not_measured(rows):
-        out_console.print(line, style="yellow", highlight=False, soft_wrap=True)
+        out_console.print(line, style="yellow", highlight=False, soft_wrap=True, markup=False)
     for r in rows:
         for w in r["warnings"]:
-            err_console.print(f"[yellow]warning[/] {r['workload']} {r['engine']}: {w}")
+            err_console.print(f"[yellow]warning[/] {escape(r.get('label') or (str(r['workload']) + ' ' + str(r['engine'])))}: {escape(w)}", soft_wrap=True)
     err_console.print(
         f"{summary.measured} cells measured, {summary.skipped} skipped, {summary.failed} failed"
         + (f", {summary.resumed} already done" if summary.resumed else "")
@@ -175,6 +184,48 @@ def load(
     err_console.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
 
 
+servers_app = typer.Typer(help="Serving frameworks: list them, install their environments.", invoke_without_command=True)
+app.add_typer(servers_app, name="servers")
+
+
+@servers_app.callback()
+def servers_list(ctx: typer.Context) -> None:
+    """List the server adapters and whether each one's environment is installed here."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from infermeter.servers import envs
+    from infermeter.servers.registry import SERVERS
+
+    t = Table(title="servers")
+    for c in ("server", "protocol", "status", "environment", "description"):
+        t.add_column(c)
+    for name, cls in SERVERS.items():
+        why = cls().missing()
+        info = envs.env_info(name)
+        env = f"{info['size_mb']:.0f} MB, installed in {info['install_s']:.0f} s" if info else "-"
+        t.add_row(name, cls.protocol, "[green]ready[/]" if not why else f"[red]no[/]: {why}", env, cls.description)
+    out_console.print(t)
+
+
+@servers_app.command("install")
+def servers_install(names: list[str] = typer.Argument(..., help="server names, or 'all'")) -> None:
+    """Create each server's own virtual environment with its pinned versions."""
+    from infermeter.servers import envs
+    from infermeter.servers.registry import SERVERS, server_class
+
+    chosen = list(SERVERS) if names == ["all"] else names
+    for name in chosen:
+        cls = server_class(name)
+        log = envs.envs_root() / f"{name}-install.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with err_console.status(f"installing {name}: {' '.join(cls.requirements)}"):
+            info = envs.install(name, cls.requirements, log)
+        err_console.print(f"{name}: installed in {info['install_s']:.0f} s, {info['size_mb']:.0f} MB at {envs.env_dir(name)}")
+        why = cls().missing()
+        if why:
+            err_console.print(f"[yellow]{name} still cannot run here:[/] {why}", soft_wrap=True)
+
+
 @app.command()
 def engines(all: bool = typer.Option(False, "--all", help="also list test doubles")) -> None:
     """List the engines and whether each is installed here."""
@@ -209,7 +260,14 @@ def workloads(all: bool = typer.Option(False, "--all", help="also list test doub
     out_console.print(t)
 
 
+def _sigterm_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so that every started server is stopped on the way out
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         app(standalone_mode=False)
     except InfermeterError as exc:

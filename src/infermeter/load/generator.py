@@ -109,7 +109,7 @@ async def _send(conn: Connection | None, plan: LoadPlan, raw: bytes) -> tuple[st
 
 
 async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
-    raw = plan.target.encode()
+    requests = plan.target.encode_all()
     clock = time.perf_counter_ns
     t_start = clock()
     measure_from = t_start + int(plan.warmup_s * 1e9)
@@ -117,9 +117,12 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
     max_end = measure_from + int(plan.max_seconds * 1e9)
     state = {"stop": False, "last": measure_from}
 
-    async def user() -> None:
+    async def user(first: int) -> None:
         conn: Connection | None = None
+        i = first
         while not state["stop"]:
+            raw = requests[i % len(requests)]
+            i += 1
             t0 = clock()
             kind, conn = await _send(conn, plan, raw)
             t1 = clock()
@@ -135,12 +138,12 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
         if conn is not None:
             conn.close()
 
-    await asyncio.gather(*(user() for _ in range(plan.users)))
+    await asyncio.gather(*(user(u) for u in range(plan.users)))
     return (state["last"] - measure_from) / 1e9
 
 
 async def _open_loop(plan: LoadPlan, rec: _Recorder) -> tuple[float, int]:
-    raw = plan.target.encode()
+    requests = plan.target.encode_all()
     clock = time.perf_counter_ns
     idle: list[Connection] = []
     open_count = [0]
@@ -158,7 +161,7 @@ async def _open_loop(plan: LoadPlan, rec: _Recorder) -> tuple[float, int]:
     tasks: set[asyncio.Task[None]] = set()
     last_done = [window_start]
 
-    async def one(scheduled: int, record: bool) -> None:
+    async def one(scheduled: int, record: bool, raw: bytes) -> None:
         async with slots:
             conn = idle.pop() if idle else None
             if conn is None:
@@ -174,12 +177,14 @@ async def _open_loop(plan: LoadPlan, rec: _Recorder) -> tuple[float, int]:
             rec.lags.append(sent - scheduled)
             last_done[0] = max(last_done[0], done)
 
+    n = 0
     for times, record in ((warm, False), (schedule, True)):
         for scheduled in times.tolist():
             delay = (scheduled - clock()) / 1e9
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.ensure_future(one(scheduled, record))
+            task = asyncio.ensure_future(one(scheduled, record, requests[n % len(requests)]))
+            n += 1
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     deadline = window_start + int(plan.max_seconds * 1e9)

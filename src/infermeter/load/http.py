@@ -17,10 +17,14 @@ class ProtocolError(Exception):
 
 @dataclass(frozen=True)
 class HttpTarget:
+    """Where requests go and what they carry. With several `bodies` (e.g. one per sample photo),
+    requests cycle through them."""
+
     url: str
     method: str = "GET"
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    bodies: tuple[bytes, ...] = ()
 
     @property
     def host(self) -> str:
@@ -31,7 +35,14 @@ class HttpTarget:
         parts = urlsplit(self.url)
         return parts.port or (443 if parts.scheme == "https" else 80)
 
+    def encode_all(self) -> list[bytes]:
+        """One pre-encoded request per body."""
+        return [self._encode(b) for b in (self.bodies or (self.body,))]
+
     def encode(self) -> bytes:
+        return self.encode_all()[0]
+
+    def _encode(self, body: bytes) -> bytes:
         parts = urlsplit(self.url)
         if parts.scheme != "http":
             raise ValueError(f"only http:// URLs are supported, not {parts.scheme!r}")
@@ -42,11 +53,11 @@ class HttpTarget:
         names = {k.lower() for k, _ in self.headers}
         for k, v in self.headers:
             lines.append(f"{k}: {v}")
-        if self.body or self.method in ("POST", "PUT", "PATCH"):
-            lines.append(f"Content-Length: {len(self.body)}")
+        if body or self.method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
             if "content-type" not in names:
                 lines.append("Content-Type: application/octet-stream")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
 class _ResponseReader(asyncio.Protocol):

@@ -70,7 +70,8 @@ def probe(target: HttpTarget, timeout: float = 5.0) -> None:
         raise ConfigError(f"nothing answers at {target.host}:{target.port} ({exc.strerror or exc})", "start the server first, or check the URL and port") from None
 
 
-def _plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, repeat: int) -> list[LoadPlan]:
+def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, repeat: int) -> list[LoadPlan]:
+    """The generator processes' shares of one window: users or arrivals dealt between them."""
     base = LoadPlan(target=target, mode="closed", warmup_s=s.warmup_s, min_seconds=s.min_seconds,
                     min_requests=math.ceil(s.min_requests / s.workers), max_seconds=s.max_seconds, timeout_s=s.timeout_s)
     if users is not None:
@@ -124,7 +125,7 @@ def run_load(
         for rep in range(settings.repeats):
             if on_progress:
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
-            merged = merge(run_processes(_plans(target, settings, u, r, rep)))
+            merged = merge(run_processes(build_plans(target, settings, u, r, rep)))
             warnings = generator_warnings(merged)
             if merged["requests"] == 0:
                 warnings.append("no request completed in the window")

@@ -6,6 +6,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from infermeter.results import histogram, stats
@@ -101,7 +102,7 @@ def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter result
                 parity = f"[red]MISMATCH {parity}[/]"
         p99 = _fmt(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
         t.add_row(
-            str(r["workload"]), str(r["engine"]), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
+            escape(str(r["workload"])), escape(str(r["engine"])), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
             _pm(r["p50"]), p99, _pm(r["throughput"], 1), _fmt(r["load_s"]), _fmt(r["first_inference_s"]),
             _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), parity,
         )
@@ -114,11 +115,17 @@ def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter result
 
 def not_measured(rows: list[dict[str, Any]]) -> list[str]:
     """One line per skipped or failed cell, with its reason."""
-    return [
-        f"{r['status']}: {r['workload']} on {r['engine']} ({r['scenario']}, batch {r['batch_size']}): {r.get('error') or ''}"
-        for r in rows
-        if r["status"] != "ok"
-    ]
+    out = []
+    for r in rows:
+        if r["status"] == "ok":
+            continue
+        what = r.get("label") or f"{r['workload']} on {r['engine']}"
+        if r.get("batch_size"):
+            point = f"batch {r['batch_size']}"
+        else:
+            point = f"users {r['users']}" if r.get("users") is not None else f"rate {r.get('rate')}/s"
+        out.append(f"{r['status']}: {what} ({r['scenario']}, {point}): {r.get('error') or ''}")
+    return out
 
 
 SUMMARY_COLUMNS = [
@@ -164,14 +171,19 @@ def _group(records: list[dict[str, Any]], kind: str) -> list[list[dict[str, Any]
     return list(by_cell.values())
 
 
-def summarise_load_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Load-test cells: throughput over repeats; latency percentiles from all repeats' merged histograms."""
+def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> list[dict[str, Any]]:
+    """Load-test or server cells: throughput over repeats; latency percentiles from all repeats' merged
+    histograms."""
     rows = []
-    for recs in _group(records, "load"):
+    for recs in _group(records, kind):
         ok = [r for r in recs if r.get("status") == "ok"]
         cell = recs[-1]["cell"]
+        if kind == "server":
+            label = f"{cell['workload']} on {recs[-1]['server']['label']}"
+        else:
+            label = cell.get("label") or cell["target"]
         row: dict[str, Any] = {
-            "cell_id": recs[-1]["cell_id"], "label": cell.get("label") or cell["target"], "target": cell["target"],
+            "cell_id": recs[-1]["cell_id"], "label": label, "target": cell.get("target"),
             "scenario": cell["scenario"], "users": cell.get("users"), "rate": cell.get("rate"),
             "status": "ok" if ok else recs[-1].get("status"), "error": recs[-1].get("error"), "repeats": len(ok),
             "warnings": sorted({w for r in recs for w in r.get("warnings", [])}),
@@ -184,6 +196,10 @@ def summarise_load_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 failure_rate=stats.over_repeats([r["metrics"]["failure_rate"] for r in ok]),
                 generator_cpu=max(r["metrics"]["generator_cpu_max"] for r in ok),
                 outcomes=_sum_outcomes(ok),
+                queue_ms=stats.over_repeats([r["metrics"].get("queue_ms_mean") for r in ok]),
+                inference_ms=stats.over_repeats([r["metrics"].get("inference_ms_mean") for r in ok]),
+                server_cpu=stats.over_repeats([r["metrics"].get("server_cpu_percent") for r in ok]),
+                server_rss_mb=max((r["metrics"].get("server_rss_mb") or 0) for r in ok),
             )
             if row["throughput"].unstable:
                 row["warnings"].append(
@@ -202,24 +218,31 @@ def _sum_outcomes(records: list[dict[str, Any]]) -> dict[str, int]:
     return total
 
 
-def load_table(rows: list[dict[str, Any]], title: str = "load test") -> Table:
+def load_table(rows: list[dict[str, Any]], title: str = "load test", server: bool = False) -> Table:
     t = Table(title=title)
-    for col, just in [
+    cols = [
         ("target", "left"), ("scenario", "left"), ("users", "right"), ("rate/s", "right"), ("req/s", "right"),
         ("p50 ms", "right"), ("p90 ms", "right"), ("p99 ms", "right"), ("max ms", "right"),
         ("fail/s", "right"), ("fail %", "right"), ("outcomes", "left"), ("gen CPU", "right"),
-    ]:
+    ]
+    if server:
+        cols += [("queue ms", "right"), ("infer ms", "right"), ("srv CPU %", "right"), ("srv MB", "right")]
+    for col, just in cols:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in rows:
-        base = [str(r["label"]), r["scenario"], str(r["users"] or "-"), _fmt(r["rate"], 0) if r["rate"] else "-"]
+        base = [escape(str(r["label"])), r["scenario"], str(r["users"] or "-"), _fmt(r["rate"], 0) if r["rate"] else "-"]
         if r["status"] != "ok":
-            t.add_row(*base, f"[yellow]{r['status']}[/]", (r.get("error") or "")[:60], *[""] * 7)
+            t.add_row(*base, f"[yellow]{r['status']}[/]", escape((r.get("error") or "")[:60]), *[""] * (len(cols) - 6))
             continue
         lat = r["latency"]
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(r["outcomes"].items()))
+        extra = []
+        if server:
+            extra = [_fmt(r["queue_ms"].mean), _fmt(r["inference_ms"].mean), _fmt(r["server_cpu"].mean, 0), _fmt(r["server_rss_mb"], 0)]
         t.add_row(
             *base, _pm(r["throughput"], 1), _fmt(lat["p50"]), _fmt(lat["p90"]), _fmt(lat["p99"]), _fmt(lat["max"]),
             _fmt(r["failures_per_s"].mean), _fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",
+            *extra,
         )
     t.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats"
     return t

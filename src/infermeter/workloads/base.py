@@ -99,6 +99,26 @@ class Workload(ABC):
 
         raise UnsupportedError(f"workload {self.name!r} has no TensorFlow/Keras definition")
 
+    # --- what goes over the wire to a server ---------------------------------------------------------
+    payload_content_type: ClassVar[str] = "application/octet-stream"
+
+    def payloads(self) -> list[bytes]:
+        """What a client sends a server for each sample; the server decodes it with decode_payload, so
+        every serving framework does the same pre-processing as part of the request."""
+        from infermeter.errors import UnsupportedError
+
+        raise UnsupportedError(f"workload {self.name!r} has no request payload format")
+
+    def decode_payload(self, data: bytes) -> dict[str, np.ndarray]:
+        """One sample's model inputs (no batch dimension) from one request body."""
+        from infermeter.errors import UnsupportedError
+
+        raise UnsupportedError(f"workload {self.name!r} has no request payload format")
+
+    def postprocess(self, output: np.ndarray) -> Any:
+        """The JSON-able answer for one sample's output row."""
+        return output.tolist()
+
     # --- comparing outputs -------------------------------------------------------------------------
     def agreement(self, reference: np.ndarray, output: np.ndarray) -> float:
         """Fraction of predictions that agree (default: argmax over the last axis, i.e. top-1)."""

@@ -57,6 +57,15 @@ class _TokenizedText(Workload):
     def config(self) -> dict[str, Any]:
         return {**super().config(), "seq_len": self.seq_len}
 
+    payload_content_type = "text/plain; charset=utf-8"
+
+    def payloads(self) -> list[bytes]:
+        return [p.encode() for p in paragraphs()]
+
+    def decode_payload(self, data: bytes) -> dict[str, np.ndarray]:
+        enc = tokenize([data.decode("utf-8", errors="replace")], self.seq_len)
+        return {n: enc[n][0] for n in self.input_names}
+
     def _inputs_note(self) -> str:
         return (
             f"{len(paragraphs())} English paragraphs written into the repository, WordPiece-tokenised "

@@ -60,6 +60,21 @@ class ImageClassification(Workload):
     def _load_samples(self) -> list[dict[str, np.ndarray]]:
         return [{"pixel_values": img} for img in images.imagenet_photos(self.size)]
 
+    payload_content_type = "image/jpeg"
+
+    def payloads(self) -> list[bytes]:
+        return [images.jpeg(img) for img in images.raw_photos()]
+
+    def decode_payload(self, data: bytes) -> dict[str, np.ndarray]:
+        return {"pixel_values": images.preprocess(images.decode_jpeg(data), self.size)}
+
+    def postprocess(self, output: np.ndarray) -> Any:
+        """Top-5 classes with their softmax probabilities."""
+        z = np.exp(output - output.max())
+        p = z / z.sum()
+        top = np.argsort(p)[::-1][:5]
+        return {"top5": [[int(i), float(p[i])] for i in top]}
+
     def provenance(self) -> Provenance:
         return Provenance(
             weights=f"seeded random weights (torch.manual_seed({self.seed})), BatchNorm statistics calibrated "

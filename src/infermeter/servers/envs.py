@@ -1,0 +1,97 @@
+"""One virtual environment per serving framework, with its pinned versions (their pins conflict), as
+the studies used one container per framework.
+
+Each environment sees infermeter's own environment after its own packages (a .pth file), so torch,
+numpy, transformers and infermeter are shared rather than installed again; the framework's pins come
+first on sys.path and win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+from infermeter.errors import InfermeterError, NotInstalledError
+from infermeter.export.artifacts import default_cache_root, size_of
+
+
+def envs_root() -> Path:
+    return Path(os.environ.get("INFERMETER_ENVS", default_cache_root() / "envs"))
+
+
+def env_dir(name: str) -> Path:
+    return envs_root() / name
+
+
+def env_bin(name: str) -> Path:
+    return env_dir(name) / "bin"
+
+
+def _marker(requirements: list[str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(requirements)).encode()).hexdigest()[:16]
+
+
+def is_installed(name: str, requirements: list[str]) -> bool:
+    meta = env_dir(name) / "infermeter-env.json"
+    if not meta.exists():
+        return False
+    return json.loads(meta.read_text()).get("marker") == _marker(requirements)
+
+
+def env_info(name: str) -> dict:
+    meta = env_dir(name) / "infermeter-env.json"
+    return json.loads(meta.read_text()) if meta.exists() else {}
+
+
+def require(name: str, requirements: list[str]) -> Path:
+    """The environment's bin directory, or a clear error saying how to install it."""
+    if not is_installed(name, requirements):
+        raise NotInstalledError(
+            f"the {name} environment is not installed (or its pins changed)", f"infermeter servers install {name}"
+        )
+    return env_bin(name)
+
+
+def install(name: str, requirements: list[str], log: Path | None = None) -> dict:
+    """Create (or refresh) the environment; returns what was measured: install time and size."""
+    d = env_dir(name)
+    d.parent.mkdir(parents=True, exist_ok=True)
+    base = getattr(sys, "_base_executable", sys.executable)
+    t0 = time.perf_counter()
+    out = log.open("ab") if log else subprocess.DEVNULL
+    try:
+        if not (d / "bin" / "python").exists():
+            subprocess.run([base, "-m", "venv", str(d)], check=True, stdout=out, stderr=out)
+        py = d / "bin" / "python"
+        site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+        shared = sysconfig.get_paths()["purelib"]
+        # addsitedir (not a bare path) so that the shared environment's own .pth files, such as an
+        # editable install of infermeter, are processed too.
+        Path(site, "_infermeter_shared.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
+        r = subprocess.run([str(py), "-m", "pip", "install", "-q", *requirements], stdout=out, stderr=out)
+        if r.returncode != 0:
+            raise InfermeterError(
+                f"installing the {name} environment failed (pip exit code {r.returncode})",
+                f"read {log}" if log else "rerun with a log",
+            )
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]
+    info = {
+        "name": name,
+        "marker": _marker(requirements),
+        "requirements": requirements,
+        "install_s": round(time.perf_counter() - t0, 1),
+        "size_mb": round(size_of(d) / 1e6, 1),
+        "shared_with": shared,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (d / "infermeter-env.json").write_text(json.dumps(info, indent=1))
+    return info

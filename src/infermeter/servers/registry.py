@@ -1,0 +1,16 @@
+"""Named server adapters. Importing this module starts nothing and imports no framework."""
+
+from __future__ import annotations
+
+from infermeter.errors import ConfigError
+from infermeter.servers.base import ServerAdapter
+from infermeter.servers.torchserve import TorchServe
+
+SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe,)}
+
+
+def server_class(name: str) -> type[ServerAdapter]:
+    cls = SERVERS.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown server {name!r}", f"choose one of: {', '.join(sorted(SERVERS))} (see `infermeter servers`)")
+    return cls

@@ -1,0 +1,162 @@
+"""Measure server cells: for each (workload, server), start the real server once, then drive every load
+point `repeats` times; each repeat is stored the moment it is measured, with the server's own
+queue/inference time and its process tree's CPU and memory over the window."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from infermeter import SCHEMA_VERSION
+from infermeter.collectors import machine
+from infermeter.config import ServerCell, Suite, plan_servers
+from infermeter.errors import InfermeterError
+from infermeter.export.artifacts import Exporter
+from infermeter.load.generator import generator_warnings, merge, run_processes
+from infermeter.load.runner import LoadSettings, build_plans
+from infermeter.results.store import ResultStore
+from infermeter.servers.base import Deployment, ServerAdapter
+from infermeter.servers.registry import server_class
+from infermeter.workloads.base import file_slug
+from infermeter.workloads.registry import get_workload
+
+
+def _tree_usage(procs: list[psutil.Process]) -> tuple[float, float]:
+    """(CPU seconds, RSS MB) summed over a process tree."""
+    cpu = rss = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            cpu += t.user + t.system
+            rss += p.memory_info().rss / 2**20
+        except psutil.Error:
+            pass
+    return cpu, rss
+
+
+def _settings(cell: ServerCell) -> LoadSettings:
+    ld = cell.load
+    return LoadSettings(ld.warmup_s, ld.min_seconds, ld.min_requests, ld.max_seconds, ld.timeout_s, ld.repeats,
+                        ld.generator_processes, ld.arrival, cell.seed)
+
+
+def _base_record(cell: ServerCell, run_id: str, adapter: ServerAdapter | None) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "server",
+        "run_id": run_id,
+        "cell_id": cell.cell_id,
+        "cell": cell.model_dump(),
+        "server": {"name": cell.server, "label": cell.server_label,
+                   "settings": adapter.settings.model_dump() if adapter else cell.server_settings},
+        "machine": machine.machine_info(),
+        "packages": machine.package_versions(),
+        "warnings": [],
+    }
+
+
+def _server_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    n = after.get("requests_total", 0) - before.get("requests_total", 0)
+    out: dict[str, float] = {"server_requests": n}
+    if n > 0:
+        for key in ("queue_us_total", "inference_us_total"):
+            if key in after:
+                out[key.replace("_us_total", "_ms_mean")] = (after[key] - before.get(key, 0)) / n / 1000
+    return out
+
+
+def measure_server(
+    adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
+    on_progress: Callable[[str], None], common: dict[str, Any],
+) -> int:
+    measured = 0
+    for cell in cells:
+        settings = _settings(cell)
+        for rep in range(settings.repeats):
+            point = f"users {cell.users}" if cell.users is not None else f"rate {cell.rate}/s"
+            on_progress(f"{cell.workload} on {cell.server_label}: {point}, repeat {rep + 1}/{settings.repeats}")
+            tree = deployment.process.tree()
+            cpu0, _ = _tree_usage(tree)
+            srv0 = _safe_metrics(adapter, deployment)
+            t0 = time.perf_counter()
+            merged = merge(run_processes(build_plans(deployment.target, settings, cell.users, cell.rate, rep)))
+            wall = time.perf_counter() - t0
+            cpu1, rss = _tree_usage(tree)
+            srv1 = _safe_metrics(adapter, deployment)
+            merged.update(_server_delta(srv0, srv1))
+            merged["server_cpu_percent"] = 100 * (cpu1 - cpu0) / wall if wall else None
+            merged["server_rss_mb"] = rss
+            warnings = generator_warnings(merged)
+            alive = deployment.process.proc is not None and deployment.process.proc.poll() is None
+            if not alive:
+                warnings.append("the server process exited during the window")
+            record = _base_record(cell, run_id, adapter) | common | {
+                "status": "ok" if merged["requests"] and alive else "failed",
+                "error": None if merged["requests"] and alive else ("server exited" if not alive else "no response"),
+                "repeat": rep,
+                "repeats": settings.repeats,
+                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "metrics": merged,
+                "warnings": warnings,
+            }
+            store.append(record)
+            if not alive:
+                return measured
+        measured += 1
+    return measured
+
+
+def _safe_metrics(adapter: ServerAdapter, deployment: Deployment) -> dict[str, float]:
+    try:
+        return adapter.server_metrics(deployment)
+    except Exception:
+        return {}
+
+
+def run_server_cells(
+    suite: Suite, out: Path, store: ResultStore, run_id: str, finished: set[str], cache_root: Path,
+    on_progress: Callable[[str], None],
+) -> tuple[int, int, int]:
+    """Returns (measured, skipped, failed) cell counts."""
+    measured = skipped = failed = 0
+    for wname, entry, cells in plan_servers(suite):
+        todo = [c for c in cells if c.cell_id not in finished]
+        if not todo:
+            continue
+        cls = server_class(entry.name)
+        adapter = cls(cls.Settings(**entry.settings))
+        why = adapter.missing()
+        if why:
+            for c in todo:
+                store.append(_base_record(c, run_id, adapter) | {"status": "skipped", "error": f"{entry.name}: {why}"})
+            skipped += len(todo)
+            continue
+        workdir = out / "servers" / f"{file_slug(entry.name)}-{file_slug(wname)}"
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        try:
+            on_progress(f"{wname} on {entry.name}: packaging and starting")
+            workload = get_workload(wname, suite.seed)
+            deployment = adapter.deploy(workload, Exporter(workload, cache_root), workdir)
+            with deployment.process as proc:
+                adapter.on_ready(deployment)
+                common = {
+                    "workload": {"name": workload.name, "task": workload.task, "config": workload.config(),
+                                 "provenance": workload.provenance().__dict__ | {"notes": list(workload.provenance().notes)}},
+                    "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
+                    | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
+                }
+                done = measure_server(adapter, deployment, todo, run_id, store, on_progress, common)
+                measured += done
+                failed += len(todo) - done
+        except InfermeterError as exc:
+            for c in todo:
+                store.append(_base_record(c, run_id, adapter) | {"status": "failed", "error": str(exc)})
+            failed += len(todo)
+    return measured, skipped, failed

@@ -1,0 +1,150 @@
+"""TorchServe 0.12 (Java frontend + Python workers), with the workload's model in a .mar archive.
+
+Known here (../shared/FACTS.md): pyyaml is an undeclared dependency; token auth is on by default (kept
+on: requests carry the key it writes); readiness is the model's workers READY on the management API
+(/ping says Healthy while workers crash-loop); job_queue_size bounds the queue and excess requests get
+503; stopping the Python launcher orphans Java, so the whole session is stopped; its pid file
+/tmp/.model_server.pid is global, so one TorchServe runs at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from infermeter.errors import NotInstalledError
+from infermeter.export.artifacts import Exporter
+from infermeter.load.http import HttpTarget
+from infermeter.servers import envs, prometheus
+from infermeter.servers.base import Deployment, ServerAdapter, ServerSettings
+from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
+from infermeter.workloads.base import TORCH, Workload, file_slug
+
+
+class TorchServeSettings(ServerSettings):
+    job_queue_size: int = Field(100, ge=1, description="requests queued per model before 503s")
+    token_auth: bool = Field(True, description="keep TorchServe's token authorization on (requests send the key)")
+
+
+class TorchServe(ServerAdapter):
+    name = "torchserve"
+    description = "TorchServe 0.12 (Java frontend, Python workers), custom handler per workload, REST"
+    requirements = ["torchserve==0.12.0", "torch-model-archiver==0.12.0", "pyyaml"]
+    artifact_format = TORCH
+    protocol = "REST (TorchServe inference API)"
+    Settings = TorchServeSettings
+
+    def missing(self) -> str | None:
+        if shutil.which("java") is None:
+            return "Java is not installed (TorchServe needs a JRE 11+: apt-get install openjdk-17-jre-headless)"
+        return super().missing()
+
+    def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
+        why = self.missing()
+        if why:
+            raise NotInstalledError(f"TorchServe cannot run here: {why}", f"infermeter servers install {self.name}")
+        s: TorchServeSettings = self.settings  # type: ignore[assignment]
+        bin_dir = envs.env_bin(self.name)
+        model = file_slug(workload.name).replace(".", "_")
+        src, store = workdir / "src", workdir / "store"
+        src.mkdir(parents=True, exist_ok=True)
+        store.mkdir(exist_ok=True)
+        artifact = exporter.artifact(TORCH)
+        handler = src / "handler.py"
+        handler.write_text(resources.files("infermeter.servers").joinpath("torchserve_handler.py").read_text())
+        (src / "infermeter.json").write_text(json.dumps({"workload": workload.name, "seed": workload.seed, "threads": s.threads}))
+        archiver = subprocess.run(
+            [str(bin_dir / "torch-model-archiver"), "--model-name", model, "--version", "1.0", "--serialized-file",
+             str(artifact.path), "--handler", str(handler), "--extra-files", str(src / "infermeter.json"),
+             "--export-path", str(store), "--force"],
+            capture_output=True, text=True,
+        )
+        if archiver.returncode != 0:
+            raise ServerFailedError(f"torch-model-archiver failed: {archiver.stderr[-1000:]}")
+        ports = {k: free_port() for k in ("inference", "management", "metrics")}
+        models = {model: {"1.0": {
+            "defaultVersion": True, "marName": f"{model}.mar", "minWorkers": s.workers, "maxWorkers": s.workers,
+            "batchSize": s.max_batch_size, "maxBatchDelay": int(s.max_batch_delay_ms), "responseTimeout": 300,
+        }}}
+        config = {
+            "inference_address": f"http://127.0.0.1:{ports['inference']}",
+            "management_address": f"http://127.0.0.1:{ports['management']}",
+            "metrics_address": f"http://127.0.0.1:{ports['metrics']}",
+            "grpc_inference_address": "127.0.0.1",
+            "grpc_management_address": "127.0.0.1",
+            "grpc_inference_port": str(free_port()),
+            "grpc_management_port": str(free_port()),
+            "model_store": str(store),
+            "load_models": f"{model}.mar",
+            "models": json.dumps(models),
+            "default_workers_per_model": str(s.workers),
+            "job_queue_size": str(s.job_queue_size),
+            "metrics_mode": "prometheus",
+            "disable_token_authorization": "false" if s.token_auth else "true",
+            "install_py_dep_per_model": "false",
+            "default_response_timeout": "300",
+        }
+        (workdir / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in config.items()))
+        env = dict(os.environ)
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        env["LOG_LOCATION"] = str(workdir / "logs")
+        env["METRICS_LOCATION"] = str(workdir / "logs")
+        env["TS_DISABLE_SYSTEM_METRICS"] = "true"
+        if s.threads:
+            env["OMP_NUM_THREADS"] = str(s.threads)
+        cmd = [str(bin_dir / "torchserve"), "--start", "--foreground", "--ncs", "--model-store", str(store),
+               "--ts-config", str(workdir / "config.properties")]
+        if not s.token_auth:
+            cmd.append("--disable-token-auth")
+        mgmt = f"http://127.0.0.1:{ports['management']}/models/{model}"
+        keys = workdir / "key_file.json"
+
+        def ready() -> bool:
+            headers = {"Authorization": f"Bearer {_key(keys, 'management')}"} if s.token_auth else {}
+            with urllib.request.urlopen(urllib.request.Request(mgmt, headers=headers), timeout=2) as r:
+                desc = json.loads(r.read())
+            workers = desc[0].get("workers", [])
+            return len(workers) >= s.workers and all(w.get("status") == "READY" for w in workers)
+
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready,
+                             ready_timeout_s=s.ready_timeout_s)
+        url = f"http://127.0.0.1:{ports['inference']}/predictions/{model}"
+        deployment = Deployment(
+            proc, HttpTarget(url, "POST", headers=(("Content-Type", workload.payload_content_type),), bodies=tuple(workload.payloads())),
+            info={"framework": "torchserve", "version": self.version(), "protocol": self.protocol, "model": model,
+                  "ports": ports, "token_auth": s.token_auth},
+            metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics",
+        )
+        deployment.info["_keys"] = str(keys)
+        return deployment
+
+    def on_ready(self, deployment: Deployment) -> None:
+        """After ready: the inference key exists now; requests must carry it."""
+        if self.settings.token_auth:  # type: ignore[attr-defined]
+            key = _key(Path(deployment.info["_keys"]), "inference")
+            t = deployment.target
+            deployment.target = HttpTarget(t.url, t.method, t.body, t.headers + (("Authorization", f"Bearer {key}"),), t.bodies)
+
+    def server_metrics(self, deployment: Deployment) -> dict[str, float]:
+        if not deployment.metrics_url:
+            return {}
+        m = prometheus.scrape(deployment.metrics_url, ("ts_queue_latency_microseconds", "ts_inference_latency_microseconds", "ts_inference_requests_total"))
+        return {
+            "queue_us_total": m.get("ts_queue_latency_microseconds", 0.0),
+            "inference_us_total": m.get("ts_inference_latency_microseconds", 0.0),
+            "requests_total": m.get("ts_inference_requests_total", 0.0),
+        }
+
+
+def _key(path: Path, which: str) -> str:
+    data: dict[str, Any] = json.loads(path.read_text())
+    entry = data.get(which) or {}
+    return entry.get("key", "")

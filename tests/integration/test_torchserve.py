@@ -1,0 +1,75 @@
+"""Real TorchServe: a short closed- and open-loop run, 503s past its queue bound, nothing left behind."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from infermeter.servers import envs
+from infermeter.servers.torchserve import TorchServe
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def torchserve_env():
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)")
+    adapter = TorchServe()
+    if not envs.is_installed(adapter.name, adapter.requirements):
+        envs.install(adapter.name, adapter.requirements)
+    return adapter
+
+
+def run_suite(tmp_path, cache_root, text):
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(text)
+    return subprocess.run(
+        [sys.executable, "-m", "infermeter.cli.main", "run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(cache_root)],
+        capture_output=True, text=True, timeout=1200,
+    )
+
+
+def records(tmp_path):
+    return [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+
+
+def torchserve_processes():
+    return [p for p in psutil.process_iter(["cmdline"]) if "org.pytorch.serve" in " ".join(p.info["cmdline"] or [])]
+
+
+def test_closed_and_open_loop_against_real_torchserve(torchserve_env, tmp_path, cache_root):
+    r = run_suite(tmp_path, cache_root, """
+name: ts
+workloads: [all-minilm-l6-v2]
+servers: [{name: torchserve, settings: {workers: 1, threads: 1}}]
+load: {users: [1, 3], rates: [10], warmup_s: 0.5, min_seconds: 2, min_requests: 5, repeats: 2, timeout_s: 30}
+""")
+    assert r.returncode == 0, r.stderr[-3000:]
+    recs = records(tmp_path)
+    assert len(recs) == 3 * 2 and all(x["kind"] == "server" and x["status"] == "ok" for x in recs)
+    for x in recs:
+        m = x["metrics"]
+        assert m["failures"] == 0 and m["throughput_rps"] > 0
+        assert m["latency_ms"]["p50"] > 0 and m["server_rss_mb"] > 50
+        assert m.get("inference_ms_mean", 0) > 0  # read from TorchServe's Prometheus metrics
+    assert recs[0]["deployment"]["token_auth"] is True and recs[0]["deployment"]["cold_start_s"] > 0
+    assert {x["cell"]["scenario"] for x in recs} == {"closed-loop", "open-loop"}
+    assert not torchserve_processes()
+
+
+def test_past_the_queue_bound_503s_are_failures_and_the_run_finishes(torchserve_env, tmp_path, cache_root):
+    r = run_suite(tmp_path, cache_root, """
+name: ts-overload
+workloads: [all-minilm-l6-v2]
+servers: [{name: torchserve, settings: {workers: 1, threads: 1, job_queue_size: 1}}]
+load: {users: [12], warmup_s: 0, min_seconds: 2, min_requests: 5, repeats: 1, timeout_s: 30}
+""")
+    assert r.returncode == 0, r.stderr[-3000:]
+    (rec,) = records(tmp_path)
+    assert rec["metrics"]["outcomes"].get("503", 0) > 0, rec["metrics"]["outcomes"]
+    assert rec["metrics"]["failures_per_s"] > 0 and rec["metrics"]["ok"] > 0
+    assert not torchserve_processes()
