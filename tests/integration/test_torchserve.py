@@ -73,3 +73,31 @@ load: {users: [12], warmup_s: 0, min_seconds: 2, min_requests: 5, repeats: 1, ti
     assert rec["metrics"]["outcomes"].get("503", 0) > 0, rec["metrics"]["outcomes"]
     assert rec["metrics"]["failures_per_s"] > 0 and rec["metrics"]["ok"] > 0
     assert not torchserve_processes()
+
+
+def test_ctrl_c_mid_run_leaves_no_server_behind(torchserve_env, tmp_path, cache_root):
+    import signal
+    import time
+
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("""
+name: ts-interrupt
+workloads: [all-minilm-l6-v2]
+servers: [{name: torchserve, settings: {workers: 1, threads: 1}}]
+load: {users: [2], warmup_s: 0, min_seconds: 60, min_requests: 5, repeats: 3, timeout_s: 30}
+""")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infermeter.cli.main", "run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(cache_root)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and not torchserve_processes():  # wait until the server is up...
+        time.sleep(0.5)
+    assert torchserve_processes(), "TorchServe never started"
+    time.sleep(8)  # ...and the measurement is under way
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    time.sleep(1)
+    assert not torchserve_processes()

@@ -91,3 +91,24 @@ def test_load_command_measures_a_server_and_counts_failures(tmp_path):
     recs = [json.loads(x) for x in (tmp_path / "o" / "results.jsonl").read_text().splitlines()]
     assert len(recs) == 4 and {x["kind"] for x in recs} == {"load"}
     assert all(x["metrics"]["failure_rate"] == pytest.approx(0.1, abs=0.03) for x in recs)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupting_a_load_test_keeps_results_and_exits_130(tmp_path, sig):
+    import signal
+    import time
+
+    from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
+
+    with FakeHttpServer(FakeServerConfig(service_ms=2)) as srv:
+        p = subprocess.Popen(
+            [sys.executable, "-m", "infermeter.cli.main", "load", srv.url, "--users", "1", "--duration", "0.5",
+             "--warmup", "0", "--repeats", "200", "--out", str(tmp_path / "o")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        time.sleep(4)
+        p.send_signal(getattr(signal, sig))
+        _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    lines = (tmp_path / "o" / "results.jsonl").read_text().splitlines()
+    assert len(lines) >= 1  # the windows measured before the interrupt are kept

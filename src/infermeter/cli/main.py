@@ -269,7 +269,12 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        app(standalone_mode=False)
+        # Not standalone: typer turns Ctrl-C into a returned exit code (130) instead of raising.
+        code = app(standalone_mode=False)
+        if code == 130:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except InfermeterError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         if exc.hint:
