@@ -139,7 +139,8 @@ def run_suite(
     wanted = [(cell.workload, engine_class(cell.engine).artifact_format) for cell in todo]
     for wname, entry, cells in plan_servers(suite):
         if any(c.cell_id not in finished for c in cells):
-            wanted.append((wname, server_class(entry.name).artifact_format))
+            scls = server_class(entry.name)
+            wanted.append((wname, scls(scls.Settings(**entry.settings)).needed_format))
     for wname, fmt in wanted:
         fmts = needed.setdefault(wname, [])
         if fmt not in fmts:

@@ -20,7 +20,7 @@ def torchserve_env():
         pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)")
     adapter = TorchServe()
     if not envs.is_installed(adapter.name, adapter.requirements):
-        envs.install(adapter.name, adapter.requirements)
+        envs.install(adapter.name, adapter.requirements, pip_args=adapter.pip_args)
     return adapter
 
 

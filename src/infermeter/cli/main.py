@@ -219,7 +219,7 @@ def servers_install(names: list[str] = typer.Argument(..., help="server names, o
         log = envs.envs_root() / f"{name}-install.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with err_console.status(f"installing {name}: {' '.join(cls.requirements)}"):
-            info = envs.install(name, cls.requirements, log)
+            info = envs.install(name, cls.requirements, log, cls.pip_args)
         err_console.print(f"{name}: installed in {info['install_s']:.0f} s, {info['size_mb']:.0f} MB at {envs.env_dir(name)}")
         why = cls().missing()
         if why:

@@ -312,6 +312,16 @@ def merge(results: list[LoadResult]) -> dict[str, Any]:
     return merged
 
 
+def window_failure(merged: dict[str, Any]) -> str | None:
+    """Why a window measured nothing usable (None when some request succeeded)."""
+    if merged["ok"]:
+        return None
+    if not merged["requests"]:
+        return "no request completed in the window" + (f": {merged['errors'][0]}" if merged["errors"] else "")
+    worst = max(merged["outcomes"].items(), key=lambda kv: kv[1])
+    return f"every request failed ({worst[1]} x {worst[0]})" + (f": {merged['errors'][0]}" if merged["errors"] else "")
+
+
 def generator_warnings(merged: dict[str, Any]) -> list[str]:
     """The self-check: was the generator itself the limit?"""
     out = []

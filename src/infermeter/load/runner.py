@@ -18,7 +18,7 @@ from typing import Any
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine
 from infermeter.errors import ConfigError
-from infermeter.load.generator import LoadPlan, generator_warnings, merge, run_processes
+from infermeter.load.generator import LoadPlan, generator_warnings, merge, run_processes, window_failure
 from infermeter.load.http import HttpTarget
 from infermeter.load.schedule import Arrival, arrivals, split
 from infermeter.results.store import ResultStore
@@ -127,16 +127,15 @@ def run_load(
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
             merged = merge(run_processes(build_plans(target, settings, u, r, rep)))
             warnings = generator_warnings(merged)
-            if merged["requests"] == 0:
-                warnings.append("no request completed in the window")
+            failure = window_failure(merged)
             record = {
                 "schema_version": SCHEMA_VERSION,
                 "kind": "load",
                 "run_id": run_id,
                 "cell_id": cell_id,
                 "cell": cell,
-                "status": "ok" if merged["requests"] else "failed",
-                "error": None if merged["requests"] else "; ".join(merged["errors"]) or "no response",
+                "status": "failed" if failure else "ok",
+                "error": failure,
                 "repeat": rep,
                 "repeats": settings.repeats,
                 "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

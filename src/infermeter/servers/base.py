@@ -41,6 +41,7 @@ class ServerAdapter(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     requirements: ClassVar[list[str]]  # pip pins of its environment
+    pip_args: ClassVar[list[str]] = []  # extra pip install arguments (e.g. --no-deps)
     artifact_format: ClassVar[str]
     protocol: ClassVar[str]
     Settings: ClassVar[type[ServerSettings]] = ServerSettings
@@ -48,11 +49,16 @@ class ServerAdapter(ABC):
     def __init__(self, settings: ServerSettings | None = None) -> None:
         self.settings = settings if settings is not None else self.Settings()
 
+    @property
+    def needed_format(self) -> str:
+        """The artifact format this deployment needs exported (may depend on settings)."""
+        return self.artifact_format
+
     def missing(self) -> str | None:
         """Why this adapter cannot run here (None: it can)."""
         from infermeter.servers import envs
 
-        if not envs.is_installed(self.name, self.requirements):
+        if not envs.is_installed(self.name, self.requirements + self.pip_args):
             return f"environment not installed: infermeter servers install {self.name}"
         return None
 

@@ -58,7 +58,7 @@ def require(name: str, requirements: list[str]) -> Path:
     return env_bin(name)
 
 
-def install(name: str, requirements: list[str], log: Path | None = None) -> dict:
+def install(name: str, requirements: list[str], log: Path | None = None, pip_args: list[str] | None = None) -> dict:
     """Create (or refresh) the environment; returns what was measured: install time and size."""
     d = env_dir(name)
     d.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def install(name: str, requirements: list[str], log: Path | None = None) -> dict
         # addsitedir (not a bare path) so that the shared environment's own .pth files, such as an
         # editable install of infermeter, are processed too.
         Path(site, "_infermeter_shared.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
-        r = subprocess.run([str(py), "-m", "pip", "install", "-q", *requirements], stdout=out, stderr=out)
+        r = subprocess.run([str(py), "-m", "pip", "install", "-q", *(pip_args or []), *requirements], stdout=out, stderr=out)
         if r.returncode != 0:
             raise InfermeterError(
                 f"installing the {name} environment failed (pip exit code {r.returncode})",
@@ -86,7 +86,7 @@ def install(name: str, requirements: list[str], log: Path | None = None) -> dict
             out.close()  # type: ignore[union-attr]
     info = {
         "name": name,
-        "marker": _marker(requirements),
+        "marker": _marker(requirements + (pip_args or [])),
         "requirements": requirements,
         "install_s": round(time.perf_counter() - t0, 1),
         "size_mb": round(size_of(d) / 1e6, 1),

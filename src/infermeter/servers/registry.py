@@ -5,8 +5,9 @@ from __future__ import annotations
 from infermeter.errors import ConfigError
 from infermeter.servers.base import ServerAdapter
 from infermeter.servers.torchserve import TorchServe
+from infermeter.servers.triton import Triton
 
-SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe,)}
+SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton)}
 
 
 def server_class(name: str) -> type[ServerAdapter]:

@@ -18,7 +18,7 @@ from infermeter.collectors import machine
 from infermeter.config import ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
-from infermeter.load.generator import generator_warnings, merge, run_processes
+from infermeter.load.generator import generator_warnings, merge, run_processes, window_failure
 from infermeter.load.runner import LoadSettings, build_plans
 from infermeter.results.store import ResultStore
 from infermeter.servers.base import Deployment, ServerAdapter
@@ -74,8 +74,8 @@ def _server_delta(before: dict[str, float], after: dict[str, float]) -> dict[str
 def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any],
-) -> int:
-    measured = 0
+) -> None:
+    """Every load point `repeats` times; stops early if the server dies (the rest count as failed)."""
     for cell in cells:
         settings = _settings(cell)
         for rep in range(settings.repeats):
@@ -94,11 +94,12 @@ def measure_server(
             merged["server_rss_mb"] = rss
             warnings = generator_warnings(merged)
             alive = deployment.process.proc is not None and deployment.process.proc.poll() is None
+            failure = window_failure(merged)
             if not alive:
-                warnings.append("the server process exited during the window")
+                failure = f"the server exited during the window; see {deployment.process.log_path}"
             record = _base_record(cell, run_id, adapter) | common | {
-                "status": "ok" if merged["requests"] and alive else "failed",
-                "error": None if merged["requests"] and alive else ("server exited" if not alive else "no response"),
+                "status": "failed" if failure else "ok",
+                "error": failure,
                 "repeat": rep,
                 "repeats": settings.repeats,
                 "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -107,9 +108,14 @@ def measure_server(
             }
             store.append(record)
             if not alive:
-                return measured
-        measured += 1
-    return measured
+                return
+
+
+def cells_failed(store: ResultStore, cells: list[ServerCell]) -> int:
+    """Cells of this server with no successful repeat."""
+    ids = {c.cell_id for c in cells}
+    ok = {r["cell_id"] for r in store.records() if r.get("cell_id") in ids and r.get("status") == "ok"}
+    return len(ids - ok)
 
 
 def _safe_metrics(adapter: ServerAdapter, deployment: Deployment) -> dict[str, float]:
@@ -152,9 +158,10 @@ def run_server_cells(
                     "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
                     | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
                 }
-                done = measure_server(adapter, deployment, todo, run_id, store, on_progress, common)
-                measured += done
-                failed += len(todo) - done
+                measure_server(adapter, deployment, todo, run_id, store, on_progress, common)
+                bad = cells_failed(store, todo)
+                measured += len(todo) - bad
+                failed += bad
         except InfermeterError as exc:
             for c in todo:
                 store.append(_base_record(c, run_id, adapter) | {"status": "failed", "error": str(exc)})

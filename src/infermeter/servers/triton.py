@@ -1,0 +1,167 @@
+"""NVIDIA Triton Inference Server 2.51 from the nvidia-pytriton 0.7.0 wheel, which ships a real
+tritonserver binary with the Python backend (and no ONNX Runtime, PyTorch or TensorFlow backends).
+
+Workloads are served through a model repository whose model.py runs the workload on PyTorch or ONNX
+Runtime; requests use the V2 (Open Inference Protocol) HTTP API with the binary tensor extension.
+Known here (../shared/FACTS.md): PyPI's tritonserver wheels cannot run here; the Python backend stub
+links the system libpython unless LD_LIBRARY_PATH names the interpreter's own lib directory; the stub
+runs isolated, so model.py extends sys.path itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import sysconfig
+import urllib.request
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from infermeter.errors import NotInstalledError
+from infermeter.export.artifacts import Exporter
+from infermeter.load.http import HttpTarget
+from infermeter.servers import envs, prometheus
+from infermeter.servers.base import Deployment, ServerAdapter, ServerSettings
+from infermeter.servers.process import ServerProcess, free_port
+from infermeter.workloads.base import ONNX, TORCH, Workload, file_slug
+
+
+class TritonSettings(ServerSettings):
+    runtime: Literal["pytorch", "onnxruntime"] = Field("pytorch", description="what model.py runs the workload on")
+
+
+def v2_binary_requests(payloads: list[bytes], batched: bool) -> tuple[list[bytes], int]:
+    """V2 infer requests, each carrying one BYTES element in the binary tensor extension.
+
+    The JSON headers are padded with spaces to one length, so one Inference-Header-Content-Length
+    fits every request."""
+    parts = []
+    for payload in payloads:
+        element = struct.pack("<I", len(payload)) + payload
+        header = json.dumps({
+            "inputs": [{"name": "payload", "shape": [1, 1] if batched else [1], "datatype": "BYTES",
+                        "parameters": {"binary_data_size": len(element)}}],
+            "outputs": [{"name": "result", "parameters": {"binary_data": False}}],
+        }).encode()
+        parts.append((header, element))
+    width = max(len(h) for h, _ in parts)
+    return [h.ljust(width) + e for h, e in parts], width
+
+
+class Triton(ServerAdapter):
+    name = "triton"
+    description = "Triton Inference Server 2.51 (nvidia-pytriton's binary), Python backend, V2 HTTP"
+    # Only the binary and the Python backend are used (--no-deps). The backend stub was built against
+    # numpy 1.x: with numpy 2 its tensors come out with a zero stride (BYTES lengths read as 0x22222222)
+    # and the stub dies. It runs isolated (no PYTHONPATH), but sys.path[0] is its working directory, so
+    # numpy<2 from this environment is linked into the server's working directory (see deploy).
+    requirements = ["nvidia-pytriton==0.7.0", "numpy<2"]
+    pip_args = ["--no-deps"]
+    artifact_format = TORCH
+    protocol = "V2 HTTP (binary tensor extension)"
+    Settings = TritonSettings
+
+    @property
+    def needed_format(self) -> str:
+        return ONNX if self.settings.runtime == "onnxruntime" else TORCH  # type: ignore[attr-defined]
+
+    def _root(self) -> Path:
+        py = envs.env_bin(self.name) / "python"
+        site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+        return Path(site)
+
+    def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
+        why = self.missing()
+        if why:
+            raise NotInstalledError(f"Triton cannot run here: {why}", f"infermeter servers install {self.name}")
+        s: TritonSettings = self.settings  # type: ignore[assignment]
+        site = self._root()
+        triton = site / "pytriton" / "tritonserver"
+        libs = site / "nvidia_pytriton.libs"
+        backends = triton / "backends"
+        stub = backends / "python" / "triton_python_backend_stub"
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if not stub.exists():
+            source = triton / "python_backend_stubs" / version / "triton_python_backend_stub"
+            if not source.exists():
+                raise NotInstalledError(f"nvidia-pytriton ships no Python backend stub for Python {version}", "use Python 3.8-3.13")
+            shutil.copy2(source, stub)
+        model = file_slug(workload.name).replace(".", "_")
+        artifact = exporter.artifact(self.needed_format)
+        repo = workdir / "repo"
+        (repo / model / "1").mkdir(parents=True, exist_ok=True)
+        (repo / model / "1" / "model.py").write_text(resources.files("infermeter.servers").joinpath("triton_model.py").read_text())
+        batched = s.max_batch_size > 1
+        params = {
+            "infermeter_site": sysconfig.get_paths()["purelib"], "workload": workload.name, "seed": str(workload.seed),
+            "runtime": s.runtime, "artifact": str(artifact.path), "threads": str(s.threads or 0),
+        }
+        config = [
+            f'name: "{model}"', 'backend: "python"', f"max_batch_size: {s.max_batch_size if batched else 0}",
+            'input [{ name: "payload" data_type: TYPE_STRING dims: [1] }]',
+            'output [{ name: "result" data_type: TYPE_STRING dims: [1] }]',
+            f"instance_group [{{ count: {s.workers} kind: KIND_CPU }}]",
+        ]
+        if batched:
+            config.append(f"dynamic_batching {{ max_queue_delay_microseconds: {int(s.max_batch_delay_ms * 1000)} }}")
+        for k, v in params.items():
+            config.append(f'parameters {{ key: "{k}" value: {{ string_value: "{v}" }} }}')
+        (repo / model / "config.pbtxt").write_text("\n".join(config) + "\n")
+
+        ports = {k: free_port() for k in ("http", "grpc", "metrics")}
+        cmd = [
+            str(triton / "bin" / "tritonserver"), "--model-repository", str(repo), "--backend-directory", str(backends),
+            "--http-address", "127.0.0.1", "--http-port", str(ports["http"]),
+            "--grpc-address", "127.0.0.1", "--grpc-port", str(ports["grpc"]),
+            "--metrics-address", "127.0.0.1", "--metrics-port", str(ports["metrics"]), "--allow-metrics", "true",
+            "--allow-gpu-metrics", "false", "--exit-timeout-secs", "10", "--strict-readiness", "true",
+        ]
+        for pkg in ("numpy", "numpy.libs"):
+            link = workdir / pkg
+            if not link.exists():
+                link.symlink_to(site / pkg, target_is_directory=True)
+        env = dict(os.environ)
+        pylib = sysconfig.get_config_var("LIBDIR") or ""
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(libs), pylib, env.get("LD_LIBRARY_PATH", "")) if p)
+        if s.threads:
+            env["OMP_NUM_THREADS"] = str(s.threads)
+        base = f"http://127.0.0.1:{ports['http']}"
+
+        def ready() -> bool:
+            for path in ("/v2/health/ready", f"/v2/models/{model}/ready"):
+                with urllib.request.urlopen(base + path, timeout=2) as r:
+                    if r.status != 200:
+                        return False
+            return True
+
+        bodies, header_length = v2_binary_requests(workload.payloads(), batched)
+        target = HttpTarget(
+            f"{base}/v2/models/{model}/infer", "POST",
+            headers=(("Content-Type", "application/octet-stream"), ("Inference-Header-Content-Length", str(header_length))),
+            bodies=tuple(bodies),
+        )
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
+        return Deployment(proc, target, info={"framework": "triton", "version": self.version(), "protocol": self.protocol,
+                                               "model": model, "ports": ports, "runtime": s.runtime, "batching": batched},
+                          metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics")
+
+    def server_metrics(self, deployment: Deployment) -> dict[str, float]:
+        if not deployment.metrics_url:
+            return {}
+        m = prometheus.scrape(deployment.metrics_url, (
+            "nv_inference_queue_duration_us", "nv_inference_compute_input_duration_us", "nv_inference_compute_infer_duration_us",
+            "nv_inference_compute_output_duration_us", "nv_inference_request_success", "nv_inference_request_failure",
+        ))
+        return {
+            "queue_us_total": m.get("nv_inference_queue_duration_us", 0.0),
+            "inference_us_total": sum(m.get(f"nv_inference_compute_{k}_duration_us", 0.0) for k in ("input", "infer", "output")),
+            "requests_total": m.get("nv_inference_request_success", 0.0) + m.get("nv_inference_request_failure", 0.0),
+        }
