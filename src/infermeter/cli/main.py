@@ -216,6 +216,9 @@ def servers_install(names: list[str] = typer.Argument(..., help="server names, o
     chosen = list(SERVERS) if names == ["all"] else names
     for name in chosen:
         cls = server_class(name)
+        if not cls.requirements:
+            err_console.print(f"{name}: nothing to install from a package index; {cls().missing() or 'ready'}", soft_wrap=True)
+            continue
         log = envs.envs_root() / f"{name}-install.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with err_console.status(f"installing {name}: {' '.join(cls.requirements)}"):

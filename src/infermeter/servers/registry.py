@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from infermeter.errors import ConfigError
 from infermeter.servers.base import ServerAdapter
+from infermeter.servers.kserve import KServe
+from infermeter.servers.tfserving import TfServing
 from infermeter.servers.torchserve import TorchServe
 from infermeter.servers.triton import Triton
 
-SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton)}
+SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton, TfServing, KServe)}
 
 
 def server_class(name: str) -> type[ServerAdapter]:
