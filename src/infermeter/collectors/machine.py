@@ -44,15 +44,20 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-@functools.lru_cache(maxsize=1)
-def package_versions() -> dict[str, str]:
+def versions_of(dists: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Installed versions of these distributions (absent ones left out)."""
     out = {}
-    for dist in RECORDED_PACKAGES:
+    for dist in dists:
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             pass
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    return versions_of(RECORDED_PACKAGES)
 
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "TF_NUM_INTRAOP_THREADS")

@@ -6,7 +6,6 @@ so listing engines or validating a suite never pays for those imports.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -76,10 +75,6 @@ class Engine(ABC):
 
     @classmethod
     def versions(cls) -> dict[str, str]:
-        out = {}
-        for dist in cls.packages:
-            try:
-                out[dist] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                pass
-        return out
+        from infermeter.collectors.machine import versions_of
+
+        return versions_of(cls.packages)

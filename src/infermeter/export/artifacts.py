@@ -7,7 +7,6 @@ report what converting cost, also on a run that found the artifact in the cache.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import shutil
@@ -19,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from infermeter.collectors.machine import versions_of
 from infermeter.engines.fake import FAKE_FORMAT
 from infermeter.errors import UnsupportedError
 from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, TORCH, TORCHSCRIPT, Workload, file_slug
@@ -55,16 +55,6 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("INFERMETER_CACHE", Path.home() / ".cache" / "infermeter"))
 
 
-def _versions(dists: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for d in dists:
-        try:
-            out[d] = importlib.metadata.version(d)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
-
-
 def size_of(path: Path) -> int:
     if path.is_file():
         return path.stat().st_size
@@ -76,7 +66,7 @@ def workload_dir(cache_root: Path, workload: Workload) -> Path:
 
 
 def format_dir(cache_root: Path, workload: Workload, fmt: str) -> Path:
-    key = hashlib.sha256(json.dumps(_versions(EXPORT_PACKAGES.get(fmt, ())), sort_keys=True).encode()).hexdigest()[:10]
+    key = hashlib.sha256(json.dumps(versions_of(EXPORT_PACKAGES.get(fmt, ())), sort_keys=True).encode()).hexdigest()[:10]
     return workload_dir(cache_root, workload) / f"{fmt}-{key}"
 
 
@@ -119,7 +109,7 @@ class Exporter:
                 "size_bytes": size_of(tmp / file_name),
                 "convert_s": seconds,
                 "exporter": exporter,
-                "versions": _versions(EXPORT_PACKAGES.get(fmt, ())),
+                "versions": versions_of(EXPORT_PACKAGES.get(fmt, ())),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1))

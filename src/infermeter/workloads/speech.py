@@ -83,6 +83,35 @@ class Wav2Vec2Base(Workload):
     def config(self) -> dict[str, Any]:
         return {**super().config(), "length": self._length_hint(), "voice": "espeak-ng en-us 150 wpm"}
 
+    payload_content_type = "audio/wav"
+
+    def payloads(self) -> list[bytes]:
+        """Each clip as a 16 kHz 16-bit mono WAV file, as a client would upload it."""
+        import io
+
+        from scipy.io import wavfile
+
+        out = []
+        for clip in self._clips():
+            buf = io.BytesIO()
+            wavfile.write(buf, SAMPLE_RATE, (np.clip(clip, -1, 1) * 32767).astype(np.int16))
+            out.append(buf.getvalue())
+        return out
+
+    def decode_payload(self, data: bytes) -> dict[str, np.ndarray]:
+        import io
+
+        from scipy.io import wavfile
+
+        rate, audio = wavfile.read(io.BytesIO(data))
+        if rate != SAMPLE_RATE:
+            from infermeter.errors import ConfigError
+
+            raise ConfigError(f"expected {SAMPLE_RATE} Hz audio, got {rate} Hz")
+        n = self._length_hint()
+        clip = normalise(audio.astype(np.float32) / 32768.0)[:n]
+        return {"input_values": np.pad(clip, (0, n - len(clip)))}
+
     def torch_module(self) -> Any:
         import torch
         from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
