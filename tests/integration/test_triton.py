@@ -27,13 +27,13 @@ def triton_processes():
             or "triton_python_backend_stub" in " ".join(p.info["cmdline"] or [])]
 
 
-@pytest.mark.parametrize("runtime", ["pytorch", "onnxruntime"])
-def test_closed_and_open_loop_against_real_triton(triton_env, tmp_path, cache_root, runtime):
+@pytest.mark.parametrize("runtime, protocol", [("pytorch", "http"), ("onnxruntime", "grpc")])
+def test_closed_and_open_loop_against_real_triton(triton_env, tmp_path, cache_root, runtime, protocol):
     suite = tmp_path / "suite.yaml"
     suite.write_text(f"""
 name: triton
 workloads: [all-minilm-l6-v2]
-servers: [{{name: triton, settings: {{workers: 1, threads: 1, runtime: {runtime}}}}}]
+servers: [{{name: triton, settings: {{workers: 1, threads: 1, runtime: {runtime}, protocol: {protocol}}}}}]
 load: {{users: [1, 3], rates: [8], warmup_s: 0.5, min_seconds: 2, min_requests: 5, repeats: 1, timeout_s: 30}}
 """)
     r = subprocess.run(
@@ -45,9 +45,10 @@ load: {{users: [1, 3], rates: [8], warmup_s: 0.5, min_seconds: 2, min_requests: 
     assert len(recs) == 3 and all(x["status"] == "ok" for x in recs), [x.get("error") for x in recs]
     for x in recs:
         m = x["metrics"]
-        assert m["outcomes"] == {"200": m["requests"]}
+        assert m["outcomes"] == {("grpc:OK" if protocol == "grpc" else "200"): m["requests"]}
         assert m["inference_ms_mean"] > 0 and m["queue_ms_mean"] >= 0  # Triton's own Prometheus metrics
     assert recs[0]["deployment"]["runtime"] == runtime
+    assert ("gRPC" in recs[0]["deployment"]["protocol"]) == (protocol == "grpc")
     assert not triton_processes()
 
 

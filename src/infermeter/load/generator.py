@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from infermeter.load.grpc_client import GrpcCaller, GrpcTarget, is_success
 from infermeter.load.http import Connection, HttpTarget, ProtocolError
 from infermeter.results import histogram
 
@@ -32,7 +33,7 @@ LAG_LIMIT_MS = 5.0
 class LoadPlan:
     """What one generator process does. Times in seconds."""
 
-    target: HttpTarget
+    target: HttpTarget | GrpcTarget
     mode: Mode
     users: int = 1  # closed loop: connections, each sending back to back
     schedule_ns: tuple[int, ...] = ()  # open loop: send times from the window start
@@ -64,7 +65,7 @@ class LoadResult:
 
     @property
     def ok(self) -> int:
-        return sum(v for k, v in self.outcomes.items() if k.startswith("2"))
+        return sum(v for k, v in self.outcomes.items() if is_success(k))
 
 
 def outcome_of(status: int) -> str:
@@ -108,6 +109,38 @@ async def _send(conn: Connection | None, plan: LoadPlan, raw: bytes) -> tuple[st
         return "protocol-error", None
 
 
+class _HttpClient:
+    """One virtual user's keep-alive connection (reopened after errors or Connection: close)."""
+
+    def __init__(self, plan: LoadPlan) -> None:
+        self.plan = plan
+        self.conn: Connection | None = None
+
+    async def request(self, raw: bytes) -> str:
+        kind, self.conn = await _send(self.conn, self.plan, raw)
+        return kind
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+class _GrpcClient:
+    def __init__(self, plan: LoadPlan) -> None:
+        self.plan = plan
+        self.caller = GrpcCaller(plan.target)  # type: ignore[arg-type]
+
+    async def request(self, raw: bytes) -> str:
+        return await self.caller.request(raw, self.plan.timeout_s)
+
+    async def close(self) -> None:
+        await self.caller.close()
+
+
+def _client(plan: LoadPlan) -> _HttpClient | _GrpcClient:
+    return _GrpcClient(plan) if isinstance(plan.target, GrpcTarget) else _HttpClient(plan)
+
+
 async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
     requests = plan.target.encode_all()
     clock = time.perf_counter_ns
@@ -118,13 +151,13 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
     state = {"stop": False, "last": measure_from}
 
     async def user(first: int) -> None:
-        conn: Connection | None = None
+        client = _client(plan)
         i = first
         while not state["stop"]:
             raw = requests[i % len(requests)]
             i += 1
             t0 = clock()
-            kind, conn = await _send(conn, plan, raw)
+            kind = await client.request(raw)
             t1 = clock()
             if t0 >= measure_from:
                 rec.outcomes[kind] += 1
@@ -133,10 +166,9 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
                 n = len(rec.latencies)
                 if (t1 >= min_end and n >= plan.min_requests) or t1 >= max_end:
                     state["stop"] = True
-            if not kind[0].isdigit():
+            if kind.startswith(("connection-error", "protocol-error", "grpc:UNAVAILABLE")):
                 await asyncio.sleep(0.001)  # a refused connection must not become a busy loop
-        if conn is not None:
-            conn.close()
+        await client.close()
 
     await asyncio.gather(*(user(u) for u in range(plan.users)))
     return (state["last"] - measure_from) / 1e9
@@ -145,8 +177,7 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
 async def _open_loop(plan: LoadPlan, rec: _Recorder) -> tuple[float, int]:
     requests = plan.target.encode_all()
     clock = time.perf_counter_ns
-    idle: list[Connection] = []
-    open_count = [0]
+    idle: list[_HttpClient | _GrpcClient] = []
     slots = asyncio.Semaphore(plan.max_connections)
     warm_ns = int(plan.warmup_s * 1e9)
     t_start = clock()
@@ -163,14 +194,11 @@ async def _open_loop(plan: LoadPlan, rec: _Recorder) -> tuple[float, int]:
 
     async def one(scheduled: int, record: bool, raw: bytes) -> None:
         async with slots:
-            conn = idle.pop() if idle else None
-            if conn is None:
-                open_count[0] += 1
+            client = idle.pop() if idle else _client(plan)
             sent = clock()
-            kind, conn = await _send(conn, plan, raw)
+            kind = await client.request(raw)
             done = clock()
-            if conn is not None:
-                idle.append(conn)
+            idle.append(client)
         if record:
             rec.outcomes[kind] += 1
             rec.latencies.append(done - scheduled)  # from the scheduled time: no coordinated omission
@@ -195,7 +223,7 @@ async def _open_loop(plan: LoadPlan, rec: _Recorder) -> tuple[float, int]:
         for t in pending:
             t.cancel()
     for c in idle:
-        c.close()
+        await c.close()
     end = max(last_done[0], int(schedule[-1]) if len(schedule) else window_start)
     return (end - window_start) / 1e9, unsent
 
@@ -286,7 +314,7 @@ def merge(results: list[LoadResult]) -> dict[str, Any]:
         outcomes.update(r.outcomes)
     window = max(r.window_s for r in results) or float("nan")
     completed = sum(outcomes.values())
-    ok = sum(v for k, v in outcomes.items() if k.startswith("2"))
+    ok = sum(v for k, v in outcomes.items() if is_success(k))
     failures = completed - ok
     busiest = max(r.cpu_s / r.wall_s for r in results if r.wall_s > 0)
     merged: dict[str, Any] = {

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from infermeter.export.artifacts import Exporter
+from infermeter.load.grpc_client import GrpcTarget
 from infermeter.load.http import HttpTarget
 from infermeter.servers.process import ServerProcess
 from infermeter.workloads.base import Workload
@@ -32,7 +33,7 @@ class Deployment:
     """A started server: its process, where to send the workload's requests, and what it is."""
 
     process: ServerProcess
-    target: HttpTarget
+    target: HttpTarget | GrpcTarget
     info: dict[str, Any] = field(default_factory=dict)
     metrics_url: str | None = None
 

@@ -26,6 +26,8 @@ from pydantic import Field
 
 from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
+from infermeter.load import v2_grpc
+from infermeter.load.grpc_client import GrpcTarget
 from infermeter.load.http import HttpTarget
 from infermeter.servers import envs, prometheus
 from infermeter.servers.base import Deployment, ServerAdapter, ServerSettings
@@ -35,6 +37,7 @@ from infermeter.workloads.base import ONNX, TORCH, Workload, file_slug
 
 class TritonSettings(ServerSettings):
     runtime: Literal["pytorch", "onnxruntime"] = Field("pytorch", description="what model.py runs the workload on")
+    protocol: Literal["http", "grpc"] = Field("http", description="V2 over HTTP (binary tensors) or over gRPC")
 
 
 def v2_binary_requests(payloads: list[bytes], batched: bool) -> tuple[list[bytes], int]:
@@ -65,7 +68,7 @@ class Triton(ServerAdapter):
     requirements = ["nvidia-pytriton==0.7.0", "numpy<2"]
     pip_args = ["--no-deps"]
     artifact_format = TORCH
-    protocol = "V2 HTTP (binary tensor extension)"
+    protocol = "V2 HTTP (binary tensor extension) or V2 gRPC"
     Settings = TritonSettings
 
     @property
@@ -142,14 +145,22 @@ class Triton(ServerAdapter):
                         return False
             return True
 
-        bodies, header_length = v2_binary_requests(workload.payloads(), batched)
-        target = HttpTarget(
-            f"{base}/v2/models/{model}/infer", "POST",
-            headers=(("Content-Type", "application/octet-stream"), ("Inference-Header-Content-Length", str(header_length))),
-            bodies=tuple(bodies),
-        )
+        target: HttpTarget | GrpcTarget
+        if s.protocol == "grpc":
+            shape = [1, 1] if batched else [1]
+            target = GrpcTarget(f"127.0.0.1:{ports['grpc']}", v2_grpc.METHOD, tuple(
+                v2_grpc.model_infer_request(model, "payload", "result", p, shape) for p in workload.payloads()
+            ))
+        else:
+            bodies, header_length = v2_binary_requests(workload.payloads(), batched)
+            target = HttpTarget(
+                f"{base}/v2/models/{model}/infer", "POST",
+                headers=(("Content-Type", "application/octet-stream"), ("Inference-Header-Content-Length", str(header_length))),
+                bodies=tuple(bodies),
+            )
         proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
-        return Deployment(proc, target, info={"framework": "triton", "version": self.version(), "protocol": self.protocol,
+        protocol = "V2 gRPC" if s.protocol == "grpc" else "V2 HTTP (binary tensor extension)"
+        return Deployment(proc, target, info={"framework": "triton", "version": self.version(), "protocol": protocol,
                                                "model": model, "ports": ports, "runtime": s.runtime, "batching": batched},
                           metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics")
 
