@@ -84,6 +84,19 @@ def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: fl
     return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, s.workers)]
 
 
+def window_fields(repeat: int, repeats: int, merged: dict[str, Any], failure: str | None, warnings: list[str]) -> dict[str, Any]:
+    """The part of a record that one measured window fills in (load tests and server cells alike)."""
+    return {
+        "status": "failed" if failure else "ok",
+        "error": failure,
+        "repeat": repeat,
+        "repeats": repeats,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "metrics": merged,
+        "warnings": warnings,
+    }
+
+
 def cell_of(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, label: str) -> dict[str, Any]:
     return {
         "target": target.url, "method": target.method, "body_bytes": len(target.body), "label": label,
@@ -101,7 +114,6 @@ def run_load(
     label: str = "",
     resume: bool = False,
     on_progress: Callable[[str], None] | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure every point `repeats` times; returns the records (also appended to OUT)."""
     settings.check()
@@ -134,17 +146,9 @@ def run_load(
                 "run_id": run_id,
                 "cell_id": cell_id,
                 "cell": cell,
-                "status": "failed" if failure else "ok",
-                "error": failure,
-                "repeat": rep,
-                "repeats": settings.repeats,
-                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "metrics": merged,
-                "warnings": warnings,
                 "machine": machine.machine_info(),
                 "packages": machine.package_versions(),
-                **(extra or {}),
-            }
+            } | window_fields(rep, settings.repeats, merged, failure, warnings)
             store.append(record)
             records.append(record)
     return records

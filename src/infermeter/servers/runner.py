@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from infermeter.config import ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.generator import generator_warnings, merge, run_processes, window_failure
-from infermeter.load.runner import LoadSettings, build_plans
+from infermeter.load.runner import LoadSettings, build_plans, window_fields
 from infermeter.results.store import ResultStore
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.registry import server_class
@@ -97,15 +96,7 @@ def measure_server(
             failure = window_failure(merged)
             if not alive:
                 failure = f"the server exited during the window; see {deployment.process.log_path}"
-            record = _base_record(cell, run_id, adapter) | common | {
-                "status": "failed" if failure else "ok",
-                "error": failure,
-                "repeat": rep,
-                "repeats": settings.repeats,
-                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "metrics": merged,
-                "warnings": warnings,
-            }
+            record = _base_record(cell, run_id, adapter) | common | window_fields(rep, settings.repeats, merged, failure, warnings)
             store.append(record)
             if not alive:
                 return

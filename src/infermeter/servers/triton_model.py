@@ -18,8 +18,6 @@ class TritonPythonModel:
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         site.addsitedir(params["infermeter_site"])
 
-        import triton_python_backend_utils as pb_utils  # noqa: F401 (provided by the stub)
-
         from infermeter.workloads.registry import get_workload
 
         self.workload = get_workload(params["workload"], int(params["seed"]))

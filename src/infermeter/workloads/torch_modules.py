@@ -5,7 +5,6 @@ Imported only by workload methods that build a torch model: it imports torch at 
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn
