@@ -107,3 +107,12 @@ def test_saturation_self_check_speaks_up():
     w = generator_warnings(m)
     assert any("generator saturated" in x for x in w) and any("schedule not kept" in x for x in w)
     assert generator_warnings({"generator_cpu_max": 0.3, "unsent": 0}) == []
+
+
+def test_closed_loop_throughput_is_right_when_latency_exceeds_the_window():
+    # One worker serving 50 ms requests: 20 requests/s whatever the number of users. With 10 users each
+    # request waits ~0.5 s, longer than the warm-up; throughput must still come out near 20/s.
+    with FakeHttpServer(FakeServerConfig(service_ms=50, workers=1)) as srv:
+        m = merge([run_plan(plan(srv.url, users=10, warmup_s=0.2, min_seconds=2.0, min_requests=10))])
+    assert m["throughput_rps"] == pytest.approx(20, rel=0.15)
+    assert m["latency_ms"]["p50"] == pytest.approx(500, rel=0.2)  # Little's law: 10 users / 20 per s

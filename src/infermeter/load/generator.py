@@ -1,6 +1,8 @@
 """The load generator: closed loop (N virtual users) and open loop (scheduled arrivals) over HTTP.
 
-One generator process runs one asyncio loop. Several processes can share a load (users or arrivals
+A closed-loop window counts the requests that complete inside it (those in flight when it closes are
+drained, not counted); an open-loop window counts the requests scheduled inside it, with latency from the
+scheduled time. One generator process runs one asyncio loop. Several processes can share a load (users or arrivals
 dealt between them); each returns mergeable histograms and counters, never percentiles. Every request's
 outcome is kept by kind. Each process also reports how busy it was and how late it sent, so a run where
 the generator, not the server, was the limit says so.
@@ -159,7 +161,10 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
             t0 = clock()
             kind = await client.request(raw)
             t1 = clock()
-            if t0 >= measure_from:
+            # A closed-loop window counts the requests that complete inside it: with long latencies,
+            # counting only those sent inside it would leave the window's first seconds empty and
+            # under-report throughput (seen here: -50% at 100 users against 10 s latencies).
+            if t1 >= measure_from and not state["stop"]:
                 rec.outcomes[kind] += 1
                 rec.latencies.append(t1 - t0)
                 state["last"] = t1
