@@ -8,7 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +38,6 @@ class RunSummary:
     skipped: int = 0
     failed: int = 0
     resumed: int = 0
-    records: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _worker_env() -> dict[str, str]:
@@ -183,7 +182,6 @@ def run_suite(
                     progress.update(task, phase=f"{label}: {ev['phase']}")
                 elif ev["type"] == "record":
                     store.append(ev["record"])
-                    summary.records.append(ev["record"])
                     state["records"] += 1
                 elif ev["type"] == "error":
                     state["error"] = ev["error"]

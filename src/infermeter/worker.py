@@ -148,12 +148,12 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
         }
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
-            cpu0 = process.CpuClock.now()
+            cpu0 = process.cpu_seconds()
             if cell.concurrency > 1:
                 window = concurrent(engine.predict, batches, rule, cell.concurrency)
             else:
                 window = sequential(engine.predict, batches, rule)
-            cpu_s = process.CpuClock.now() - cpu0
+            cpu_s = process.cpu_seconds() - cpu0
             wall_s = window.wall_ns / 1e9
             n = len(window.latencies_ns)
             metrics = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass
 
 import psutil
 
@@ -23,14 +22,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-@dataclass
-class CpuClock:
-    """CPU seconds (user + system, all threads) of this process."""
-
-    @staticmethod
-    def now() -> float:
-        t = psutil.Process(os.getpid()).cpu_times()
-        return t.user + t.system
+def cpu_seconds() -> float:
+    """CPU seconds (user + system, all threads) of this process so far."""
+    t = psutil.Process(os.getpid()).cpu_times()
+    return t.user + t.system
 
 
 def cpu_percent(cpu_seconds: float, wall_seconds: float) -> float:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,7 +61,3 @@ def check_parity(workload: Workload, engine: Engine, batch_size: int, reference:
         verdict="match" if agreement == 1.0 and diff.max() <= tolerance else "mismatch",
     )
     return result
-
-
-def reference_file(exporter: Exporter) -> Path:
-    return reference_path(exporter.cache_root, exporter.workload)
