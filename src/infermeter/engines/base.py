@@ -39,6 +39,8 @@ class Engine(ABC):
     install_hint: ClassVar[str]
     Settings: ClassVar[type[EngineSettings]] = EngineSettings
     base_capabilities: ClassVar[frozenset[str]] = frozenset()
+    # Whether close() gives the model's memory back to the process (checked by the contract tests).
+    close_frees_memory: ClassVar[bool] = True
 
     def __init__(self, settings: EngineSettings | None = None) -> None:
         self.settings = settings if settings is not None else self.Settings()

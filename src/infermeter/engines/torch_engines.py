@@ -84,6 +84,9 @@ class TorchScript(_TorchEngine):
 class TorchCompileSettings(EngineSettings):
     mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = "default"
     dynamic: bool = Field(False, description="compile for dynamic shapes")
+    # Inductor's freezing folds weights into the graph (conv + BN, prepacked weights). Measured here on
+    # ResNet-50 b1: eager 60 ms, compiled 84 ms without freezing, 40 ms with it (and 8 s to compile, not 24).
+    freezing: bool = Field(True, description="torch._inductor.config.freezing (inference only)")
 
 
 class TorchCompile(_TorchEngine):
@@ -92,6 +95,9 @@ class TorchCompile(_TorchEngine):
     artifact_format = TORCH
     Settings = TorchCompileSettings
     base_capabilities = frozenset({CONCURRENT, LOAD_CACHE})
+    # With freezing, ~300 MB of frozen constants (ResNet-50) stay referenced after close() and every
+    # cache reset tried; harmless here because each cell runs in its own process.
+    close_frees_memory = False
 
     def load(self, artifact: Path, inputs: list[TensorSpec], cache_dir: Path | None = None) -> None:
         if cache_dir is not None:
@@ -102,5 +108,12 @@ class TorchCompile(_TorchEngine):
         self._set_threads()
         self.input_names = [s.name for s in inputs]
         torch._dynamo.reset()  # a second load must not reuse the first one's in-memory compiled code
+        torch._inductor.config.freezing = self.settings.freezing
         module = torch.load(artifact, weights_only=False).eval()
         self.module = torch.compile(module, mode=self.settings.mode, dynamic=self.settings.dynamic)
+
+    def close(self) -> None:
+        import torch
+
+        self.module = None
+        torch._dynamo.reset()  # drop compiled graphs, so a later load compiles afresh
