@@ -67,3 +67,38 @@ def test_a_server_that_never_gets_ready_times_out_and_is_stopped(tmp_path):
         with srv:
             pass
     assert srv.proc.poll() is not None
+
+
+def test_a_server_orphaned_by_a_killed_run_is_reported_and_cleaned_up(tmp_path, monkeypatch):
+    import os
+    import signal
+    import subprocess
+
+    monkeypatch.setenv("INFERMETER_RUNNING", str(tmp_path / "running"))
+    # A parent that starts a server through ServerProcess, then is SIGKILLed before it can stop it.
+    script = tmp_path / "victim.py"
+    port = free_port()
+    script.write_text(
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from infermeter.servers.process import ServerProcess\n"
+        f"ServerProcess('fake', [sys.executable, '-m', 'infermeter.load.fake_server', '--port', '{port}'], Path(r'{tmp_path}') / 'log').start()\n"
+        "print('started', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = dict(os.environ, INFERMETER_RUNNING=str(tmp_path / "running"))
+    victim = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    assert victim.stdout.readline().strip() == "started"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    time.sleep(1.0)
+
+    from infermeter.servers import leftovers
+
+    found = leftovers.find()
+    assert len(found) == 1 and found[0].name == "fake"
+    r = subprocess.run([sys.executable, "-m", "infermeter.cli.main", "cleanup"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "stopped fake" in r.stderr
+    assert leftovers.find() == []
+    assert not psutil.pid_exists(found[0].pid) or psutil.Process(found[0].pid).status() == psutil.STATUS_ZOMBIE
+    assert port_free(port)

@@ -24,6 +24,19 @@ def _builtin_suite(name: str) -> Path:
     return Path(str(resources.files("infermeter").joinpath(f"suites/{name}.yaml")))
 
 
+def _warn_leftovers() -> None:
+    """Servers left running by a run that was killed outright: they take CPU and memory from this one."""
+    from infermeter.servers import leftovers
+
+    found = leftovers.find()
+    if found:
+        err_console.print(f"[bold yellow]warning:[/] {len(found)} server(s) left running by an earlier infermeter run "
+                          "that was killed; they will disturb this measurement:", soft_wrap=True)
+        for item in found:
+            err_console.print(f"  {escape(item.describe())}", soft_wrap=True, highlight=False)
+        err_console.print("  fix: infermeter cleanup", soft_wrap=True)
+
+
 def _run(
     suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
     suite_data: Optional[dict] = None,
@@ -37,6 +50,7 @@ def _run(
     from infermeter.runner import run_suite
 
     suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")
+    _warn_leftovers()
     if only_installed:
         missing = [e.name for e in suite.engines if engine_class(e.name).missing()]
         if missing:
@@ -171,6 +185,7 @@ def load(
     target = HttpTarget(url, (method or ("POST" if body else "GET")).upper(), payload, tuple(headers))
     settings = LoadSettings(warmup, duration, min_requests, max_duration, timeout, repeats, workers, arrival, seed)  # type: ignore[arg-type]
     user_list, rate_list = _numbers(users, int), _numbers(rate, float)
+    _warn_leftovers()
     check_loopback(target, allow_remote)
     probe(target)
     with err_console.status("load test") as status:
@@ -227,6 +242,20 @@ def servers_install(names: list[str] = typer.Argument(..., help="server names, o
         why = cls().missing()
         if why:
             err_console.print(f"[yellow]{name} still cannot run here:[/] {why}", soft_wrap=True)
+
+
+@app.command()
+def cleanup() -> None:
+    """Stop servers that an earlier, killed infermeter run left running (by process id and session)."""
+    from infermeter.servers import leftovers
+
+    found = leftovers.find()
+    if not found:
+        err_console.print("no leftover servers")
+        return
+    for item in found:
+        leftovers.stop(item)
+        err_console.print(f"stopped {escape(item.describe())}", soft_wrap=True, highlight=False)
 
 
 @app.command()

@@ -56,6 +56,7 @@ class ServerProcess:
     ready_timeout_s: float = 120.0
     stop_timeout_s: float = 15.0
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _registration: Path | None = field(default=None, init=False)
     started_s: float = field(default=0.0, init=False)
     ready_s: float | None = field(default=None, init=False)
 
@@ -73,6 +74,9 @@ class ServerProcess:
         finally:
             log.close()
         self.started_s = t0
+        from infermeter.servers import leftovers
+
+        self._registration = leftovers.register(self.proc.pid, self.name, self.command)
         return self
 
     def wait_ready(self) -> float:
@@ -137,6 +141,11 @@ class ServerProcess:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        if self._registration is not None:
+            from infermeter.servers import leftovers
+
+            leftovers.unregister(self._registration)
+            self._registration = None
 
     def __enter__(self) -> ServerProcess:
         if self.proc is None:

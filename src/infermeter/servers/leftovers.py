@@ -1,0 +1,109 @@
+"""Servers started by infermeter are registered here while they run, so that a run killed with SIGKILL
+(which no cleanup survives) is noticed next time: leftovers are reported and `infermeter cleanup` stops
+them, by process id and session, never by name."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from infermeter.export.artifacts import default_cache_root
+
+
+def registry_dir() -> Path:
+    return Path(os.environ.get("INFERMETER_RUNNING", default_cache_root() / "running"))
+
+
+@dataclass
+class Leftover:
+    pid: int
+    name: str
+    command: str
+    started: float
+    path: Path
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.started))
+        return f"{self.name} (pid {self.pid}, started {when}): {self.command[:100]}"
+
+
+def register(pid: int, name: str, command: list[str]) -> Path:
+    d = registry_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.Error:
+        created = time.time()
+    owner = psutil.Process(os.getpid())
+    path = d / f"{pid}.json"
+    path.write_text(json.dumps({"pid": pid, "name": name, "command": " ".join(command), "created": created,
+                                "owner": owner.pid, "owner_created": owner.create_time()}))
+    return path
+
+
+def _owner_alive(info: dict) -> bool:
+    """A server whose infermeter process still runs belongs to that run, not a leftover."""
+    try:
+        return abs(psutil.Process(info["owner"]).create_time() - info["owner_created"]) <= 1.0
+    except (psutil.Error, KeyError):
+        return False
+
+
+def unregister(path: Path) -> None:
+    path.unlink(missing_ok=True)
+
+
+def find() -> list[Leftover]:
+    """Registered servers whose process still runs (the same process: its start time matches)."""
+    out = []
+    d = registry_dir()
+    if not d.exists():
+        return out
+    for path in d.glob("*.json"):
+        try:
+            info = json.loads(path.read_text())
+            proc = psutil.Process(info["pid"])
+            if abs(proc.create_time() - info["created"]) > 1.0:
+                raise psutil.NoSuchProcess(info["pid"])  # the pid was reused by something else
+        except (psutil.Error, ValueError, KeyError, OSError):
+            path.unlink(missing_ok=True)
+            continue
+        if _owner_alive(info):
+            continue
+        out.append(Leftover(info["pid"], info["name"], info["command"], info["created"], path))
+    return out
+
+
+def stop(leftover: Leftover) -> None:
+    """Stop a leftover server: its session (it was started as a session leader) and its descendants."""
+    procs: dict[int, psutil.Process] = {}
+    try:
+        root = psutil.Process(leftover.pid)
+        procs[root.pid] = root
+        for child in root.children(recursive=True):
+            procs[child.pid] = child
+    except psutil.Error:
+        pass
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getsid(p.pid) == leftover.pid:
+                procs[p.pid] = p
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in procs.values():
+            try:
+                p.send_signal(sig)
+            except psutil.Error:
+                pass
+        _, alive = psutil.wait_procs(list(procs.values()), timeout=10 if sig == signal.SIGTERM else 5)
+        if not alive:
+            break
+        procs = {p.pid: p for p in alive}
+    unregister(leftover.path)
