@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,28 +81,7 @@ def find() -> list[Leftover]:
 
 def stop(leftover: Leftover) -> None:
     """Stop a leftover server: its session (it was started as a session leader) and its descendants."""
-    procs: dict[int, psutil.Process] = {}
-    try:
-        root = psutil.Process(leftover.pid)
-        procs[root.pid] = root
-        for child in root.children(recursive=True):
-            procs[child.pid] = child
-    except psutil.Error:
-        pass
-    for p in psutil.process_iter(["pid"]):
-        try:
-            if os.getsid(p.pid) == leftover.pid:
-                procs[p.pid] = p
-        except (ProcessLookupError, PermissionError, psutil.Error):
-            continue
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for p in procs.values():
-            try:
-                p.send_signal(sig)
-            except psutil.Error:
-                pass
-        _, alive = psutil.wait_procs(list(procs.values()), timeout=10 if sig == signal.SIGTERM else 5)
-        if not alive:
-            break
-        procs = {p.pid: p for p in alive}
+    from infermeter.servers.process import session_tree, terminate
+
+    terminate(session_tree(leftover.pid), 10)
     unregister(leftover.path)

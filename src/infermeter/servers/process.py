@@ -103,40 +103,13 @@ class ServerProcess:
 
     def tree(self) -> list[psutil.Process]:
         """The server and every process it started (its session, and its descendants)."""
-        if self.proc is None:
-            return []
-        found: dict[int, psutil.Process] = {}
-        try:
-            root = psutil.Process(self.proc.pid)
-            found[root.pid] = root
-            for child in root.children(recursive=True):
-                found[child.pid] = child
-        except psutil.NoSuchProcess:
-            pass
-        sid = self.proc.pid  # start_new_session: the session id is the child's pid
-        for p in psutil.process_iter(["pid"]):
-            try:
-                if os.getsid(p.pid) == sid:
-                    found[p.pid] = p
-            except (ProcessLookupError, PermissionError, psutil.Error):
-                continue
-        return list(found.values())
+        return session_tree(self.proc.pid) if self.proc is not None else []
 
     def stop(self) -> None:
         """SIGTERM the whole tree, wait, then SIGKILL what is left."""
         if self.proc is None:
             return
-        procs = self.tree()
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for p in procs:
-                try:
-                    p.send_signal(sig)
-                except psutil.Error:
-                    pass
-            _, alive = psutil.wait_procs(procs, timeout=self.stop_timeout_s if sig == signal.SIGTERM else 5)
-            procs = alive
-            if not procs:
-                break
+        terminate(self.tree(), self.stop_timeout_s)
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -159,6 +132,39 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def session_tree(pid: int) -> list[psutil.Process]:
+    """A session leader `pid`, its descendants, and every process still in its session (helpers that
+    were re-parented when their parent died keep the session id)."""
+    found: dict[int, psutil.Process] = {}
+    try:
+        root = psutil.Process(pid)
+        found[root.pid] = root
+        for child in root.children(recursive=True):
+            found[child.pid] = child
+    except psutil.NoSuchProcess:
+        pass
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getsid(p.pid) == pid:
+                found[p.pid] = p
+        except (ProcessLookupError, PermissionError, psutil.Error):
+            continue
+    return list(found.values())
+
+
+def terminate(procs: list[psutil.Process], grace_s: float) -> None:
+    """SIGTERM, wait up to `grace_s`, then SIGKILL whatever is left."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in procs:
+            try:
+                p.send_signal(sig)
+            except psutil.Error:
+                pass
+        _, procs = psutil.wait_procs(procs, timeout=grace_s if sig == signal.SIGTERM else 5)
+        if not procs:
+            return
 
 
 def listening_sockets(procs: list[psutil.Process]) -> list[tuple[int, str, int]]:
