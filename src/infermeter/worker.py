@@ -132,10 +132,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
             "run_id": run_id,
             "cell_id": cell.cell_id,
             "cell": cell.model_dump(exclude={"skip_reason"}),
-            "workload": {
-                "name": workload.name, "task": workload.task, "config": workload.config(),
-                "provenance": workload.provenance().__dict__ | {"notes": list(workload.provenance().notes)},
-            },
+            "workload": workload.record(),
             "engine": {
                 "name": cls.name, "label": cell.engine_label, "settings": engine.settings.model_dump(),
                 "versions": cls.versions(), "runtime": runtime, "capabilities": sorted(engine.capabilities),
@@ -155,6 +152,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
                 window = sequential(engine.predict, batches, rule)
             cpu_s = process.cpu_seconds() - cpu0
             wall_s = window.wall_ns / 1e9
+            peak = process.peak_rss_mb()
             n = len(window.latencies_ns)
             metrics = {
                 "latency_ms": stats.latency_summary_ms(window.latencies_ns),
@@ -174,8 +172,8 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
                 "first_inference_cached_s": first_cached_s,
                 "rss_baseline_mb": rss_baseline,
                 "rss_after_load_mb": rss_loaded,
-                "peak_rss_mb": process.peak_rss_mb(),
-                "peak_rss_delta_mb": process.peak_rss_mb() - rss_baseline,
+                "peak_rss_mb": peak,
+                "peak_rss_delta_mb": peak - rss_baseline,
             }
             warnings = []
             if parity.get("verdict") == "mismatch":

@@ -144,8 +144,7 @@ def run_server_cells(
             with deployment.process as proc:
                 adapter.on_ready(deployment)
                 common = {
-                    "workload": {"name": workload.name, "task": workload.task, "config": workload.config(),
-                                 "provenance": workload.provenance().__dict__ | {"notes": list(workload.provenance().notes)}},
+                    "workload": workload.record(),
                     "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
                     | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
                 }

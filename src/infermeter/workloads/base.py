@@ -143,6 +143,12 @@ class Workload(ABC):
                 h.update(np.ascontiguousarray(sample[name]).tobytes())
         return h.hexdigest()[:16]
 
+    def record(self) -> dict[str, Any]:
+        """What every result row says about the workload: name, task, config and provenance."""
+        p = self.provenance()
+        return {"name": self.name, "task": self.task, "config": self.config(),
+                "provenance": {"weights": p.weights, "inputs": p.inputs, "notes": list(p.notes)}}
+
     def fingerprint(self) -> str:
         blob = json.dumps({**self.config(), "inputs": self.inputs_digest()}, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
