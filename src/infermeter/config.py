@@ -109,12 +109,20 @@ class LoadSection(_Strict):
         return self
 
 
+class CostSection(_Strict):
+    """The machine's price, to turn measured throughput into cost per million requests."""
+
+    price_per_hour: float | None = Field(None, gt=0, description="what this machine costs per hour (e.g. its cloud on-demand price)")
+    currency: str = "USD"
+
+
 class Suite(_Strict):
     name: str = "suite"
     workloads: list[str] = Field(min_length=1)
     engines: list[EngineEntry] = Field(default_factory=list)
     servers: list[ServerEntry] = Field(default_factory=list)
     load: LoadSection = Field(default_factory=LoadSection)
+    cost: CostSection = Field(default_factory=CostSection)
     scenarios: list[Scenario] = Field(default_factory=lambda: [Scenario()])
     warmup: WarmupSettings = Field(default_factory=WarmupSettings)
     measure: MeasureSettings = Field(default_factory=MeasureSettings)

@@ -139,7 +139,7 @@ def run_suite(
     for wname, entry, cells in plan_servers(suite):
         if any(c.cell_id not in finished for c in cells):
             scls = server_class(entry.name)
-            wanted.append((wname, scls(scls.Settings(**entry.settings)).needed_format))
+            wanted.append((wname, scls(scls.Settings(**entry.settings)).needed_format(wname)))
     for wname, fmt in wanted:
         fmts = needed.setdefault(wname, [])
         if fmt not in fmts:

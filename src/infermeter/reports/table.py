@@ -180,9 +180,11 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
         cell = recs[-1]["cell"]
         if kind == "server":
             label = f"{cell['workload']} on {recs[-1]['server']['label']}"
+            row_extra = {"workload": cell["workload"], "server": recs[-1]["server"]["label"]}
         else:
             label = cell.get("label") or cell["target"]
-        row: dict[str, Any] = {
+            row_extra = {}
+        row: dict[str, Any] = row_extra | {
             "cell_id": recs[-1]["cell_id"], "label": label, "target": cell.get("target"),
             "scenario": cell["scenario"], "users": cell.get("users"), "rate": cell.get("rate"),
             "status": "ok" if ok else recs[-1].get("status"), "error": recs[-1].get("error"), "repeats": len(ok),
@@ -200,6 +202,8 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
                 inference_ms=stats.over_repeats([r["metrics"].get("inference_ms_mean") for r in ok]),
                 server_cpu=stats.over_repeats([r["metrics"].get("server_cpu_percent") for r in ok]),
                 server_rss_mb=max((r["metrics"].get("server_rss_mb") or 0) for r in ok),
+                cost_per_million=stats.over_repeats([(r.get("cost") or {}).get("per_million_requests") for r in ok]),
+                currency=next(((r.get("cost") or {}).get("currency") for r in ok if r.get("cost")), None),
             )
             if row["throughput"].unstable:
                 row["warnings"].append(
@@ -227,6 +231,9 @@ def load_table(rows: list[dict[str, Any]], title: str = "load test", server: boo
     ]
     if server:
         cols += [("queue ms", "right"), ("infer ms", "right"), ("srv CPU %", "right"), ("srv MB", "right")]
+        currency = next((r["currency"] for r in rows if r.get("currency")), None)
+        if currency:
+            cols.append((f"{currency}/1M req", "right"))
     for col, just in cols:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in rows:
@@ -239,6 +246,8 @@ def load_table(rows: list[dict[str, Any]], title: str = "load test", server: boo
         extra = []
         if server:
             extra = [_fmt(r["queue_ms"].mean), _fmt(r["inference_ms"].mean), _fmt(r["server_cpu"].mean, 0), _fmt(r["server_rss_mb"], 0)]
+            if currency:
+                extra.append(_fmt(r["cost_per_million"].mean, 3))
         t.add_row(
             *base, _pm(r["throughput"], 1), _fmt(lat["p50"]), _fmt(lat["p90"]), _fmt(lat["p99"]), _fmt(lat["max"]),
             _fmt(r["failures_per_s"].mean), _fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",

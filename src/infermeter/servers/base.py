@@ -6,14 +6,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from infermeter.export.artifacts import Exporter
 from infermeter.load.grpc_client import GrpcTarget
 from infermeter.load.http import HttpTarget
+from infermeter.load.v2 import V2Endpoint
 from infermeter.servers.process import ServerProcess
+from infermeter.servers.serving_model import ServingConfig, json_bytes_encoding
 from infermeter.workloads.base import Workload
 
 
@@ -28,6 +30,23 @@ class ServerSettings(BaseModel):
     ready_timeout_s: float = Field(300.0, gt=0)
 
 
+class ServingModelSettings(ServerSettings):
+    """Settings of servers that run infermeter's ServingModel inside the framework."""
+
+    runtime: str | None = Field(None, description="engine run inside the server (pytorch, onnxruntime, sklearn, openvino...); "
+                                "default: the workload's reference engine")
+
+    @field_validator("runtime")
+    @classmethod
+    def _known_engine(cls, v: str | None) -> str | None:
+        if v is not None:
+            from infermeter.engines.registry import ENGINES
+
+            if v not in ENGINES:
+                raise ValueError(f"unknown runtime {v!r}; choose one of: {', '.join(sorted(ENGINES))}")
+        return v
+
+
 @dataclass
 class Deployment:
     """A started server: its process, where to send the workload's requests, and what it is."""
@@ -36,6 +55,9 @@ class Deployment:
     target: HttpTarget | GrpcTarget
     info: dict[str, Any] = field(default_factory=dict)
     metrics_url: str | None = None
+    v2: V2Endpoint | None = None  # set by servers speaking the Open Inference Protocol
+    # Sends one payload and returns the server's decoded answer (to check answers before load).
+    answer: Callable[[bytes], Any] | None = None
 
 
 class ServerAdapter(ABC):
@@ -50,10 +72,31 @@ class ServerAdapter(ABC):
     def __init__(self, settings: ServerSettings | None = None) -> None:
         self.settings = settings if settings is not None else self.Settings()
 
-    @property
-    def needed_format(self) -> str:
-        """The artifact format this deployment needs exported (may depend on settings)."""
-        return self.artifact_format
+    def runtime(self, workload: str) -> str | None:
+        """The engine that runs `workload` inside this server (None: the framework runs it itself)."""
+        if not isinstance(self.settings, ServingModelSettings):
+            return None
+        from infermeter.workloads.registry import get_workload
+
+        return self.settings.runtime or get_workload(workload).reference_engine
+
+    def needed_format(self, workload: str) -> str:
+        """The artifact format this deployment of `workload` needs exported (may depend on settings)."""
+        runtime = self.runtime(workload)
+        if runtime is None:
+            return self.artifact_format
+        from infermeter.engines.registry import engine_class
+
+        return engine_class(runtime).artifact_format
+
+    def serving_config(self, workload: Workload, exporter: Exporter, directory: Path, relative: bool = False) -> ServingConfig:
+        """Export the artifact the server's ServingModel runs, and write its serving.json into `directory`."""
+        runtime = self.runtime(workload.name) or "pytorch"
+        artifact = exporter.artifact(self.needed_format(workload.name))
+        config = ServingConfig(workload.name, workload.seed, runtime, artifact.path.name if relative else str(artifact.path),
+                               self.settings.threads or 0, json_bytes_encoding(workload.payloads()))
+        config.write(directory)
+        return config
 
     def missing(self) -> str | None:
         """Why this adapter cannot run here (None: it can)."""
@@ -79,3 +122,24 @@ class ServerAdapter(ABC):
 
         info = envs.env_info(self.name)
         return ", ".join(info.get("requirements", [])) or None
+
+
+def http_answer(target: HttpTarget, body: bytes, timeout: float = 60) -> Any:
+    """POST one body to `target` with its headers; the decoded JSON response (for answer checks)."""
+    import json
+    import urllib.request
+
+    req = urllib.request.Request(target.url, data=body, headers=dict(target.headers), method=target.method)
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def json_payload_bodies(payloads: list[bytes], bytes_encoding: str) -> list[bytes]:
+    """{"payload": ...} JSON bodies for servers whose requests are JSON (text as is, binary as base64)."""
+    import base64
+    import json
+
+    def text(p: bytes) -> str:
+        return base64.b64encode(p).decode("ascii") if bytes_encoding == "base64" else p.decode("utf-8")
+
+    return [json.dumps({"payload": text(p)}).encode() for p in payloads]

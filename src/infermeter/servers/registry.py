@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from infermeter.errors import ConfigError
 from infermeter.servers.base import ServerAdapter
+from infermeter.servers.bentoml import BentoML
 from infermeter.servers.kserve import KServe
+from infermeter.servers.litserve import LitServe
+from infermeter.servers.mlflow import MLflow
+from infermeter.servers.mlserver import MLServer
 from infermeter.servers.tfserving import TfServing
 from infermeter.servers.torchserve import TorchServe
 from infermeter.servers.triton import Triton
 
-SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton, TfServing, KServe)}
+SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton, TfServing, KServe, MLServer, MLflow, BentoML, LitServe)}
 
 
 def server_class(name: str) -> type[ServerAdapter]:

@@ -14,12 +14,14 @@ import psutil
 
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine
-from infermeter.config import ServerCell, Suite, plan_servers
+from infermeter.config import CostSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.generator import generator_warnings, merge, run_processes, window_failure
 from infermeter.load.runner import LoadSettings, build_plans, window_fields
+from infermeter.results.cost import cost_record
 from infermeter.results.store import ResultStore
+from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.registry import server_class
 from infermeter.workloads.base import file_slug
@@ -72,7 +74,7 @@ def _server_delta(before: dict[str, float], after: dict[str, float]) -> dict[str
 
 def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
-    on_progress: Callable[[str], None], common: dict[str, Any],
+    on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
 ) -> None:
     """Every load point `repeats` times; stops early if the server dies (the rest count as failed)."""
     for cell in cells:
@@ -91,15 +93,24 @@ def measure_server(
             merged.update(_server_delta(srv0, srv1))
             merged["server_cpu_percent"] = 100 * (cpu1 - cpu0) / wall if wall else None
             merged["server_rss_mb"] = rss
-            warnings = generator_warnings(merged)
+            warnings = generator_warnings(merged) + answer_warnings(common.get("answers") or {})
             alive = deployment.process.proc is not None and deployment.process.proc.poll() is None
             failure = window_failure(merged)
             if not alive:
                 failure = f"the server exited during the window; see {deployment.process.log_path}"
             record = _base_record(cell, run_id, adapter) | common | window_fields(rep, settings.repeats, merged, failure, warnings)
+            if cost is not None and cost.price_per_hour is not None:
+                record["cost"] = cost_record(cost.price_per_hour, cost.currency, merged.get("throughput_rps"))
             store.append(record)
             if not alive:
                 return
+
+
+def answer_warnings(answers: dict[str, Any]) -> list[str]:
+    if answers.get("verdict") != "mismatch":
+        return []
+    return [f"the server's answers differ from {answers['reference_engine']}'s on {answers['checked'] - answers['matching']} of "
+            f"{answers['checked']} payloads (first: {answers.get('first_mismatch')}); its speed is not comparable"]
 
 
 def cells_failed(store: ResultStore, cells: list[ServerCell]) -> int:
@@ -140,15 +151,18 @@ def run_server_cells(
         try:
             on_progress(f"{wname} on {entry.name}: packaging and starting")
             workload = get_workload(wname, suite.seed)
-            deployment = adapter.deploy(workload, Exporter(workload, cache_root), workdir)
+            exporter = Exporter(workload, cache_root)
+            deployment = adapter.deploy(workload, exporter, workdir)
             with deployment.process as proc:
                 adapter.on_ready(deployment)
+                on_progress(f"{wname} on {entry.name}: checking answers")
                 common = {
+                    "answers": check_answers(deployment, exporter),
                     "workload": workload.record(),
                     "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
                     | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
                 }
-                measure_server(adapter, deployment, todo, run_id, store, on_progress, common)
+                measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost)
                 bad = cells_failed(store, todo)
                 measured += len(todo) - bad
                 failed += bad

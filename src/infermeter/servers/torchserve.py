@@ -24,12 +24,12 @@ from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServerSettings
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer
 from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
 
 
-class TorchServeSettings(ServerSettings):
+class TorchServeSettings(ServingModelSettings):
     job_queue_size: int = Field(100, ge=1, description="requests queued per model before 503s")
     token_auth: bool = Field(True, description="keep TorchServe's token authorization on (requests send the key)")
 
@@ -57,13 +57,13 @@ class TorchServe(ServerAdapter):
         src, store = workdir / "src", workdir / "store"
         src.mkdir(parents=True, exist_ok=True)
         store.mkdir(exist_ok=True)
-        artifact = exporter.artifact(TORCH)
+        serving = self.serving_config(workload, exporter, src, relative=True)
+        artifact = exporter.artifact(self.needed_format(workload.name))
         handler = src / "handler.py"
         handler.write_text(resources.files("infermeter.servers").joinpath("torchserve_handler.py").read_text())
-        (src / "infermeter.json").write_text(json.dumps({"workload": workload.name, "seed": workload.seed, "threads": s.threads}))
         archiver = subprocess.run(
             [str(bin_dir / "torch-model-archiver"), "--model-name", model, "--version", "1.0", "--serialized-file",
-             str(artifact.path), "--handler", str(handler), "--extra-files", str(src / "infermeter.json"),
+             str(artifact.path), "--handler", str(handler), "--extra-files", str(src / "serving.json"),
              "--export-path", str(store), "--force"],
             capture_output=True, text=True,
         )
@@ -124,6 +124,7 @@ class TorchServe(ServerAdapter):
             metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics",
         )
         deployment.info["_keys"] = str(keys)
+        deployment.answer = lambda p: http_answer(deployment.target, p)  # the target gains its key once ready
         return deployment
 
     def on_ready(self, deployment: Deployment) -> None:

@@ -10,52 +10,36 @@ runs isolated, so model.py extends sys.path itself.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import sysconfig
-import urllib.request
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
-from infermeter.load import v2_grpc
-from infermeter.load.grpc_client import GrpcTarget
-from infermeter.load.http import HttpTarget
+from infermeter.load.v2 import V2Endpoint
 from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServerSettings
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
 from infermeter.servers.process import ServerProcess, free_port
-from infermeter.workloads.base import ONNX, TORCH, Workload, file_slug
+from infermeter.workloads.base import TORCH, Workload, file_slug
 
 
-class TritonSettings(ServerSettings):
-    runtime: Literal["pytorch", "onnxruntime"] = Field("pytorch", description="what model.py runs the workload on")
+class TritonSettings(ServingModelSettings):
     protocol: Literal["http", "grpc"] = Field("http", description="V2 over HTTP (binary tensors) or over gRPC")
 
-
-def v2_binary_requests(payloads: list[bytes], batched: bool) -> tuple[list[bytes], int]:
-    """V2 infer requests, each carrying one BYTES element in the binary tensor extension.
-
-    The JSON headers are padded with spaces to one length, so one Inference-Header-Content-Length
-    fits every request."""
-    parts = []
-    for payload in payloads:
-        element = struct.pack("<I", len(payload)) + payload
-        header = json.dumps({
-            "inputs": [{"name": "payload", "shape": [1, 1] if batched else [1], "datatype": "BYTES",
-                        "parameters": {"binary_data_size": len(element)}}],
-            "outputs": [{"name": "result", "parameters": {"binary_data": False}}],
-        }).encode()
-        parts.append((header, element))
-    width = max(len(h) for h, _ in parts)
-    return [h.ljust(width) + e for h, e in parts], width
+    @field_validator("runtime")
+    @classmethod
+    def _not_sklearn(cls, v: str | None) -> str | None:
+        if v == "sklearn":
+            raise ValueError("Triton's Python backend stub needs numpy<2, where scikit-learn models pickled with numpy 2 "
+                             "cannot load; use runtime onnxruntime (the tree model exported with skl2onnx)")
+        return v
 
 
 class Triton(ServerAdapter):
@@ -71,15 +55,15 @@ class Triton(ServerAdapter):
     protocol = "V2 HTTP (binary tensor extension) or V2 gRPC"
     Settings = TritonSettings
 
-    @property
-    def needed_format(self) -> str:
-        return ONNX if self.settings.runtime == "onnxruntime" else TORCH  # type: ignore[attr-defined]
-
     def _root(self) -> Path:
         py = envs.env_bin(self.name) / "python"
         site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                               check=True, capture_output=True, text=True).stdout.strip()
         return Path(site)
+
+    def runtime(self, workload: str) -> str | None:
+        chosen = super().runtime(workload)
+        return "onnxruntime" if chosen == "sklearn" else chosen  # see TritonSettings: no scikit-learn in the stub
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
         why = self.missing()
@@ -98,15 +82,12 @@ class Triton(ServerAdapter):
                 raise NotInstalledError(f"nvidia-pytriton ships no Python backend stub for Python {version}", "use Python 3.8-3.13")
             shutil.copy2(source, stub)
         model = file_slug(workload.name).replace(".", "_")
-        artifact = exporter.artifact(self.needed_format)
         repo = workdir / "repo"
         (repo / model / "1").mkdir(parents=True, exist_ok=True)
         (repo / model / "1" / "model.py").write_text(resources.files("infermeter.servers").joinpath("triton_model.py").read_text())
+        serving = self.serving_config(workload, exporter, workdir)
         batched = s.max_batch_size > 1
-        params = {
-            "infermeter_site": sysconfig.get_paths()["purelib"], "workload": workload.name, "seed": str(workload.seed),
-            "runtime": s.runtime, "artifact": str(artifact.path), "threads": str(s.threads or 0),
-        }
+        params = {"infermeter_site": sysconfig.get_paths()["purelib"], "serving_config": str(workdir / "serving.json")}
         config = [
             f'name: "{model}"', 'backend: "python"', f"max_batch_size: {s.max_batch_size if batched else 0}",
             'input [{ name: "payload" data_type: TYPE_STRING dims: [1] }]',
@@ -138,30 +119,12 @@ class Triton(ServerAdapter):
             env["OMP_NUM_THREADS"] = str(s.threads)
         base = f"http://127.0.0.1:{ports['http']}"
 
-        def ready() -> bool:
-            for path in ("/v2/health/ready", f"/v2/models/{model}/ready"):
-                with urllib.request.urlopen(base + path, timeout=2) as r:
-                    if r.status != 200:
-                        return False
-            return True
-
-        target: HttpTarget | GrpcTarget
-        if s.protocol == "grpc":
-            shape = [1, 1] if batched else [1]
-            target = GrpcTarget(f"127.0.0.1:{ports['grpc']}", v2_grpc.METHOD, tuple(
-                v2_grpc.model_infer_request(model, "payload", "result", p, shape) for p in workload.payloads()
-            ))
-        else:
-            bodies, header_length = v2_binary_requests(workload.payloads(), batched)
-            target = HttpTarget(
-                f"{base}/v2/models/{model}/infer", "POST",
-                headers=(("Content-Type", "application/octet-stream"), ("Inference-Header-Content-Length", str(header_length))),
-                bodies=tuple(bodies),
-            )
-        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
+        endpoint = V2Endpoint(model, base, f"127.0.0.1:{ports['grpc']}", binary=True, batched_shape=batched)
+        target = endpoint.grpc_target(workload.payloads()) if s.protocol == "grpc" else endpoint.http_target(workload.payloads())
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=endpoint.ready, ready_timeout_s=s.ready_timeout_s)
         protocol = "V2 gRPC" if s.protocol == "grpc" else "V2 HTTP (binary tensor extension)"
-        return Deployment(proc, target, info={"framework": "triton", "version": self.version(), "protocol": protocol,
-                                               "model": model, "ports": ports, "runtime": s.runtime, "batching": batched},
+        return Deployment(proc, target, v2=endpoint, answer=lambda p: endpoint.answer(p, s.protocol), info={"framework": "triton", "version": self.version(), "protocol": protocol,
+                                               "model": model, "ports": ports, "runtime": serving.runtime, "batching": batched},
                           metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics")
 
     def server_metrics(self, deployment: Deployment) -> dict[str, float]:

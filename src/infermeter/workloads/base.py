@@ -12,6 +12,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +23,7 @@ TORCHSCRIPT = "torchscript"
 ONNX = "onnx"
 OPENVINO = "openvino"
 SAVEDMODEL = "savedmodel"
+SKLEARN = "sklearn"
 
 
 def file_slug(name: str, limit: int = 60) -> str:
@@ -57,6 +59,8 @@ class Workload(ABC):
     requires: ClassVar[tuple[str, ...]] = ("torch", "transformers")
     # Artifact formats this workload can be exported to.
     formats: ClassVar[frozenset[str]] = frozenset({TORCH, TORCHSCRIPT, ONNX, OPENVINO})
+    # Packages (besides the format's usual exporters) whose versions change this workload's artifacts.
+    export_packages: ClassVar[tuple[str, ...]] = ()
     # The engine whose outputs every other engine is compared with.
     reference_engine: ClassVar[str] = "pytorch"
 
@@ -92,6 +96,11 @@ class Workload(ABC):
     @abstractmethod
     def torch_module(self) -> Any:
         """The reference torch.nn.Module in eval mode; forward(*inputs) returns one tensor."""
+
+    def export(self, fmt: str, out: Path) -> tuple[str, str] | None:
+        """Write format `fmt` into `out` itself and return (file name, how), or None to let the exporter
+        convert the torch module. Workloads that are not PyTorch models (scikit-learn) export here."""
+        return None
 
     def keras_model(self, torch_module: Any | None = None) -> Any:
         """An equivalent Keras model taking the same (NCHW) inputs, or raise UnsupportedError."""

@@ -12,13 +12,16 @@ from infermeter.errors import ConfigError, NotInstalledError
 from infermeter.workloads import ensemble, user_model
 from infermeter.workloads.base import Workload
 from infermeter.workloads.fake import FakeTiny
+from infermeter.workloads.tabular import MalwareGbt
+from infermeter.workloads.timeseries import CryptoLstm
 from infermeter.workloads.speech import Wav2Vec2Base, Wav2Vec2Base50k
-from infermeter.workloads.text import BartLargeCnn, BertBase, MiniLM
+from infermeter.workloads.text import BartLargeCnn, BertBase, MiniLM, SentimentMiniLM
 from infermeter.workloads.vision import VGG19, DenseNet201, EfficientNetB0, ResNet50
 
 WORKLOADS: dict[str, type[Workload]] = {
     w.name: w
-    for w in (ResNet50, VGG19, DenseNet201, EfficientNetB0, BertBase, MiniLM, BartLargeCnn, Wav2Vec2Base, Wav2Vec2Base50k, FakeTiny)
+    for w in (ResNet50, VGG19, DenseNet201, EfficientNetB0, BertBase, MiniLM, BartLargeCnn, Wav2Vec2Base, Wav2Vec2Base50k,
+              SentimentMiniLM, MalwareGbt, CryptoLstm, FakeTiny)
 }
 
 

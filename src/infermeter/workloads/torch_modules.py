@@ -6,6 +6,7 @@ Imported only by workload methods that build a torch model: it imports torch at 
 from __future__ import annotations
 
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -147,3 +148,32 @@ class DenseNet(nn.Module):
         return L["predictions"](x)
 
 
+
+
+class LstmForecaster(nn.Module):
+    """LSTM over a window, a linear head on the last step's state: one number per window."""
+
+    def __init__(self, features: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(features, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, window: torch.Tensor) -> torch.Tensor:
+        states, _ = self.lstm(window)
+        return self.head(states[:, -1])
+
+
+class SentimentHead(nn.Module):
+    """Two-class logits from a sentence embedding and a fitted logistic regression (w, b)."""
+
+    def __init__(self, encoder: nn.Module, w: np.ndarray, b: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(len(w), 2)
+        with torch.no_grad():
+            weight = torch.tensor(w, dtype=torch.float32)
+            self.head.weight.copy_(torch.stack([-weight / 2, weight / 2]))
+            self.head.bias.copy_(torch.tensor([-b / 2, b / 2], dtype=torch.float32))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(input_ids, attention_mask, token_type_ids))

@@ -1,0 +1,86 @@
+"""BentoML 1.4: a @bentoml.service running infermeter's ServingModel, JSON REST, with or without adaptive
+batching (batchable=True, max_batch_size, max_latency_ms).
+
+Known here (../shared/FACTS.md): ready = /readyz; with batching, a latency budget (max_latency_ms) too
+tight for the model makes BentoML answer 503 "process is overloaded" - those are failures and are
+counted as such; usage tracking is turned off (BENTOML_DO_NOT_TRACK).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from infermeter.errors import NotInstalledError
+from infermeter.export.artifacts import Exporter
+from infermeter.load.http import HttpTarget
+from infermeter.servers import envs
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer, json_payload_bodies
+from infermeter.servers.process import ServerProcess, free_port
+from infermeter.workloads.base import TORCH, Workload
+
+
+class BentoMLSettings(ServingModelSettings):
+    max_latency_ms: float = Field(60000.0, gt=0, description="adaptive batching: BentoML's latency budget per request "
+                                  "(requests that cannot meet it get 503)")
+
+
+def bento_bodies(payloads: list[bytes], bytes_encoding: str, batched: bool) -> list[bytes]:
+    bodies = json_payload_bodies(payloads, bytes_encoding)
+    if not batched:
+        return bodies
+    return [json.dumps({"payload": [json.loads(b)["payload"]]}).encode() for b in bodies]
+
+
+class BentoML(ServerAdapter):
+    name = "bentoml"
+    description = "BentoML 1.4 service per workload, JSON REST, with or without adaptive batching"
+    requirements = ["bentoml==1.4.39"]
+    artifact_format = TORCH
+    protocol = "REST (JSON)"
+    Settings = BentoMLSettings
+
+    def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
+        why = self.missing()
+        if why:
+            raise NotInstalledError(f"BentoML cannot run here: {why}", f"infermeter servers install {self.name}")
+        s: BentoMLSettings = self.settings  # type: ignore[assignment]
+        serving = self.serving_config(workload, exporter, workdir)
+        (workdir / "bentoml_service.py").write_text(resources.files("infermeter.servers").joinpath("bentoml_service.py").read_text())
+        bin_dir = envs.env_bin(self.name)
+        port = free_port()
+        batched = s.max_batch_size > 1
+        env = dict(os.environ)
+        env |= {
+            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "BENTOML_DO_NOT_TRACK": "True",
+            "BENTOML_HOME": str(workdir / "bentoml-home"), "INFERMETER_SERVING_CONFIG": str(workdir / "serving.json"),
+            "INFERMETER_WORKERS": str(s.workers), "INFERMETER_MAX_BATCH": str(s.max_batch_size),
+            "INFERMETER_MAX_LATENCY_MS": str(s.max_latency_ms),
+        }
+        if s.threads:
+            env["OMP_NUM_THREADS"] = str(s.threads)
+        cmd = [str(bin_dir / "bentoml"), "serve", "bentoml_service:Infermeter", "--host", "127.0.0.1", "-p", str(port),
+               "--working-dir", str(workdir)]
+        base = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
+                return r.status == 200
+
+        target = HttpTarget(f"{base}/predict", "POST", headers=(("Content-Type", "application/json"),),
+                            bodies=tuple(bento_bodies(workload.payloads(), serving.bytes_encoding, batched)))
+
+        def answer(payload: bytes) -> Any:
+            got = http_answer(target, bento_bodies([payload], serving.bytes_encoding, batched)[0])
+            return got[0] if batched else got
+
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
+        return Deployment(proc, target, answer=answer,
+                          info={"framework": "bentoml", "version": self.version(), "protocol": self.protocol, "ports": {"http": port},
+                                "runtime": serving.runtime, "workers": s.workers, "batching": batched})

@@ -1,0 +1,87 @@
+"""MLflow 3 model serving: the workload saved as a pyfunc model that runs infermeter's ServingModel, served
+by `mlflow models serve --env-manager local` on /invocations (JSON). MLflow's server has no batching.
+
+Known here (../shared/FACTS.md): 3.18.0 does not resolve, 3.17.2 does; the environment's bin directory
+must be on PATH or its uvicorn cannot start; ready = /ping; cold start 13-15 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.request
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import model_validator
+
+from infermeter.errors import NotInstalledError
+from infermeter.export.artifacts import Exporter
+from infermeter.load.http import HttpTarget
+from infermeter.servers import envs
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer, json_payload_bodies
+from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
+from infermeter.workloads.base import TORCH, Workload
+
+
+class MLflowSettings(ServingModelSettings):
+    @model_validator(mode="after")
+    def _no_batching(self) -> MLflowSettings:
+        if self.max_batch_size > 1:
+            raise ValueError("MLflow's model server has no request batching: leave max_batch_size at 1")
+        return self
+
+
+def invocation_bodies(payloads: list[bytes], bytes_encoding: str) -> list[bytes]:
+    """{"inputs": [TEXT]} bodies, one payload each."""
+    return [json.dumps({"inputs": [json.loads(b)["payload"]]}).encode() for b in json_payload_bodies(payloads, bytes_encoding)]
+
+
+class MLflow(ServerAdapter):
+    name = "mlflow"
+    description = "MLflow 3.17 `mlflow models serve` (pyfunc model per workload), JSON /invocations"
+    requirements = ["mlflow==3.17.2"]
+    artifact_format = TORCH
+    protocol = "REST (MLflow /invocations, JSON inputs)"
+    Settings = MLflowSettings
+
+    def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
+        why = self.missing()
+        if why:
+            raise NotInstalledError(f"MLflow cannot run here: {why}", f"infermeter servers install {self.name}")
+        s = self.settings
+        serving = self.serving_config(workload, exporter, workdir)
+        bin_dir = envs.env_bin(self.name)
+        env = dict(os.environ)
+        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        env["MLFLOW_TRACKING_URI"] = (workdir / "mlruns").as_uri()  # never a remote tracking server
+        if s.threads:
+            env["OMP_NUM_THREADS"] = str(s.threads)
+        script = workdir / "mlflow_model.py"
+        script.write_text(resources.files("infermeter.servers").joinpath("mlflow_model.py").read_text())
+        model_dir = workdir / "model"
+        saved = subprocess.run([str(bin_dir / "python"), str(script), "--serving-config", str(workdir / "serving.json"),
+                                "--out", str(model_dir)], cwd=workdir, env=env, capture_output=True, text=True)
+        if saved.returncode != 0:
+            raise ServerFailedError(f"saving the MLflow model failed: {saved.stderr[-1500:]}")
+        port = free_port()
+        cmd = [str(bin_dir / "mlflow"), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
+               "-h", "127.0.0.1", "-p", str(port), "-w", str(s.workers)]
+        base = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            with urllib.request.urlopen(f"{base}/ping", timeout=2) as r:
+                return r.status == 200
+
+        target = HttpTarget(f"{base}/invocations", "POST", headers=(("Content-Type", "application/json"),),
+                            bodies=tuple(invocation_bodies(workload.payloads(), serving.bytes_encoding)))
+
+        def answer(payload: bytes) -> Any:
+            return http_answer(target, invocation_bodies([payload], serving.bytes_encoding)[0])["predictions"][0]
+
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
+        return Deployment(proc, target, answer=answer,
+                          info={"framework": "mlflow", "version": self.version(), "protocol": self.protocol, "ports": {"http": port},
+                                "runtime": serving.runtime, "workers": s.workers})

@@ -1,0 +1,117 @@
+"""Real general-purpose serving frameworks (MLServer, MLflow, BentoML, KServe, LitServe) serving the
+malware-detection model: answers checked against scikit-learn, single- and multi-stream rows written,
+every listener on 127.0.0.1, nothing left running. The V2 speakers (MLServer, KServe, Triton) are driven
+by the same V2 client code over REST and gRPC."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from infermeter.export.artifacts import Exporter
+from infermeter.servers import envs
+from infermeter.servers.answers import expected_answers, same_answer
+from infermeter.servers.process import listening_sockets
+from infermeter.servers.registry import server_class
+from infermeter.workloads.registry import get_workload
+
+pytestmark = pytest.mark.integration
+
+WORKLOAD = "malware-gbt"
+
+
+def adapter_for(name: str, settings: dict):
+    cls = server_class(name)
+    adapter = cls(cls.Settings(**settings))
+    if not envs.is_installed(adapter.name, adapter.requirements + adapter.pip_args):
+        envs.install(adapter.name, adapter.requirements, pip_args=adapter.pip_args)
+    return adapter
+
+
+def processes_under(path: Path) -> list[psutil.Process]:
+    """Processes whose command line or working directory lies under `path` (this test's server)."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "cwd"]):
+        if str(path) in " ".join(p.info["cmdline"] or []) or str(path) in (p.info["cwd"] or ""):
+            found.append(p)
+    return found
+
+
+@pytest.fixture(scope="module")
+def malware(cache_root):
+    w = get_workload(WORKLOAD)
+    ex = Exporter(w, cache_root)
+    return w, ex, expected_answers(ex)
+
+
+SERVERS = [
+    ("mlserver", {"threads": 1}),
+    ("mlflow", {"threads": 1}),
+    ("bentoml", {"threads": 1}),
+    ("bentoml", {"threads": 1, "max_batch_size": 4, "max_batch_delay_ms": 5}),
+    ("kserve", {"protocol": "v2", "threads": 1}),
+    ("litserve", {"threads": 1, "max_batch_size": 4}),
+]
+
+
+@pytest.mark.parametrize("name, settings", SERVERS, ids=[f"{n}-{'batch' if s.get('max_batch_size') else 'plain'}" for n, s in SERVERS])
+def test_server_answers_like_sklearn_on_loopback_only(name, settings, malware, tmp_path):
+    workload, exporter, expected = malware
+    adapter = adapter_for(name, settings)
+    d = adapter.deploy(workload, exporter, tmp_path)
+    with d.process as proc:
+        adapter.on_ready(d)
+        socks = listening_sockets(proc.tree())
+        assert socks and all(addr in ("127.0.0.1", "::ffff:127.0.0.1") for _, addr, _ in socks), socks
+        payloads = workload.payloads()
+        for payload, want in list(zip(payloads, expected))[:8]:
+            assert same_answer(want, d.answer(payload)), (want, d.answer(payload))
+    assert not processes_under(tmp_path)
+
+
+V2_SERVERS = [("mlserver", {"protocol": "http"}), ("mlserver", {"protocol": "grpc"}), ("kserve", {"protocol": "v2"}),
+              ("kserve", {"protocol": "v2-grpc"}), ("triton", {"protocol": "http"}), ("triton", {"protocol": "grpc"})]
+
+
+@pytest.mark.parametrize("name, settings", V2_SERVERS, ids=[f"{n}-{s['protocol']}" for n, s in V2_SERVERS])
+def test_one_v2_client_drives_mlserver_kserve_and_triton(name, settings, malware, tmp_path):
+    workload, exporter, expected = malware
+    adapter = adapter_for(name, settings | {"threads": 1})
+    d = adapter.deploy(workload, exporter, tmp_path)
+    protocol = "grpc" if "grpc" in settings["protocol"] else "http"
+    with d.process:
+        assert d.v2 is not None
+        outputs = d.v2.infer([d.v2.payload_tensor(p) for p in workload.payloads()[:1]], protocol=protocol)
+        result = outputs["result"]
+        assert result.datatype == "BYTES" and len(result.data) == 1
+        assert same_answer(expected[0], json.loads(result.data[0]))
+    assert not processes_under(tmp_path)
+
+
+@pytest.mark.parametrize("name, settings", [("mlserver", {}), ("mlflow", {}), ("bentoml", {}), ("kserve", {"protocol": "v2"}), ("litserve", {})])
+def test_run_writes_single_and_multi_stream_rows_with_cost(name, settings, tmp_path, cache_root):
+    adapter_for(name, settings)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(json.dumps({
+        "name": name, "workloads": [WORKLOAD], "servers": [{"name": name, "settings": settings | {"threads": 1}}],
+        "load": {"users": [1, 3], "warmup_s": 0.5, "min_seconds": 1.5, "min_requests": 5, "repeats": 1, "timeout_s": 30},
+        "cost": {"price_per_hour": 0.1},
+    }))
+    r = subprocess.run(
+        [sys.executable, "-m", "infermeter.cli.main", "run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(cache_root)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    recs = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [x["cell"]["users"] for x in recs] == [1, 3]
+    for x in recs:
+        assert x["status"] == "ok", x.get("error")
+        assert x["answers"]["verdict"] == "match" and x["answers"]["checked"] == 64
+        assert x["metrics"]["outcomes"] == {"200": x["metrics"]["requests"]}
+        rps = x["metrics"]["throughput_rps"]
+        assert x["cost"]["per_million_requests"] == pytest.approx(0.1 / (rps * 3600) * 1e6)
+    assert "cost per million requests, malware-gbt: 1. " + name in r.stdout
+    assert not processes_under(tmp_path)

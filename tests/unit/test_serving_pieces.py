@@ -1,0 +1,53 @@
+"""Pieces of the serving path that need no server: cost, answer comparison, serving.json, payload encoding."""
+
+import math
+
+import pytest
+
+from infermeter.results import stats
+from infermeter.results.cost import cost_ranking, cost_record, per_million_requests
+from infermeter.servers.answers import same_answer
+from infermeter.servers.base import json_payload_bodies
+from infermeter.servers.serving_model import ServingConfig, json_bytes_encoding
+
+
+def test_cost_per_million_requests_from_throughput():
+    assert per_million_requests(0.36, 100.0) == pytest.approx(1.0)  # 360000 requests per hour for 0.36
+    assert per_million_requests(0.36, 0.0) is None
+    assert cost_record(None, "USD", 10.0) is None
+    assert cost_record(0.36, "EUR", 100.0) == {"price_per_hour": 0.36, "currency": "EUR", "per_million_requests": pytest.approx(1.0)}
+
+
+def test_cost_ranking_orders_servers_by_their_cheapest_load_point():
+    def row(server, users, cost):
+        return {"workload": "w", "server": server, "users": users, "status": "ok", "currency": "USD",
+                "cost_per_million": stats.over_repeats([cost])}
+
+    rows = [row("a", 1, 3.0), row("a", 10, 1.0), row("b", 1, 2.0), row("b", 10, 1.5),
+            {"workload": "w", "server": "c", "status": "failed"}]
+    [line] = cost_ranking(rows)
+    assert line == "cost per million requests, w: 1. a 1.0000 USD (10 users); 2. b 1.5000 USD (10 users)"
+
+
+def test_same_answer_tolerates_float_noise_but_not_other_labels():
+    want = {"label": "malware", "malware_probability": 0.912345, "top5": [[1, 0.5], [2, 0.25]]}
+    assert same_answer(want, {"label": "malware", "malware_probability": 0.9124, "top5": [[1, 0.5002], [2, 0.25]]})
+    assert not same_answer(want, {**want, "label": "benign"})
+    assert not same_answer(want, {**want, "top5": [[2, 0.5], [1, 0.25]]})
+    assert not same_answer(want, "error: HTTPError")
+    assert not same_answer(1.0, math.nan)
+
+
+def test_serving_config_resolves_a_relative_artifact_beside_itself(tmp_path):
+    ServingConfig("malware-gbt", 0, "sklearn", "model.pkl", 2, "utf-8").write(tmp_path)
+    cfg = ServingConfig.read(tmp_path)
+    assert cfg.artifact == str(tmp_path / "model.pkl") and cfg.threads == 2
+    ServingConfig("w", 0, "pytorch", "/abs/model.pt").write(tmp_path)
+    assert ServingConfig.read(tmp_path / "serving.json").artifact == "/abs/model.pt"
+
+
+def test_payloads_travel_in_json_as_text_or_base64():
+    assert json_bytes_encoding([b'{"a": 1}', "héllo".encode()]) == "utf-8"
+    assert json_bytes_encoding([b"ok", b"\xff\xd8\xff"]) == "base64"
+    assert json_payload_bodies([b"\xff"], "base64") == [b'{"payload": "/w=="}']
+    assert json_payload_bodies([b"hi"], "utf-8") == [b'{"payload": "hi"}']
