@@ -54,6 +54,7 @@ SERVERS = [
     ("bentoml", {"threads": 1, "max_batch_size": 4, "max_batch_delay_ms": 5}),
     ("kserve", {"protocol": "v2", "threads": 1}),
     ("litserve", {"threads": 1, "max_batch_size": 4}),
+    ("rayserve", {"threads": 1, "max_batch_size": 4}),
 ]
 
 
@@ -69,6 +70,29 @@ def test_server_answers_like_sklearn_on_loopback_only(name, settings, malware, t
         payloads = workload.payloads()
         for payload, want in list(zip(payloads, expected))[:8]:
             assert same_answer(want, d.answer(payload)), (want, d.answer(payload))
+    assert not processes_under(tmp_path)
+
+
+def test_every_ray_socket_stays_on_loopback(malware, tmp_path):
+    """Ray starts about a dozen processes; every one of their sockets, listening or connected, must be on
+    127.0.0.1 (Serve 2.60 binds replicas to [::] and Ray picked the external address until told not to)."""
+    workload, exporter, _ = malware
+    adapter = adapter_for("rayserve", {"threads": 1})
+    d = adapter.deploy(workload, exporter, tmp_path)
+    with d.process as proc:
+        d.answer(workload.payloads()[0])  # traffic through proxy and replica first
+        procs = proc.tree()
+        assert len(procs) >= 8
+        addresses = set()
+        for p in procs:
+            try:
+                for c in p.net_connections(kind="inet"):
+                    addresses.add(c.laddr.ip)
+                    if c.raddr:
+                        addresses.add(c.raddr.ip)
+            except psutil.Error:
+                pass
+        assert addresses and addresses <= {"127.0.0.1", "::ffff:127.0.0.1"}, addresses
     assert not processes_under(tmp_path)
 
 
@@ -91,7 +115,8 @@ def test_one_v2_client_drives_mlserver_kserve_and_triton(name, settings, malware
     assert not processes_under(tmp_path)
 
 
-@pytest.mark.parametrize("name, settings", [("mlserver", {}), ("mlflow", {}), ("bentoml", {}), ("kserve", {"protocol": "v2"}), ("litserve", {})])
+@pytest.mark.parametrize("name, settings", [("mlserver", {}), ("mlflow", {}), ("bentoml", {}), ("kserve", {"protocol": "v2"}),
+                                            ("litserve", {}), ("rayserve", {})])
 def test_run_writes_single_and_multi_stream_rows_with_cost(name, settings, tmp_path, cache_root):
     adapter_for(name, settings)
     suite = tmp_path / "suite.yaml"

@@ -9,11 +9,12 @@ from infermeter.servers.kserve import KServe
 from infermeter.servers.litserve import LitServe
 from infermeter.servers.mlflow import MLflow
 from infermeter.servers.mlserver import MLServer
+from infermeter.servers.rayserve import RayServe
 from infermeter.servers.tfserving import TfServing
 from infermeter.servers.torchserve import TorchServe
 from infermeter.servers.triton import Triton
 
-SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton, TfServing, KServe, MLServer, MLflow, BentoML, LitServe)}
+SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton, TfServing, KServe, MLServer, MLflow, BentoML, LitServe, RayServe)}
 
 
 def server_class(name: str) -> type[ServerAdapter]:
