@@ -89,6 +89,8 @@ load: {users: [2], warmup_s: 0, min_seconds: 60, min_requests: 5, repeats: 3, ti
     proc = subprocess.Popen(
         [sys.executable, "-m", "infermeter.cli.main", "run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(cache_root)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell's background job inherits SIGINT ignored (so would this child): restore it, Ctrl-C is the test.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 300
     while time.time() < deadline and not torchserve_processes():  # wait until the server is up...

@@ -105,6 +105,8 @@ def test_interrupting_a_load_test_keeps_results_and_exits_130(tmp_path, sig):
             [sys.executable, "-m", "infermeter.cli.main", "load", srv.url, "--users", "1", "--duration", "0.5",
              "--warmup", "0", "--repeats", "200", "--out", str(tmp_path / "o")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            # A shell's background job inherits SIGINT ignored (so would this child): restore it, Ctrl-C is the test.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         time.sleep(4)
         p.send_signal(getattr(signal, sig))

@@ -117,6 +117,20 @@ class ServerAdapter(ABC):
         """Cumulative server-side counters (queue and inference time) where the framework exposes them."""
         return {}
 
+    def server_env(self, bin_on_path: bool = False, **extra: str) -> dict[str, str]:
+        """The server's environment: ours, OMP_NUM_THREADS from the settings, optionally the framework
+        environment's bin directory first on PATH (some frameworks start helpers by name), and `extra`."""
+        import os
+
+        from infermeter.servers import envs
+
+        env = dict(os.environ)
+        if self.settings.threads:
+            env["OMP_NUM_THREADS"] = str(self.settings.threads)
+        if bin_on_path:
+            env["PATH"] = f"{envs.env_bin(self.name)}{os.pathsep}{env.get('PATH', '')}"
+        return env | extra
+
     def version(self) -> str | None:
         from infermeter.servers import envs
 
@@ -143,3 +157,30 @@ def json_payload_bodies(payloads: list[bytes], bytes_encoding: str) -> list[byte
         return base64.b64encode(p).decode("ascii") if bytes_encoding == "base64" else p.decode("utf-8")
 
     return [json.dumps({"payload": text(p)}).encode() for p in payloads]
+
+
+def entry_point(name: str, directory: Path) -> Path:
+    """Copy one of infermeter's in-server entry points (a handler, an app) into the server's directory."""
+    from importlib import resources
+
+    path = directory / name
+    path.write_text(resources.files("infermeter.servers").joinpath(name).read_text())
+    return path
+
+
+def http_ready(url: str) -> Callable[[], bool]:
+    """A readiness probe: GET `url` answers 200."""
+    import urllib.request
+
+    def ready() -> bool:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+
+    return ready
+
+
+def json_payload_target(url: str, payloads: list[bytes], bytes_encoding: str) -> tuple[HttpTarget, Callable[[bytes], Any]]:
+    """POST {"payload": ...} bodies to `url`, and the matching answer function (the JSON response)."""
+    target = HttpTarget(url, "POST", headers=(("Content-Type", "application/json"),),
+                        bodies=tuple(json_payload_bodies(payloads, bytes_encoding)))
+    return target, lambda p: http_answer(target, json_payload_bodies([p], bytes_encoding)[0])

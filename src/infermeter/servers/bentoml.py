@@ -9,9 +9,6 @@ counted as such; usage tracking is turned off (BENTOML_DO_NOT_TRACK).
 from __future__ import annotations
 
 import json
-import os
-import urllib.request
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer, json_payload_bodies
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_answer, http_ready, json_payload_bodies
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 
@@ -52,27 +49,18 @@ class BentoML(ServerAdapter):
             raise NotInstalledError(f"BentoML cannot run here: {why}", f"infermeter servers install {self.name}")
         s: BentoMLSettings = self.settings  # type: ignore[assignment]
         serving = self.serving_config(workload, exporter, workdir)
-        (workdir / "bentoml_service.py").write_text(resources.files("infermeter.servers").joinpath("bentoml_service.py").read_text())
+        entry_point("bentoml_service.py", workdir)
         bin_dir = envs.env_bin(self.name)
         port = free_port()
         batched = s.max_batch_size > 1
-        env = dict(os.environ)
-        env |= {
-            "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", "BENTOML_DO_NOT_TRACK": "True",
-            "BENTOML_HOME": str(workdir / "bentoml-home"), "INFERMETER_SERVING_CONFIG": str(workdir / "serving.json"),
-            "INFERMETER_WORKERS": str(s.workers), "INFERMETER_MAX_BATCH": str(s.max_batch_size),
-            "INFERMETER_MAX_LATENCY_MS": str(s.max_latency_ms),
-        }
-        if s.threads:
-            env["OMP_NUM_THREADS"] = str(s.threads)
+        env = self.server_env(
+            bin_on_path=True, BENTOML_DO_NOT_TRACK="True", BENTOML_HOME=str(workdir / "bentoml-home"),
+            INFERMETER_SERVING_CONFIG=str(workdir / "serving.json"), INFERMETER_WORKERS=str(s.workers),
+            INFERMETER_MAX_BATCH=str(s.max_batch_size), INFERMETER_MAX_LATENCY_MS=str(s.max_latency_ms),
+        )
         cmd = [str(bin_dir / "bentoml"), "serve", "bentoml_service:Infermeter", "--host", "127.0.0.1", "-p", str(port),
                "--working-dir", str(workdir)]
         base = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
-                return r.status == 200
-
         target = HttpTarget(f"{base}/predict", "POST", headers=(("Content-Type", "application/json"),),
                             bodies=tuple(bento_bodies(workload.payloads(), serving.bytes_encoding, batched)))
 
@@ -80,7 +68,7 @@ class BentoML(ServerAdapter):
             got = http_answer(target, bento_bodies([payload], serving.bytes_encoding, batched)[0])
             return got[0] if batched else got
 
-        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=http_ready(f"{base}/readyz"), ready_timeout_s=s.ready_timeout_s)
         return Deployment(proc, target, answer=answer,
                           info={"framework": "bentoml", "version": self.version(), "protocol": self.protocol, "ports": {"http": port},
                                 "runtime": serving.runtime, "workers": s.workers, "batching": batched})

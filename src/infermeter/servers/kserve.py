@@ -13,10 +13,8 @@ request batching without Kubernetes (max_batch_size must stay 1).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import urllib.request
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +26,7 @@ from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.load.v2 import V2Endpoint
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_answer
 from infermeter.servers.payloads import v1_instances_bodies
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import SAVEDMODEL, Workload, file_slug
@@ -65,14 +63,11 @@ class KServe(ServerAdapter):
             raise NotInstalledError(f"KServe cannot run here: {why}", f"infermeter servers install {self.name}")
         s: KServeSettings = self.settings  # type: ignore[assignment]
         model = file_slug(workload.name).replace(".", "_")
-        app = workdir / "kserve_app.py"
-        app.write_text(resources.files("infermeter.servers").joinpath("kserve_app.py").read_text())
+        app = entry_point("kserve_app.py", workdir)
         ports = {"http": free_port()}
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "v1" if s.protocol == "v1" else "v2", "--name", model,
                "--http-port", str(ports["http"]), "--threads", str(s.threads or 0)]
-        env = dict(os.environ)
-        if s.threads:
-            env["OMP_NUM_THREADS"] = str(s.threads)
+        env = self.server_env()
         base = f"http://127.0.0.1:{ports['http']}"
         info = {"framework": "kserve", "version": self.version(), "model": model, "python": sys.version.split()[0]}
         if s.protocol == "v1":

@@ -8,16 +8,12 @@ LitServe binds 0.0.0.0 unless told otherwise; here host is 127.0.0.1.
 
 from __future__ import annotations
 
-import os
-import urllib.request
-from importlib import resources
 from pathlib import Path
 
 from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
-from infermeter.load.http import HttpTarget
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer, json_payload_bodies
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_ready, json_payload_target
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 
@@ -36,27 +32,15 @@ class LitServe(ServerAdapter):
             raise NotInstalledError(f"LitServe cannot run here: {why}", f"infermeter servers install {self.name}")
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
-        app = workdir / "litserve_app.py"
-        app.write_text(resources.files("infermeter.servers").joinpath("litserve_app.py").read_text())
+        app = entry_point("litserve_app.py", workdir)
         port = free_port()
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "--serving-config", str(workdir / "serving.json"),
                "--port", str(port), "--workers", str(s.workers), "--max-batch-size", str(s.max_batch_size),
                "--batch-timeout", str(s.max_batch_delay_ms / 1000 if s.max_batch_size > 1 else 0.0)]
-        env = dict(os.environ)
-        if s.threads:
-            env["OMP_NUM_THREADS"] = str(s.threads)
         base = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
-                return r.status == 200
-
-        target = HttpTarget(f"{base}/predict", "POST", headers=(("Content-Type", "application/json"),),
-                            bodies=tuple(json_payload_bodies(workload.payloads(), serving.bytes_encoding)))
-        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
-        return Deployment(
-            proc, target,
-            answer=lambda p: http_answer(target, json_payload_bodies([p], serving.bytes_encoding)[0]),
-            info={"framework": "litserve", "version": self.version(), "protocol": self.protocol, "ports": {"http": port},
-                  "runtime": serving.runtime, "workers": s.workers, "batching": s.max_batch_size > 1},
-        )
+        target, answer = json_payload_target(f"{base}/predict", workload.payloads(), serving.bytes_encoding)
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=self.server_env(),
+                             ready=http_ready(f"{base}/health"), ready_timeout_s=s.ready_timeout_s)
+        return Deployment(proc, target, answer=answer,
+                          info={"framework": "litserve", "version": self.version(), "protocol": self.protocol, "ports": {"http": port},
+                                "runtime": serving.runtime, "workers": s.workers, "batching": s.max_batch_size > 1})

@@ -8,10 +8,7 @@ must be on PATH or its uvicorn cannot start; ready = /ping; cold start 13-15 s.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import urllib.request
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +18,7 @@ from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer, json_payload_bodies
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_answer, http_ready, json_payload_bodies
 from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 
@@ -54,13 +51,9 @@ class MLflow(ServerAdapter):
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
         bin_dir = envs.env_bin(self.name)
-        env = dict(os.environ)
-        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-        env["MLFLOW_TRACKING_URI"] = (workdir / "mlruns").as_uri()  # never a remote tracking server
-        if s.threads:
-            env["OMP_NUM_THREADS"] = str(s.threads)
-        script = workdir / "mlflow_model.py"
-        script.write_text(resources.files("infermeter.servers").joinpath("mlflow_model.py").read_text())
+        # The tracking URI is a local directory: never a remote tracking server.
+        env = self.server_env(bin_on_path=True, MLFLOW_TRACKING_URI=(workdir / "mlruns").as_uri())
+        script = entry_point("mlflow_model.py", workdir)
         model_dir = workdir / "model"
         saved = subprocess.run([str(bin_dir / "python"), str(script), "--serving-config", str(workdir / "serving.json"),
                                 "--out", str(model_dir)], cwd=workdir, env=env, capture_output=True, text=True)
@@ -70,18 +63,13 @@ class MLflow(ServerAdapter):
         cmd = [str(bin_dir / "mlflow"), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
                "-h", "127.0.0.1", "-p", str(port), "-w", str(s.workers)]
         base = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            with urllib.request.urlopen(f"{base}/ping", timeout=2) as r:
-                return r.status == 200
-
         target = HttpTarget(f"{base}/invocations", "POST", headers=(("Content-Type", "application/json"),),
                             bodies=tuple(invocation_bodies(workload.payloads(), serving.bytes_encoding)))
 
         def answer(payload: bytes) -> Any:
             return http_answer(target, invocation_bodies([payload], serving.bytes_encoding)[0])["predictions"][0]
 
-        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=http_ready(f"{base}/ping"), ready_timeout_s=s.ready_timeout_s)
         return Deployment(proc, target, answer=answer,
                           info={"framework": "mlflow", "version": self.version(), "protocol": self.protocol, "ports": {"http": port},
                                 "runtime": serving.runtime, "workers": s.workers})

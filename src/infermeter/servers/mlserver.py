@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -21,7 +20,7 @@ from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.v2 import V2Endpoint
 from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
 
@@ -49,7 +48,7 @@ class MLServer(ServerAdapter):
         model_dir = workdir / "models" / model
         model_dir.mkdir(parents=True, exist_ok=True)
         serving = self.serving_config(workload, exporter, model_dir)
-        (model_dir / "mlserver_runtime.py").write_text(resources.files("infermeter.servers").joinpath("mlserver_runtime.py").read_text())
+        entry_point("mlserver_runtime.py", model_dir)
         ports = {k: free_port() for k in ("http", "grpc", "metrics")}
         workers = s.workers if s.parallel_workers is None else s.parallel_workers
         (workdir / "models" / "settings.json").write_text(json.dumps({
@@ -64,11 +63,8 @@ class MLServer(ServerAdapter):
             model_settings |= {"max_batch_size": s.max_batch_size, "max_batch_time": s.max_batch_delay_ms / 1000}
         (model_dir / "model-settings.json").write_text(json.dumps(model_settings))
         bin_dir = envs.env_bin(self.name)
-        env = dict(os.environ)
-        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+        env = self.server_env(bin_on_path=True)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(model_dir), env.get("PYTHONPATH", "")) if p)
-        if s.threads:
-            env["OMP_NUM_THREADS"] = str(s.threads)
         endpoint = V2Endpoint(model, f"http://127.0.0.1:{ports['http']}", f"127.0.0.1:{ports['grpc']}",
                               binary=False, bytes_encoding=serving.bytes_encoding)
         payloads = workload.payloads()

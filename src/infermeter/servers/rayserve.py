@@ -11,16 +11,13 @@ tests assert that every socket of every Ray process is on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
-from importlib import resources
 from pathlib import Path
 
 from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
-from infermeter.load.http import HttpTarget
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer, json_payload_bodies
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, json_payload_target
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 
@@ -39,29 +36,23 @@ class RayServe(ServerAdapter):
             raise NotInstalledError(f"Ray Serve cannot run here: {why}", f"infermeter servers install {self.name}")
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
-        app = workdir / "rayserve_app.py"
-        app.write_text(resources.files("infermeter.servers").joinpath("rayserve_app.py").read_text())
+        app = entry_point("rayserve_app.py", workdir)
         port = free_port()
         batched = s.max_batch_size > 1
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "--serving-config", str(workdir / "serving.json"),
                "--port", str(port), "--replicas", str(s.workers), "--max-batch-size", str(s.max_batch_size),
                "--batch-wait-s", str(s.max_batch_delay_ms / 1000 if batched else 0.0)]
-        env = dict(os.environ)
-        env |= {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
-        if s.threads:
-            env["OMP_NUM_THREADS"] = str(s.threads)
+        env = self.server_env(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0", RAY_DEDUP_LOGS="0")
         base = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:
             with urllib.request.urlopen(f"{base}/-/routes", timeout=2) as r:
                 return "/predict" in json.loads(r.read())
 
-        target = HttpTarget(f"{base}/predict", "POST", headers=(("Content-Type", "application/json"),),
-                            bodies=tuple(json_payload_bodies(workload.payloads(), serving.bytes_encoding)))
+        target, answer = json_payload_target(f"{base}/predict", workload.payloads(), serving.bytes_encoding)
         proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=env, ready=ready, ready_timeout_s=s.ready_timeout_s)
         return Deployment(
-            proc, target,
-            answer=lambda p: http_answer(target, json_payload_bodies([p], serving.bytes_encoding)[0]),
+            proc, target, answer=answer,
             info={"framework": "rayserve", "version": self.version(), "protocol": self.protocol, "ports": {"http": port},
                   "runtime": serving.runtime, "replicas": s.workers, "batching": batched},
         )

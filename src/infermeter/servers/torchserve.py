@@ -10,11 +10,9 @@ on: requests carry the key it writes); readiness is the model's workers READY on
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import urllib.request
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, http_answer
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_answer
 from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
 
@@ -59,8 +57,7 @@ class TorchServe(ServerAdapter):
         store.mkdir(exist_ok=True)
         serving = self.serving_config(workload, exporter, src, relative=True)
         artifact = exporter.artifact(self.needed_format(workload.name))
-        handler = src / "handler.py"
-        handler.write_text(resources.files("infermeter.servers").joinpath("torchserve_handler.py").read_text())
+        handler = entry_point("torchserve_handler.py", src).rename(src / "handler.py")
         archiver = subprocess.run(
             [str(bin_dir / "torch-model-archiver"), "--model-name", model, "--version", "1.0", "--serialized-file",
              str(artifact.path), "--handler", str(handler), "--extra-files", str(src / "serving.json"),
@@ -93,13 +90,8 @@ class TorchServe(ServerAdapter):
             "default_response_timeout": "300",
         }
         (workdir / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in config.items()))
-        env = dict(os.environ)
-        env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-        env["LOG_LOCATION"] = str(workdir / "logs")
-        env["METRICS_LOCATION"] = str(workdir / "logs")
-        env["TS_DISABLE_SYSTEM_METRICS"] = "true"
-        if s.threads:
-            env["OMP_NUM_THREADS"] = str(s.threads)
+        env = self.server_env(bin_on_path=True, LOG_LOCATION=str(workdir / "logs"), METRICS_LOCATION=str(workdir / "logs"),
+                              TS_DISABLE_SYSTEM_METRICS="true")
         cmd = [str(bin_dir / "torchserve"), "--start", "--foreground", "--ncs", "--model-store", str(store),
                "--ts-config", str(workdir / "config.properties")]
         if not s.token_auth:
@@ -120,7 +112,7 @@ class TorchServe(ServerAdapter):
         deployment = Deployment(
             proc, HttpTarget(url, "POST", headers=(("Content-Type", workload.payload_content_type),), bodies=tuple(workload.payloads())),
             info={"framework": "torchserve", "version": self.version(), "protocol": self.protocol, "model": model,
-                  "ports": ports, "token_auth": s.token_auth},
+                  "ports": ports, "token_auth": s.token_auth, "runtime": serving.runtime},
             metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics",
         )
         deployment.info["_keys"] = str(keys)

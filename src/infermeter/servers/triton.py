@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +24,7 @@ from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.v2 import V2Endpoint
 from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
 
@@ -84,7 +83,7 @@ class Triton(ServerAdapter):
         model = file_slug(workload.name).replace(".", "_")
         repo = workdir / "repo"
         (repo / model / "1").mkdir(parents=True, exist_ok=True)
-        (repo / model / "1" / "model.py").write_text(resources.files("infermeter.servers").joinpath("triton_model.py").read_text())
+        entry_point("triton_model.py", repo / model / "1").rename(repo / model / "1" / "model.py")
         serving = self.serving_config(workload, exporter, workdir)
         batched = s.max_batch_size > 1
         params = {"infermeter_site": sysconfig.get_paths()["purelib"], "serving_config": str(workdir / "serving.json")}
@@ -112,11 +111,9 @@ class Triton(ServerAdapter):
             link = workdir / pkg
             if not link.exists():
                 link.symlink_to(site / pkg, target_is_directory=True)
-        env = dict(os.environ)
+        env = self.server_env()
         pylib = sysconfig.get_config_var("LIBDIR") or ""
         env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(libs), pylib, env.get("LD_LIBRARY_PATH", "")) if p)
-        if s.threads:
-            env["OMP_NUM_THREADS"] = str(s.threads)
         base = f"http://127.0.0.1:{ports['http']}"
 
         endpoint = V2Endpoint(model, base, f"127.0.0.1:{ports['grpc']}", binary=True, batched_shape=batched)
