@@ -42,3 +42,9 @@ class CellsFailedError(InfermeterError):
     """A run finished but some cells failed; their causes are in the results."""
 
     exit_code = 5
+
+
+class SelfTestFailedError(InfermeterError):
+    """`infermeter selftest` found the harness disagreeing with a known answer on this machine."""
+
+    exit_code = 7

@@ -24,6 +24,7 @@ from infermeter.config import Cell
 from infermeter.engines.base import Engine
 from infermeter.workloads.base import Workload
 from infermeter.results import histogram, stats
+from infermeter.validity.sanity import engine_sanity
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -146,11 +147,13 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
             cpu0 = process.cpu_seconds()
+            busy0 = process.system_busy_seconds()
             if cell.concurrency > 1:
                 window = concurrent(engine.predict, batches, rule, cell.concurrency)
             else:
                 window = sequential(engine.predict, batches, rule)
             cpu_s = process.cpu_seconds() - cpu0
+            others_s = process.system_busy_seconds() - busy0 - cpu_s
             wall_s = window.wall_ns / 1e9
             peak = process.peak_rss_mb()
             n = len(window.latencies_ns)
@@ -163,6 +166,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
                 "batches_per_s": n / wall_s if wall_s else None,
                 "samples_per_s": n * cell.batch_size / wall_s if wall_s else None,
                 "cpu_percent": process.cpu_percent(cpu_s, wall_s),
+                "other_cpu_percent": max(0.0, process.cpu_percent(others_s, wall_s)),
                 "import_s": import_s,
                 "convert_s": artifact.convert_s,
                 "artifact_bytes": artifact.size_bytes,
@@ -192,6 +196,8 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
                 "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "metrics": metrics,
                 "warnings": warnings,
+                "sanity": engine_sanity(n, cell.concurrency, metrics["batches_per_s"], metrics["latency_ms"].get("mean"),
+                                        metrics["other_cpu_percent"]),
             }
             emit({"type": "record", "record": record})
     finally:

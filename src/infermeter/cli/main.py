@@ -262,6 +262,36 @@ def cleanup() -> None:
 
 
 @app.command()
+def selftest(
+    seconds: float = typer.Option(8.0, "--seconds", min=1.0, help="length of each measurement window"),
+    capacity_rate: float = typer.Option(1000.0, "--capacity-rate", min=1.0, help="open-loop rate the generator must keep on a null target"),
+) -> None:
+    """Check the harness against known answers (timer, overhead, Little's law, M/D/1, M/M/1, a stall)."""
+    from infermeter.errors import SelfTestFailedError
+    from infermeter.validity.selftest import run_selftest
+
+    checks = run_selftest(seconds, capacity_rate, progress=lambda s: err_console.print(f"[dim]{escape(s)}[/]"))
+    t = Table(title="infermeter selftest")
+    for col, just in (("check", "left"), ("expected", "right"), ("measured", "right"), ("error", "right"),
+                      ("tolerance", "right"), ("result", "left"), ("note", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for c in checks:
+        expected = "-" if c.expected is None else f"{c.expected:.4g}"
+        error = "-" if c.error is None or c.tolerance is None else f"{c.error:+.1%}"
+        tolerance = f"±{c.tolerance:.0%}" if c.tolerance is not None else ("limit" if c.expected is not None else "-")
+        result = "info" if c.expected is None else ("[green]PASS[/]" if c.passed else "[red]FAIL[/]")
+        t.add_row(escape(c.name), expected, f"{c.measured:.4g} {c.unit}", error, tolerance, result, escape(c.note))
+    out_console.print(t)
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise SelfTestFailedError(
+            f"{len(failed)} of {len(checks)} checks failed: " + "; ".join(f"{c.name} (measured {c.measured:.4g} {c.unit})" for c in failed),
+            "run it again on a quiet machine; if it keeps failing, figures from this machine are not trustworthy as they stand",
+        )
+    err_console.print(f"[green]all {len(checks)} checks passed[/]")
+
+
+@app.command()
 def engines(all: bool = typer.Option(False, "--all", help="also list test doubles")) -> None:
     """List the engines and whether each is installed here."""
     from infermeter.engines.registry import ENGINES, is_test_double

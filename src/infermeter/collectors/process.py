@@ -31,3 +31,9 @@ def cpu_seconds() -> float:
 def cpu_percent(cpu_seconds: float, wall_seconds: float) -> float:
     """Process CPU use over a window: 100 = one core busy the whole time."""
     return 100.0 * cpu_seconds / wall_seconds if wall_seconds > 0 else float("nan")
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds spent busy by the whole machine (all cores, all processes) since boot."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)

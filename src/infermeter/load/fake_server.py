@@ -1,5 +1,8 @@
 """A test double HTTP server with a known behaviour: service time, parallel workers, failure codes and a
 stall. It runs in a background thread on 127.0.0.1 and an ephemeral port. Never reported as a real server.
+
+It is also the self-test's calibrated target: it records the service time it actually gave each request
+(sleeps overshoot by up to a millisecond), so queueing theory can be applied to what really happened.
 """
 
 from __future__ import annotations
@@ -34,6 +37,17 @@ class FakeHttpServer:
         self._stop: asyncio.Event | None = None
         self._first: float | None = None
         self._rng = random.Random(self.config.seed)
+        self.service_s: list[float] = []  # service actually given, per request (after waiting for a worker)
+
+    def service_moments(self) -> tuple[float, float, int]:
+        """(E[S], E[S^2], count) of the service times given since the last reset."""
+        s = list(self.service_s)
+        if not s:
+            return 0.0, 0.0, 0
+        return sum(s) / len(s), sum(x * x for x in s) / len(s), len(s)
+
+    def reset_stats(self) -> None:
+        self.service_s = []
 
     @property
     def url(self) -> str:
@@ -93,8 +107,10 @@ class FakeHttpServer:
                         await asyncio.sleep(stall_start + c.stall_s - now)
                 async with self._slots:
                     service = self._service_s()
+                    t0 = time.perf_counter()
                     if service > 0:
                         await asyncio.sleep(service)
+                    self.service_s.append(time.perf_counter() - t0)
                 status = c.fail_status if c.fail_every and n % c.fail_every == 0 else 200
                 body = b'{"ok":true}'
                 reason = b"OK" if status == 200 else b"Error"

@@ -22,6 +22,7 @@ from infermeter.load.generator import LoadPlan, generator_warnings, merge, run_p
 from infermeter.load.http import HttpTarget
 from infermeter.load.schedule import Arrival, arrivals, split
 from infermeter.results.store import ResultStore
+from infermeter.validity.sanity import load_sanity
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,11 @@ def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: fl
     return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, s.workers)]
 
 
-def window_fields(repeat: int, repeats: int, merged: dict[str, Any], failure: str | None, warnings: list[str]) -> dict[str, Any]:
+def window_fields(repeat: int, repeats: int, merged: dict[str, Any], failure: str | None, warnings: list[str],
+                  users: int | None) -> dict[str, Any]:
     """The part of a record that one measured window fills in (load tests and server cells alike)."""
     return {
+        "sanity": load_sanity(merged, users),
         "status": "failed" if failure else "ok",
         "error": failure,
         "repeat": repeat,
@@ -148,7 +151,7 @@ def run_load(
                 "cell": cell,
                 "machine": machine.machine_info(),
                 "packages": machine.package_versions(),
-            } | window_fields(rep, settings.repeats, merged, failure, warnings)
+            } | window_fields(rep, settings.repeats, merged, failure, warnings, u)
             store.append(record)
             records.append(record)
     return records

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from infermeter.results import histogram, stats
+from infermeter.validity.sanity import cell_sanity
 
 
 def _fmt(v: float | None, digits: int = 2) -> str:
@@ -71,6 +72,7 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 peak_rss_delta_mb=max(r["metrics"]["peak_rss_delta_mb"] for r in ok),
                 parity=ok[0].get("parity") or {},
             )
+            _add_sanity(row, ok)
             for name in ("p50", "throughput"):
                 if row[name].unstable:
                     row["warnings"].append(
@@ -81,13 +83,22 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _add_sanity(row: dict[str, Any], ok: list[dict[str, Any]]) -> None:
+    row["sanity"], failed = cell_sanity(ok)
+    row["warnings"].extend(f"sanity: {line}" for line in failed)
+
+
+def _sanity_cell(r: dict[str, Any]) -> str:
+    return "[yellow]warn[/]" if r.get("sanity") == "warn" else r.get("sanity", "-")
+
+
 def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter results") -> Table:
     """Measured cells only; `not_measured` lists the others with their reasons."""
     t = Table(title=title, show_lines=False)
     for col, just in [
         ("workload", "left"), ("engine", "left"), ("scenario", "left"), ("batch", "right"), ("conc", "right"),
         ("p50 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"), ("load s", "right"),
-        ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("agree / max|diff|", "right"),
+        ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("agree / max|diff|", "right"), ("sanity", "left"),
     ]:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     p99_floor = stats.min_samples_for(99)
@@ -104,7 +115,7 @@ def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter result
         t.add_row(
             escape(str(r["workload"])), escape(str(r["engine"])), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
             _pm(r["p50"]), p99, _pm(r["throughput"], 1), _fmt(r["load_s"]), _fmt(r["first_inference_s"]),
-            _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), parity,
+            _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), parity, _sanity_cell(r),
         )
     if any(r["status"] == "ok" and r["latency"]["count"] < p99_floor for r in rows):
         t.caption = f"* p99 from fewer than {p99_floor} samples: a rough figure; raise min_iterations for a firm one. ± is a 95% interval over repeats."
@@ -205,6 +216,7 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
                 cost_per_million=stats.over_repeats([(r.get("cost") or {}).get("per_million_requests") for r in ok]),
                 currency=next(((r.get("cost") or {}).get("currency") for r in ok if r.get("cost")), None),
             )
+            _add_sanity(row, ok)
             if row["throughput"].unstable:
                 row["warnings"].append(
                     f"repeats disagree: throughput varies {row['throughput'].cv:.0%} (> {stats.UNSTABLE_CV:.0%}); "
@@ -227,7 +239,7 @@ def load_table(rows: list[dict[str, Any]], title: str = "load test", server: boo
     cols = [
         ("target", "left"), ("scenario", "left"), ("users", "right"), ("rate/s", "right"), ("req/s", "right"),
         ("p50 ms", "right"), ("p90 ms", "right"), ("p99 ms", "right"), ("max ms", "right"),
-        ("fail/s", "right"), ("fail %", "right"), ("outcomes", "left"), ("gen CPU", "right"),
+        ("fail/s", "right"), ("fail %", "right"), ("outcomes", "left"), ("gen CPU", "right"), ("sanity", "left"),
     ]
     if server:
         cols += [("queue ms", "right"), ("infer ms", "right"), ("srv CPU %", "right"), ("srv MB", "right")]
@@ -251,7 +263,7 @@ def load_table(rows: list[dict[str, Any]], title: str = "load test", server: boo
         t.add_row(
             *base, _pm(r["throughput"], 1), _fmt(lat["p50"]), _fmt(lat["p90"]), _fmt(lat["p99"]), _fmt(lat["max"]),
             _fmt(r["failures_per_s"].mean), _fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",
-            *extra,
+            _sanity_cell(r), *extra,
         )
     t.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats"
     return t

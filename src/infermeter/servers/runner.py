@@ -98,7 +98,7 @@ def measure_server(
             failure = window_failure(merged)
             if not alive:
                 failure = f"the server exited during the window; see {deployment.process.log_path}"
-            record = _base_record(cell, run_id, adapter) | common | window_fields(rep, settings.repeats, merged, failure, warnings)
+            record = _base_record(cell, run_id, adapter) | common | window_fields(rep, settings.repeats, merged, failure, warnings, cell.users)
             if cost is not None and cost.price_per_hour is not None:
                 record["cost"] = cost_record(cost.price_per_hour, cost.currency, merged.get("throughput_rps"))
             store.append(record)

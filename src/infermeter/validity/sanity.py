@@ -1,0 +1,100 @@
+"""The sanity verdict stored with every measured window: checks that a result is self-consistent and was
+not limited by something other than what it claims to measure. A failed check does not drop the result;
+it marks it ("warn") and says why, in the record and in the report.
+
+- Little's law (closed loops and concurrent callers): users = throughput x mean latency. Fewer than
+  that means users spent time outside requests (a slow generator); more means a counting error.
+- Generator: a generator process near a full core, or open-loop requests sent late, measured the
+  generator, not the target.
+- Samples: p99 needs at least 1,000 samples (10 beyond it) to mean anything.
+- Machine: other processes using CPU during an in-process window slow it down (two benchmarks at once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infermeter.load.generator import LAG_LIMIT_MS, SATURATED_CPU
+from infermeter.results.stats import min_samples_for
+from infermeter.validity.theory import littles_law_users
+
+LITTLE_TOLERANCE = 0.10  # plus the window-edge effect, users / requests
+OTHER_CPU_LIMIT = 25.0  # % of one core used by other processes during an in-process window
+
+
+def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
+    return {"check": name, "ok": ok, "detail": detail}
+
+
+def verdict(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"verdict": "ok" if all(c["ok"] for c in checks) else "warn", "checks": checks}
+
+
+def little_check(users: int, throughput: float | None, mean_ms: float | None, requests: int) -> dict[str, Any] | None:
+    """users vs throughput (all completions per second) x mean latency."""
+    if not throughput or mean_ms is None or requests <= 0:
+        return None
+    implied = littles_law_users(throughput, mean_ms / 1000)
+    ratio = implied / users
+    tolerance = LITTLE_TOLERANCE + users / requests  # at most `users` requests straddle each window edge
+    ok = abs(ratio - 1) <= tolerance
+    detail = f"throughput x mean latency = {implied:.2f} in flight for {users} users (ratio {ratio:.3f}, tolerance ±{tolerance:.2f})"
+    if not ok and ratio < 1:
+        detail += "; users spent time outside requests: the generator or client was a bottleneck"
+    elif not ok:
+        detail += "; more requests in flight than users: a counting or timing error"
+    return _check("little's law", ok, detail)
+
+
+def samples_check(n: int, percentile: float = 99.0) -> dict[str, Any]:
+    need = min_samples_for(percentile)
+    return _check(f"samples for p{percentile:g}", n >= need,
+                  f"{n} samples" + ("" if n >= need else f" < {need}: p{percentile:g} is a rough figure; lengthen the window"))
+
+
+def load_sanity(merged: dict[str, Any], users: int | None) -> dict[str, Any]:
+    """Verdict of one load window (closed or open loop)."""
+    checks = []
+    completed = merged.get("requests") or 0
+    window = merged.get("window_s") or 0
+    if users:
+        little = little_check(users, completed / window if window else None, (merged.get("latency_ms") or {}).get("mean"), completed)
+        if little:
+            checks.append(little)
+    cpu = merged.get("generator_cpu_max") or 0.0
+    checks.append(_check("generator CPU", cpu <= SATURATED_CPU, f"busiest generator process used {cpu:.0%} of a core (limit {SATURATED_CPU:.0%})"))
+    lag = (merged.get("issue_lag_ms") or {}).get("p99")
+    if lag is not None:
+        checks.append(_check("schedule kept", lag <= LAG_LIMIT_MS, f"p99 send lag {lag:.2f} ms (limit {LAG_LIMIT_MS} ms)"))
+    checks.append(samples_check(completed))
+    return verdict(checks)
+
+
+def engine_sanity(n: int, concurrency: int, calls_per_s: float | None, mean_ms: float | None, other_cpu_percent: float | None) -> dict[str, Any]:
+    """Verdict of one in-process window."""
+    checks = []
+    if concurrency > 1:
+        little = little_check(concurrency, calls_per_s, mean_ms, n)
+        if little:
+            checks.append(little)
+    checks.append(samples_check(n))
+    if other_cpu_percent is not None:
+        checks.append(_check("quiet machine", other_cpu_percent <= OTHER_CPU_LIMIT,
+                             f"other processes used {other_cpu_percent:.0f}% CPU during the window (limit {OTHER_CPU_LIMIT:.0f}%)"
+                             + ("" if other_cpu_percent <= OTHER_CPU_LIMIT else "; something else was running: the figures are slowed")))
+    return verdict(checks)
+
+
+def cell_sanity(records: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """(verdict, distinct failed checks) over a cell's records, for the report. The per-window sample
+    count is left out here: a cell's percentiles come from all its windows merged, and the table marks
+    a p99 that the merged count does not support."""
+    failed: list[str] = []
+    seen = False
+    for r in records:
+        for c in (r.get("sanity") or {}).get("checks", []):
+            seen = True
+            line = f"{c['check']}: {c['detail']}"
+            if not c["ok"] and not c["check"].startswith("samples for") and line not in failed:
+                failed.append(line)
+    return ("warn" if failed else "ok") if seen else "-", failed

@@ -1,0 +1,182 @@
+"""`infermeter selftest`: the harness measured against known answers on this machine.
+
+Timer and histogram resolution, the harness's own overhead on a null target (in process and over
+loopback HTTP), then closed- and open-loop sweeps against the calibrated target (load/fake_server.py,
+validity/calibrated.py), compared with queueing theory (validity/theory.py): throughput and Little's
+law for closed loops, M/D/1 and M/M/1 mean (and M/M/1 percentile) response times for open loops, a
+stall that an open loop must see, and the generator's capacity to keep a schedule.
+
+Tolerances are for a noisy 2-core machine where generator, target and everything else share the cores:
+theory is applied to the service times the target actually gave (sleeps overshoot), and the loopback
+round trip measured on the null target is added to every expected latency. Throughput and Little's law
+checks allow 5%; mean response times 15%; M/M/1 percentiles 20% (their estimates converge slowly).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
+from infermeter.load.generator import LAG_LIMIT_MS, merge, run_processes
+from infermeter.load.http import HttpTarget
+from infermeter.load.inprocess import WindowRule, concurrent, sequential
+from infermeter.load.runner import LoadSettings, build_plans
+from infermeter.results import histogram
+from infermeter.validity import theory
+from infermeter.validity.calibrated import CalibratedCallable
+
+THROUGHPUT_TOL = 0.05
+MEAN_TOL = 0.15
+PERCENTILE_TOL = 0.20
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    expected: float | None  # None: informational
+    measured: float
+    unit: str
+    tolerance: float | None  # relative; None with an absolute `limit`
+    passed: bool
+    note: str = ""
+
+    @property
+    def error(self) -> float | None:
+        if self.expected is None or not self.expected:
+            return None
+        return (self.measured - self.expected) / self.expected
+
+
+def relative(name: str, expected: float, measured: float, unit: str, tol: float, note: str = "") -> Check:
+    ok = math.isfinite(measured) and abs(measured - expected) <= tol * abs(expected)
+    return Check(name, expected, measured, unit, tol, ok, note)
+
+
+def at_most(name: str, limit: float, measured: float, unit: str, note: str = "") -> Check:
+    return Check(name, limit, measured, unit, None, measured <= limit, note or f"limit {limit:g} {unit}")
+
+
+def at_least(name: str, floor: float, measured: float, unit: str, note: str = "") -> Check:
+    return Check(name, floor, measured, unit, None, measured >= floor, note or f"at least {floor:g} {unit}")
+
+
+def info(name: str, measured: float, unit: str, note: str = "") -> Check:
+    return Check(name, None, measured, unit, None, True, note)
+
+
+def _window(url: str, seconds: float, users: int | None = None, rate: float | None = None, warmup_s: float = 0.5,
+            arrival: str = "poisson", seed: int = 0) -> dict[str, Any]:
+    s = LoadSettings(warmup_s=warmup_s, min_seconds=seconds, min_requests=1, max_seconds=seconds * 4 + 10, timeout_s=30,
+                     repeats=1, workers=1, arrival=arrival, seed=seed)  # type: ignore[arg-type]
+    target = HttpTarget(url, "POST", body=b"{}", headers=(("Content-Type", "application/json"),))
+    return merge(run_processes(build_plans(target, s, users, rate, 0)))
+
+
+def _lag_p99(m: dict[str, Any]) -> float:
+    return (m.get("issue_lag_ms") or {}).get("p99", 0.0)
+
+
+def run_selftest(seconds: float = 8.0, capacity_rate: float = 1000.0, progress: Callable[[str], None] = lambda s: None) -> list[Check]:
+    checks: list[Check] = []
+    add = checks.append
+
+    progress("timer and histogram resolution")
+    res_ns = time.get_clock_info("perf_counter").resolution * 1e9
+    deltas = []
+    for _ in range(20000):
+        a = time.perf_counter_ns()
+        b = time.perf_counter_ns()
+        if b > a:
+            deltas.append(b - a)
+    add(at_most("timer resolution", 1000.0, res_ns, "ns", "perf_counter; latencies are kept in microseconds"))
+    add(info("smallest timer step seen", float(min(deltas)) if deltas else math.nan, "ns"))
+    h = histogram.from_ns(np.array([150_000, 420_000, 880_000], dtype=np.int64))
+    kept = histogram.summary_ms(h)
+    add(relative("sub-millisecond latency kept (p50 of 0.15/0.42/0.88 ms)", 0.42, kept["p50"], "ms", 0.01,
+                 "HDR histogram in microseconds: nothing rounded to 0 or 1 ms"))
+
+    progress("harness overhead, in process")
+    w = sequential(lambda b: None, [{}], WindowRule(10_000, 0.5, 5.0))
+    add(at_most("in-process overhead per call (p50, null target)", 5.0, float(np.median(w.latencies_ns)) / 1000, "µs"))
+
+    with FakeHttpServer(FakeServerConfig(service_ms=0.0)) as null:
+        progress("harness overhead, loopback HTTP")
+        m = _window(null.url, seconds / 2, users=1)
+        rtt_ms = m["latency_ms"]["p50"]
+        add(at_most("loopback HTTP round trip (p50, null target, 1 user)", 2.0, rtt_ms, "ms"))
+        m = _window(null.url, seconds / 2, users=8)
+        add(info("generator + null server throughput (8 users, 1 process)", m["throughput_rps"], "req/s"))
+        progress(f"generator capacity: open loop at {capacity_rate:g}/s on the null target")
+        m = _window(null.url, seconds / 2, rate=capacity_rate, arrival="constant")
+        add(at_most(f"generator keeps a {capacity_rate:g}/s schedule (p99 send lag)", LAG_LIMIT_MS, _lag_p99(m), "ms",
+                    "if this fails, the generator (not the target) limits open-loop results: fewer other programs, "
+                    "more generator processes, or its own cores"))
+        add(relative(f"throughput at {capacity_rate:g}/s offered", capacity_rate, m["throughput_rps"] or 0.0, "req/s", THROUGHPUT_TOL))
+    rtt_s = rtt_ms / 1000
+
+    service_ms = 5.0
+    for workers, users in ((1, 1), (1, 4), (2, 4)):
+        progress(f"closed loop: {users} users, {workers} worker(s), deterministic {service_ms:g} ms")
+        with FakeHttpServer(FakeServerConfig(service_ms=service_ms, workers=workers)) as srv:
+            m = _window(srv.url, seconds, users=users)
+            es, _, _ = srv.service_moments()
+        x = (m["requests"] / m["window_s"]) if m["window_s"] else 0.0
+        mean_s = m["latency_ms"]["mean"] / 1000
+        if users <= workers:
+            expected_x = users / (es + rtt_s)
+            note = "users / (service + loopback round trip)"
+        else:
+            expected_x = theory.closed_loop_throughput(users, workers, es)
+            note = "workers / service time (servers never idle)"
+        add(relative(f"closed loop {users}u/{workers}w: throughput", expected_x, x, "req/s", THROUGHPUT_TOL, note))
+        add(relative(f"closed loop {users}u/{workers}w: Little's law N = X x R", float(users),
+                     theory.littles_law_users(x, mean_s), "users", THROUGHPUT_TOL))
+
+    progress(f"in process: 4 threads, 2 workers, deterministic {service_ms:g} ms")
+    target = CalibratedCallable(service_ms, workers=2)
+    w = concurrent(target, [{}], WindowRule(50, seconds / 2, seconds * 4), workers=4)
+    x = len(w.latencies_ns) / (w.wall_ns / 1e9)
+    add(relative("in-process 4 threads/2 workers: throughput", 2 / target.mean_service_s(), x, "calls/s", THROUGHPUT_TOL))
+    add(relative("in-process 4 threads/2 workers: Little's law", 4.0,
+                 theory.littles_law_users(x, float(np.mean(w.latencies_ns)) / 1e9), "threads", THROUGHPUT_TOL))
+
+    for dist, rate, label in (("deterministic", 100.0, "M/D/1"), ("exponential", 60.0, "M/M/1")):
+        progress(f"open loop {label}: Poisson {rate:g}/s, {dist} {service_ms:g} ms")
+        with FakeHttpServer(FakeServerConfig(service_ms=service_ms, workers=1, distribution=dist, seed=7)) as srv:
+            m = _window(srv.url, seconds * 2, rate=rate, seed=11)
+            es, es2, _ = srv.service_moments()
+        rho = rate * es
+        # Open-loop latency counts from each request's scheduled time, so the generator's own send lag
+        # (asyncio timers wake up to a millisecond late) is part of it: it is measured and added here,
+        # and bounded separately below.
+        lag_s = (m.get("issue_lag_ms") or {}).get("mean", 0.0) / 1000
+        if dist == "deterministic":
+            expected = theory.mg1_mean_response(rate, es, es2) + rtt_s + lag_s
+        else:
+            expected = theory.mm1_mean_response(rate, es) + rtt_s + lag_s
+        add(relative(f"{label} rho={rho:.2f}: mean response", expected * 1000, m["latency_ms"]["mean"], "ms", MEAN_TOL,
+                     "Pollaczek-Khinchine on the service times given + loopback round trip + mean send lag"))
+        if dist == "exponential":
+            for p in (50, 90):
+                want = theory.mm1_response_percentile(rate, es, p / 100) + rtt_s + lag_s
+                add(relative(f"{label} rho={rho:.2f}: p{p}", want * 1000, m["latency_ms"][f"p{p}"], "ms", PERCENTILE_TOL,
+                             "time in M/M/1 is exponential with rate mu - lambda"))
+        add(at_most(f"{label}: generator kept the schedule (p99 send lag)", LAG_LIMIT_MS, _lag_p99(m), "ms"))
+
+    stall = 1.0
+    progress(f"coordinated omission: a {stall:g} s stall, open loop vs closed loop")
+    with FakeHttpServer(FakeServerConfig(service_ms=1.0, workers=1, stall_after_s=1.0, stall_s=stall)) as srv:
+        open_m = _window(srv.url, 4.0, rate=50.0, warmup_s=0.0, seed=3)
+    with FakeHttpServer(FakeServerConfig(service_ms=1.0, workers=1, stall_after_s=1.0, stall_s=stall)) as srv:
+        closed_m = _window(srv.url, 4.0, users=1, warmup_s=0.0)
+    add(at_least("open loop sees the stall (p90 latency)", 0.2 * stall * 1000, open_m["latency_ms"]["p90"], "ms",
+                 f"~50 requests arrive during the {stall:g} s stall and wait for its end"))
+    add(info("closed loop, 1 user, same stall (p90 latency)", closed_m["latency_ms"]["p90"], "ms",
+             "a closed loop sends nothing while stalled: the stall is one slow sample (coordinated omission)"))
+    return checks
