@@ -5,6 +5,7 @@ the workload's own code, so TorchServe does the same work per request as every o
 TorchServe's Python worker, which sees infermeter's environment (see servers/envs.py).
 """
 
+import json
 import os
 
 _model = None
@@ -21,5 +22,7 @@ def handle(data, context):
     payloads = []
     for row in data:
         body = row.get("data") if row.get("data") is not None else row.get("body")
+        if isinstance(body, (dict, list)):  # TorchServe parses application/json bodies itself
+            body = json.dumps(body)
         payloads.append(body.encode("utf-8") if isinstance(body, str) else bytes(body))  # text/* arrives as str
     return _model.predict_json(payloads)
