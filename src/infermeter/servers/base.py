@@ -40,10 +40,11 @@ class ServingModelSettings(ServerSettings):
     @classmethod
     def _known_engine(cls, v: str | None) -> str | None:
         if v is not None:
-            from infermeter.engines.registry import ENGINES
+            from infermeter.engines.registry import ENGINES, is_test_double
 
             if v not in ENGINES:
-                raise ValueError(f"unknown runtime {v!r}; choose one of: {', '.join(sorted(ENGINES))}")
+                real = sorted(n for n, c in ENGINES.items() if not is_test_double(c))
+                raise ValueError(f"unknown runtime {v!r}; choose one of: {', '.join(real)}")
         return v
 
 
