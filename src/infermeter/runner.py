@@ -45,6 +45,7 @@ def _worker_env() -> dict[str, str]:
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("HF_HUB_OFFLINE", "1")  # no hub download exists here; never attempt one
     env.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    env["INFERMETER_PARENT_PID"] = str(os.getpid())  # the worker dies with us (worker.die_with_parent)
     return env
 
 
