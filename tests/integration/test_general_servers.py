@@ -10,11 +10,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from conftest import LOOPBACK, assert_listens_on_loopback_only, with_environment
 
 from infermeter.export.artifacts import Exporter
-from infermeter.servers import envs
 from infermeter.servers.answers import expected_answers, same_answer
-from infermeter.servers.process import listening_sockets
 from infermeter.servers.registry import server_class
 from infermeter.workloads.registry import get_workload
 
@@ -25,13 +24,7 @@ WORKLOAD = "malware-gbt"
 
 def adapter_for(name: str, settings: dict):
     cls = server_class(name)
-    adapter = cls(cls.Settings(**settings))
-    if not envs.is_installed(adapter.name, adapter.requirements + adapter.pip_args):
-        envs.install(adapter.name, adapter.requirements, pip_args=adapter.pip_args)
-    why = adapter.missing()
-    if why:  # e.g. TorchServe without Java
-        pytest.skip(why)
-    return adapter
+    return with_environment(cls(cls.Settings(**settings)))
 
 
 def processes_under(path: Path) -> list[psutil.Process]:
@@ -69,8 +62,7 @@ def test_server_answers_like_sklearn_on_loopback_only(name, settings, malware, t
     d = adapter.deploy(workload, exporter, tmp_path)
     with d.process as proc:
         adapter.on_ready(d)
-        socks = listening_sockets(proc.tree())
-        assert socks and all(addr in ("127.0.0.1", "::ffff:127.0.0.1") for _, addr, _ in socks), socks
+        assert_listens_on_loopback_only(proc.tree())
         payloads = workload.payloads()
         for payload, want in list(zip(payloads, expected))[:8]:
             assert same_answer(want, d.answer(payload)), (want, d.answer(payload))
@@ -96,7 +88,7 @@ def test_every_ray_socket_stays_on_loopback(malware, tmp_path):
                         addresses.add(c.raddr.ip)
             except psutil.Error:
                 pass
-        assert addresses and addresses <= {"127.0.0.1", "::ffff:127.0.0.1"}, addresses
+        assert addresses and addresses <= LOOPBACK, addresses
     assert not processes_under(tmp_path)
 
 

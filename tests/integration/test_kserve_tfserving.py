@@ -7,10 +7,9 @@ import sys
 
 import psutil
 import pytest
+from conftest import assert_listens_on_loopback_only, with_environment
 
-from infermeter.servers import envs
 from infermeter.servers.kserve import KServe
-from infermeter.servers.process import listening_sockets
 from infermeter.servers.tfserving import TfServing, TfServingSettings
 
 pytestmark = pytest.mark.integration
@@ -19,10 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def kserve_env():
     pytest.importorskip("tensorflow")
-    adapter = KServe()
-    if not envs.is_installed(adapter.name, adapter.requirements + adapter.pip_args):
-        envs.install(adapter.name, adapter.requirements, pip_args=adapter.pip_args)
-    return adapter
+    return with_environment(KServe())
 
 
 def kserve_processes():
@@ -58,8 +54,7 @@ def test_kserve_listens_on_loopback_only(kserve_env, tmp_path, cache_root):
     w = get_workload("resnet50")
     d = kserve_env.deploy(w, Exporter(w, cache_root), tmp_path)
     with d.process as proc:
-        socks = listening_sockets(proc.tree())
-        assert socks and all(addr in ("127.0.0.1", "::ffff:127.0.0.1") for _, addr, _ in socks), socks
+        assert_listens_on_loopback_only(proc.tree())
     assert not kserve_processes()
 
 

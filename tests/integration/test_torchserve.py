@@ -7,8 +7,8 @@ import sys
 
 import psutil
 import pytest
+from conftest import with_environment
 
-from infermeter.servers import envs
 from infermeter.servers.torchserve import TorchServe
 
 pytestmark = pytest.mark.integration
@@ -18,10 +18,7 @@ pytestmark = pytest.mark.integration
 def torchserve_env():
     if shutil.which("java") is None:
         pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)")
-    adapter = TorchServe()
-    if not envs.is_installed(adapter.name, adapter.requirements):
-        envs.install(adapter.name, adapter.requirements, pip_args=adapter.pip_args)
-    return adapter
+    return with_environment(TorchServe())
 
 
 def run_suite(tmp_path, cache_root, text):

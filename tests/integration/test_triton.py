@@ -6,9 +6,8 @@ import sys
 
 import psutil
 import pytest
+from conftest import assert_listens_on_loopback_only, with_environment
 
-from infermeter.servers import envs
-from infermeter.servers.process import listening_sockets
 from infermeter.servers.triton import Triton
 
 pytestmark = pytest.mark.integration
@@ -16,10 +15,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def triton_env():
-    adapter = Triton()
-    if not envs.is_installed(adapter.name, adapter.requirements + adapter.pip_args):
-        envs.install(adapter.name, adapter.requirements, pip_args=adapter.pip_args)
-    return adapter
+    return with_environment(Triton())
 
 
 def triton_processes():
@@ -59,7 +55,5 @@ def test_triton_listens_on_loopback_only(triton_env, tmp_path, cache_root):
     w = get_workload("all-minilm-l6-v2")
     d = triton_env.deploy(w, Exporter(w, cache_root), tmp_path)
     with d.process as proc:
-        socks = listening_sockets(proc.tree())
-        assert len(socks) >= 3  # HTTP, gRPC, metrics
-        assert all(addr in ("127.0.0.1", "::ffff:127.0.0.1") for _, addr, _ in socks), socks
+        assert_listens_on_loopback_only(proc.tree(), at_least=3)  # HTTP, gRPC, metrics
     assert not triton_processes()

@@ -51,3 +51,24 @@ def test_payloads_travel_in_json_as_text_or_base64():
     assert json_bytes_encoding([b"ok", b"\xff\xd8\xff"]) == "base64"
     assert json_payload_bodies([b"\xff"], "base64") == [b'{"payload": "/w=="}']
     assert json_payload_bodies([b"hi"], "utf-8") == [b'{"payload": "hi"}']
+
+
+def test_an_environment_made_by_another_infermeter_is_not_used(tmp_path, monkeypatch):
+    """A framework environment imports infermeter through a .pth pointing at the installation that made
+    it; one made by another checkout would run that checkout's (older) code inside the server."""
+    import json
+
+    from infermeter.servers import envs
+
+    monkeypatch.setenv("INFERMETER_ENVS", str(tmp_path))
+    reqs = ["kserve==0.21.0"]
+    assert envs.why_not_ready("kserve", reqs) == "not installed"
+    (tmp_path / "kserve").mkdir()
+    meta = {"marker": envs._marker(reqs), "shared_with": "/elsewhere/.venv/lib/site-packages", "requirements": reqs}
+    (tmp_path / "kserve" / "infermeter-env.json").write_text(json.dumps(meta))
+    why = envs.why_not_ready("kserve", reqs)
+    assert why is not None and "/elsewhere/.venv" in why and envs.shared_site() in why
+    assert envs.why_not_ready("kserve", ["kserve==0.20.0"]) == "its pins changed"
+    meta["shared_with"] = envs.shared_site()
+    (tmp_path / "kserve" / "infermeter-env.json").write_text(json.dumps(meta))
+    assert envs.is_installed("kserve", reqs)

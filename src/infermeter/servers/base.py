@@ -103,9 +103,8 @@ class ServerAdapter(ABC):
         """Why this adapter cannot run here (None: it can)."""
         from infermeter.servers import envs
 
-        if not envs.is_installed(self.name, self.requirements + self.pip_args):
-            return f"environment not installed: infermeter servers install {self.name}"
-        return None
+        why = envs.why_not_ready(self.name, self.requirements + self.pip_args)
+        return f"environment {why}: infermeter servers install {self.name}" if why else None
 
     @abstractmethod
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

@@ -17,7 +17,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from infermeter.errors import InfermeterError, NotInstalledError
+from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import default_cache_root, size_of
 
 
@@ -37,25 +37,31 @@ def _marker(requirements: list[str]) -> str:
     return hashlib.sha256(json.dumps(sorted(requirements)).encode()).hexdigest()[:16]
 
 
+def shared_site() -> str:
+    """The site-packages of the infermeter running now: what every environment's .pth must point at."""
+    return sysconfig.get_paths()["purelib"]
+
+
+def why_not_ready(name: str, requirements: list[str]) -> str | None:
+    """Why the environment cannot be used as it is (None: it can). An environment made by another
+    infermeter installation (another checkout or virtual environment) would import that one's code."""
+    info = env_info(name)
+    if not info:
+        return "not installed"
+    if info.get("marker") != _marker(requirements):
+        return "its pins changed"
+    if info.get("shared_with") != shared_site():
+        return f"it was made for the infermeter in {info.get('shared_with')}, not this one in {shared_site()}"
+    return None
+
+
 def is_installed(name: str, requirements: list[str]) -> bool:
-    meta = env_dir(name) / "infermeter-env.json"
-    if not meta.exists():
-        return False
-    return json.loads(meta.read_text()).get("marker") == _marker(requirements)
+    return why_not_ready(name, requirements) is None
 
 
 def env_info(name: str) -> dict:
     meta = env_dir(name) / "infermeter-env.json"
     return json.loads(meta.read_text()) if meta.exists() else {}
-
-
-def require(name: str, requirements: list[str]) -> Path:
-    """The environment's bin directory, or a clear error saying how to install it."""
-    if not is_installed(name, requirements):
-        raise NotInstalledError(
-            f"the {name} environment is not installed (or its pins changed)", f"infermeter servers install {name}"
-        )
-    return env_bin(name)
 
 
 def install(name: str, requirements: list[str], log: Path | None = None, pip_args: list[str] | None = None) -> dict:
@@ -71,7 +77,7 @@ def install(name: str, requirements: list[str], log: Path | None = None, pip_arg
         py = d / "bin" / "python"
         site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                               check=True, capture_output=True, text=True).stdout.strip()
-        shared = sysconfig.get_paths()["purelib"]
+        shared = shared_site()
         # addsitedir (not a bare path) so that the shared environment's own .pth files, such as an
         # editable install of infermeter, are processed too.
         Path(site, "_infermeter_shared.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
