@@ -48,3 +48,10 @@ class SelfTestFailedError(InfermeterError):
     """`infermeter selftest` found the harness disagreeing with a known answer on this machine."""
 
     exit_code = 7
+
+
+class ResultsWriteError(InfermeterError):
+    """The results directory refused a write (disk full, quota, permissions). What was already written
+    stays whole; the run stops, since nothing measured from then on could be kept."""
+
+    exit_code = 8

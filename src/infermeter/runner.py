@@ -22,6 +22,7 @@ from infermeter.config import Cell, Suite, plan, plan_servers
 from infermeter.engines.registry import engine_class
 from infermeter.errors import ConfigError
 from infermeter.export.artifacts import default_cache_root
+from infermeter.lifeline import child_env
 from infermeter.results.store import ResultStore
 from infermeter.servers.registry import server_class
 from infermeter.servers.runner import run_server_cells
@@ -41,11 +42,10 @@ class RunSummary:
 
 
 def _worker_env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = child_env()  # the worker dies with us (lifeline)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("HF_HUB_OFFLINE", "1")  # no hub download exists here; never attempt one
     env.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
-    env["INFERMETER_PARENT_PID"] = str(os.getpid())  # the worker dies with us (worker.die_with_parent)
     return env
 
 
@@ -116,7 +116,9 @@ def run_suite(
     store = ResultStore(out)
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
-    store.create()
+    torn = store.create()
+    if torn:
+        console.print(f"[yellow]note:[/] removed a partial last record ({torn} bytes) left by a run killed mid-write")
     (out / "logs").mkdir(exist_ok=True)
     (out / "suite.json").write_text(suite.model_dump_json(indent=1))
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]

@@ -22,6 +22,7 @@ from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine, process
 from infermeter.config import Cell
 from infermeter.engines.base import Engine
+from infermeter.lifeline import die_with_parent
 from infermeter.workloads.base import Workload
 from infermeter.results import histogram, stats
 from infermeter.validity.sanity import engine_sanity
@@ -206,27 +207,10 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
             shutil.rmtree(cache_dir, ignore_errors=True)
 
 
-def die_with_parent() -> None:
-    """Linux: ask for SIGKILL when the infermeter process that started us dies, however it dies (even by
-    SIGKILL), so that a killed run leaves no worker measuring on, disturbing whatever runs next. Workers
-    live in their own session (so that the runner, not the terminal, decides when to stop them), which is
-    why the process-group kill of a run does not reach them."""
-    parent = os.environ.get("INFERMETER_PARENT_PID")
-    if not parent or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != int(parent):  # the parent died before the request took effect
-        os._exit(1)
-
-
 def main() -> None:
     """`python -m infermeter.worker` with one JSON job on stdin."""
+    # Workers live in their own session (the runner, not the terminal, decides when to stop them), so the
+    # process-group kill of a run misses them: they go when the runner goes, however it goes.
     die_with_parent()
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # library chatter on stdout goes to the log, not into the protocol

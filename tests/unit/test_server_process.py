@@ -69,29 +69,66 @@ def test_a_server_that_never_gets_ready_times_out_and_is_stopped(tmp_path):
     assert srv.proc.poll() is not None
 
 
+VICTIM = """
+import sys, time
+from pathlib import Path
+from infermeter.servers.process import ServerProcess
+srv = ServerProcess('fake', [sys.executable, '-m', 'infermeter.load.fake_server', '--port', sys.argv[1]], Path(sys.argv[2]) / 'log').start()
+print(srv.proc.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def start_victim(tmp_path, port):
+    """A parent that starts a server through ServerProcess and would never stop it; returns (parent, guard pid)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, INFERMETER_RUNNING=str(tmp_path / "running"))
+    victim = subprocess.Popen([sys.executable, "-c", VICTIM, str(port), str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
+    guard = int(victim.stdout.readline())
+    deadline = time.time() + 20
+    while port_free(port) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not port_free(port)
+    return victim, guard, env
+
+
+def test_sigkill_of_infermeter_takes_its_servers_down(tmp_path, monkeypatch):
+    """The guard hears of its parent's death from the kernel and stops the server's whole session."""
+    import signal
+
+    monkeypatch.setenv("INFERMETER_RUNNING", str(tmp_path / "running"))
+    port = free_port()
+    victim, guard, _ = start_victim(tmp_path, port)
+    session = [guard] + [p.pid for p in psutil.Process(guard).children(recursive=True)]
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    deadline = time.time() + 15
+    while any(psutil.pid_exists(p) for p in session) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in session if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert port_free(port)
+    from infermeter.servers import leftovers
+
+    assert leftovers.find() == []
+
+
 def test_a_server_orphaned_by_a_killed_run_is_reported_and_cleaned_up(tmp_path, monkeypatch):
+    """Where the guard cannot act (it was killed too, or not Linux): the next start finds the leftover
+    by its session and `infermeter cleanup` stops it."""
     import os
     import signal
     import subprocess
 
     monkeypatch.setenv("INFERMETER_RUNNING", str(tmp_path / "running"))
-    # A parent that starts a server through ServerProcess, then is SIGKILLed before it can stop it.
-    script = tmp_path / "victim.py"
     port = free_port()
-    script.write_text(
-        "import sys, time\n"
-        "from pathlib import Path\n"
-        "from infermeter.servers.process import ServerProcess\n"
-        f"ServerProcess('fake', [sys.executable, '-m', 'infermeter.load.fake_server', '--port', '{port}'], Path(r'{tmp_path}') / 'log').start()\n"
-        "print('started', flush=True)\n"
-        "time.sleep(600)\n"
-    )
-    env = dict(os.environ, INFERMETER_RUNNING=str(tmp_path / "running"))
-    victim = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
-    assert victim.stdout.readline().strip() == "started"
+    victim, guard, env = start_victim(tmp_path, port)
+    os.kill(guard, signal.SIGKILL)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    time.sleep(1.0)
+    time.sleep(0.5)
+    assert not port_free(port)  # the server itself still runs, orphaned
 
     from infermeter.servers import leftovers
 
@@ -100,5 +137,4 @@ def test_a_server_orphaned_by_a_killed_run_is_reported_and_cleaned_up(tmp_path, 
     r = subprocess.run([sys.executable, "-m", "infermeter.cli.main", "cleanup"], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and "stopped fake" in r.stderr
     assert leftovers.find() == []
-    assert not psutil.pid_exists(found[0].pid) or psutil.Process(found[0].pid).status() == psutil.STATUS_ZOMBIE
     assert port_free(port)

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 from infermeter.results.store import CSV_COLUMNS, ResultStore
 
@@ -24,6 +26,50 @@ def test_torn_last_line_is_ignored(tmp_path):
     with store.jsonl.open("a") as f:
         f.write(json.dumps(rec("a", 1))[:20])  # killed mid-write
     assert len(list(store.records())) == 1
+
+
+def test_resuming_after_a_torn_line_keeps_the_next_record(tmp_path):
+    """The next append must not be glued to the torn fragment (both would be lost on reading)."""
+    store = ResultStore(tmp_path)
+    store.create()
+    store.append(rec("a", 0))
+    with store.jsonl.open("a") as f:
+        f.write(json.dumps(rec("a", 1))[:20])
+    resumed = ResultStore(tmp_path)
+    assert resumed.create() == 20
+    resumed.append(rec("a", 1))
+    assert [r["repeat"] for r in resumed.records()] == [0, 1]
+    assert len(resumed.csv.read_text().splitlines()) == 3  # header + the two whole records
+
+
+# Run in a child whose file-size limit the kernel enforces: each write past it fails (EFBIG), as on a
+# full disk (ENOSPC); a write that straddles the limit is partly taken, as a filling disk does.
+FULL_DISK = """
+import json, resource, sys
+from infermeter.errors import ResultsWriteError
+from infermeter.results.store import ResultStore
+store = ResultStore(__import__("pathlib").Path(sys.argv[1]))
+store.create()
+resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+n = 0
+try:
+    for i in range(100):
+        store.append({"cell_id": "c", "repeat": i, "repeats": 100, "status": "ok", "pad": "x" * 200})
+        n += 1
+except ResultsWriteError as exc:
+    print(json.dumps({"written": n, "error": str(exc), "code": exc.exit_code}))
+"""
+
+
+def test_a_full_disk_leaves_only_whole_records_and_a_clear_error(tmp_path):
+    r = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert 0 < out["written"] < 100 and out["code"] == 8
+    assert "File too large" in out["error"] and "intact" in out["error"] and "--resume" in out["error"]
+    text = (tmp_path / "results.jsonl").read_text()
+    assert text.endswith("\n")
+    assert [json.loads(line)["repeat"] for line in text.splitlines()] == list(range(out["written"]))
 
 
 def test_finished_cells_need_every_repeat_ok(tmp_path):

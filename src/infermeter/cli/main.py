@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from infermeter.errors import CellsFailedError, InfermeterError
+from infermeter.errors import CellsFailedError, InfermeterError, ResultsWriteError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure how fast a model runs, side by side, with numbers you can trust.")
 # Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns.
@@ -200,6 +201,16 @@ def load(
         for w in r["warnings"]:
             err_console.print(f"[yellow]warning[/] {r['scenario']} users={r['users']} rate={r['rate']}: {w}", soft_wrap=True)
     err_console.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
+    records = list(ResultStore(out).records())
+    unfinished = {r["cell_id"] for r in records} - ResultStore(out).finished_cells()
+    if unfinished:
+        causes = sorted({str(r.get("error")).splitlines()[0] for r in records if r["cell_id"] in unfinished and r.get("status") != "ok"})
+        for cause in causes[:5]:
+            err_console.print(f"[red]failed window[/]: {escape(cause)}", soft_wrap=True)
+        raise CellsFailedError(
+            f"{len(unfinished)} of {len({r['cell_id'] for r in records})} load points have failed windows; causes above and in {out / 'results.jsonl'}",
+            "fix the cause, then rerun with --resume to measure just those points again",
+        )
 
 
 servers_app = typer.Typer(help="Serving frameworks: list them, install their environments.", invoke_without_command=True)
@@ -329,6 +340,16 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # so that every started server is stopped on the way out
 
 
+_CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES}
+
+
+def _fail(exc: InfermeterError) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"  [bold]fix:[/] {exc.hint}", highlight=False, soft_wrap=True)
+    sys.exit(exc.exit_code)
+
+
 def main() -> None:
     import signal
 
@@ -341,10 +362,12 @@ def main() -> None:
         if isinstance(code, int) and code:
             sys.exit(code)
     except InfermeterError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
-        if exc.hint:
-            err_console.print(f"  [bold]fix:[/] {exc.hint}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+        _fail(exc)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_WRITE:
+            raise
+        _fail(ResultsWriteError(f"cannot write {exc.filename or 'a file'}: {exc.strerror}; results written before are intact",
+                                "free space (or fix the permissions) there, then rerun with --resume"))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: results measured so far are kept; rerun with --resume to finish")
         sys.exit(130)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from infermeter.errors import InfermeterError
 from infermeter.load.grpc_client import GrpcCaller, GrpcTarget, is_success
 from infermeter.load.http import Connection, HttpTarget, ProtocolError
 from infermeter.results import histogram
@@ -274,27 +275,39 @@ def _run_plan_in_child(plan: LoadPlan, queue: Any) -> None:
         queue.put(exc)
 
 
+class GeneratorFailedError(InfermeterError):
+    """A load generator process died or hung: the window measured the generator, not the server."""
+
+    exit_code = 5
+
+
 def run_processes(plans: list[LoadPlan]) -> list[LoadResult]:
-    """Run each plan in its own process (one plan: in this one). Processes start together."""
+    """Run each plan in its own process (one plan: in this one). Processes start together. A process
+    that dies or overruns is found within a second or so, not at the end of a long timeout."""
     if len(plans) == 1:
         return [run_plan(plans[0])]
     import multiprocessing as mp
+    import queue as queues
 
     ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
-    queue = ctx.Queue()
+    results_q = ctx.Queue()
     start_at = time.time() + 1.5  # time for the interpreters to start
     procs = []
     for p in plans:
-        proc = ctx.Process(target=_run_plan_in_child, args=(_with_start(p, start_at), queue), daemon=True)
+        proc = ctx.Process(target=_run_plan_in_child, args=(_with_start(p, start_at), results_q), daemon=True)
         proc.start()
         procs.append(proc)
-    results = []
-    timeout = max(p.warmup_s + p.max_seconds + p.timeout_s for p in plans) + 30
+    results: list[LoadResult] = []
+    deadline = time.monotonic() + max(p.warmup_s + p.max_seconds + p.timeout_s for p in plans) + 30
     try:
-        for _ in procs:
-            item = queue.get(timeout=timeout)
+        while len(results) < len(procs):
+            try:
+                item = results_q.get(timeout=0.5)
+            except queues.Empty:
+                _check_alive(procs, results_q, deadline)
+                continue
             if isinstance(item, BaseException):
-                raise item
+                raise GeneratorFailedError(f"a load generator process failed: {type(item).__name__}: {item}")
             results.append(item)
     finally:
         for proc in procs:
@@ -302,6 +315,20 @@ def run_processes(plans: list[LoadPlan]) -> list[LoadResult]:
             if proc.is_alive():
                 proc.kill()
     return results
+
+
+def _check_alive(procs: list[Any], results_q: Any, deadline: float) -> None:
+    """Raise if a generator process ended without a result (killed, out of memory) or the window overran."""
+    dead = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode not in (None, 0)]
+    if dead and results_q.empty():
+        i, code = dead[0]
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        raise GeneratorFailedError(
+            f"load generator process {i + 1} of {len(procs)} died during the window ({how}); the window is not counted",
+            "if it was killed for memory, use fewer --workers or users per worker",
+        )
+    if time.monotonic() > deadline:
+        raise GeneratorFailedError("the load generator processes did not finish their window in time", "lower --max-duration or the load")
 
 
 def _with_start(plan: LoadPlan, start_at: float) -> LoadPlan:

@@ -18,7 +18,7 @@ from typing import Any
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine
 from infermeter.errors import ConfigError
-from infermeter.load.generator import LoadPlan, generator_warnings, merge, run_processes, window_failure
+from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
 from infermeter.load.http import HttpTarget
 from infermeter.load.schedule import Arrival, arrivals, split
 from infermeter.results.store import ResultStore
@@ -85,6 +85,16 @@ def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: fl
     return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, s.workers)]
 
 
+def measure_window(plans: list[LoadPlan]) -> tuple[dict[str, Any], str | None, list[str]]:
+    """One window: (merged metrics, why it is not usable or None, the generator's self-check warnings).
+    A generator process that died makes a failed window with its cause, not a crash of the run."""
+    try:
+        merged = merge(run_processes(plans))
+    except GeneratorFailedError as exc:
+        return {}, str(exc), []
+    return merged, window_failure(merged), generator_warnings(merged)
+
+
 def window_fields(repeat: int, repeats: int, merged: dict[str, Any], failure: str | None, warnings: list[str],
                   users: int | None) -> dict[str, Any]:
     """The part of a record that one measured window fills in (load tests and server cells alike)."""
@@ -140,9 +150,7 @@ def run_load(
         for rep in range(settings.repeats):
             if on_progress:
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
-            merged = merge(run_processes(build_plans(target, settings, u, r, rep)))
-            warnings = generator_warnings(merged)
-            failure = window_failure(merged)
+            merged, failure, warnings = measure_window(build_plans(target, settings, u, r, rep))
             record = {
                 "schema_version": SCHEMA_VERSION,
                 "kind": "load",

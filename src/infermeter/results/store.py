@@ -1,6 +1,8 @@
 """The result store: OUT/results.jsonl (one JSON object per repeat, the full record) and OUT/results.csv
-(the same rows flattened). Each record is appended with one write and fsynced the moment it exists, so a
-crash loses nothing already measured; a torn last line (a kill mid-write) is ignored on reading.
+(the same rows flattened). Each record is appended and fsynced the moment it exists, so a crash loses
+nothing already measured. A write the disk refuses (full, quota) is undone, so the file never holds half
+a line; a torn last line left by a kill mid-write is ignored on reading and cut off before the next append
+(otherwise the next record would be glued to it and lost too).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from infermeter.errors import ResultsWriteError
 from infermeter.results.histogram import PERCENTILES
 
 LATENCY_KEYS = [f"p{p:g}" for p in PERCENTILES] + ["mean", "std", "min", "max"]
@@ -65,12 +68,59 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _append(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    """Append `data` whole or not at all."""
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    try:
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view):]  # a full disk may take part of a write
+            os.fsync(fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass
+            raise _write_error(path, exc) from None
     finally:
         os.close(fd)
+
+
+def _write_error(path: Path, exc: OSError) -> ResultsWriteError:
+    return ResultsWriteError(
+        f"cannot write results to {path}: {exc.strerror or exc}; every result written before is intact",
+        "free space (or fix the permissions) there, then run the same command with --resume to finish",
+    )
+
+
+def cut_torn_tail(path: Path) -> int:
+    """Remove a partial last line (a kill mid-write); returns the bytes removed."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    with path.open("rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return 0
+        block = 1 << 16
+        end = size
+        while end > 0:  # the last newline, read backwards a block at a time
+            begin = max(0, end - block)
+            f.seek(begin)
+            chunk = f.read(end - begin)
+            i = chunk.rfind(b"\n")
+            if i >= 0:
+                keep = begin + i + 1
+                break
+            end = begin
+        else:
+            keep = 0
+        f.truncate(keep)
+        return size - keep
 
 
 class ResultStore:
@@ -79,8 +129,30 @@ class ResultStore:
         self.jsonl = out / "results.jsonl"
         self.csv = out / "results.csv"
 
-    def create(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
+    def create(self) -> int:
+        """Make OUT ready for appending; returns the bytes of torn last lines removed (0 normally)."""
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_error(self.out, exc) from None
+        torn = cut_torn_tail(self.jsonl)
+        if self.jsonl.exists():
+            self._rewrite_csv()  # results.csv is a view of results.jsonl; a failed or torn row is rebuilt
+        return torn
+
+    def _rewrite_csv(self) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for r in self.records():
+            writer.writerow(flatten(r))
+        tmp = self.csv.with_suffix(".csv.tmp")
+        try:
+            tmp.write_text(buf.getvalue())
+            os.replace(tmp, self.csv)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _write_error(self.csv, exc) from None
 
     def has_results(self) -> bool:
         return self.jsonl.exists() and self.jsonl.stat().st_size > 0

@@ -106,6 +106,14 @@ class ServerAdapter(ABC):
         why = envs.why_not_ready(self.name, self.requirements + self.pip_args)
         return f"environment {why}: infermeter servers install {self.name}" if why else None
 
+    def require_runnable(self) -> None:
+        """Raise, saying how to fix it, when this adapter cannot run here (see missing())."""
+        from infermeter.errors import NotInstalledError
+
+        why = self.missing()
+        if why:
+            raise NotInstalledError(f"{self.name} cannot run here: {why}", f"infermeter servers install {self.name}")
+
     @abstractmethod
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
         """Package `workload` into `workdir` and return the (not yet started) server."""

@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import Field
 
-from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.servers import envs
@@ -44,9 +43,7 @@ class BentoML(ServerAdapter):
     Settings = BentoMLSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
-        why = self.missing()
-        if why:
-            raise NotInstalledError(f"BentoML cannot run here: {why}", f"infermeter servers install {self.name}")
+        self.require_runnable()
         s: BentoMLSettings = self.settings  # type: ignore[assignment]
         serving = self.serving_config(workload, exporter, workdir)
         entry_point("bentoml_service.py", workdir)

@@ -21,7 +21,6 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.load.v2 import V2Endpoint
@@ -58,9 +57,7 @@ class KServe(ServerAdapter):
         return super().runtime(workload)
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
-        why = self.missing()
-        if why:
-            raise NotInstalledError(f"KServe cannot run here: {why}", f"infermeter servers install {self.name}")
+        self.require_runnable()
         s: KServeSettings = self.settings  # type: ignore[assignment]
         model = file_slug(workload.name).replace(".", "_")
         app = entry_point("kserve_app.py", workdir)

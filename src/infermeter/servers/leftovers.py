@@ -1,6 +1,7 @@
-"""Servers started by infermeter are registered here while they run, so that a run killed with SIGKILL
-(which no cleanup survives) is noticed next time: leftovers are reported and `infermeter cleanup` stops
-them, by process id and session, never by name."""
+"""Servers started by infermeter are registered here while they run. On Linux a server's guard takes it
+down when infermeter dies; where that cannot work (other systems, or the guard itself killed) a run killed
+outright is noticed next time: leftovers are reported and `infermeter cleanup` stops them, by session id
+and process id, never by name."""
 
 from __future__ import annotations
 
@@ -58,8 +59,25 @@ def unregister(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+def _survivors(info: dict) -> list[psutil.Process]:
+    """Processes still running from that server's session (its guard, the server, helpers), by session id
+    and start time, so that a reused pid is never mistaken for it."""
+    from infermeter.servers.process import session_tree
+
+    out = []
+    for p in session_tree(info["pid"]):
+        try:
+            if p.pid == info["pid"] and abs(p.create_time() - info["created"]) > 1.0:
+                continue  # the pid now belongs to something else
+            if p.create_time() >= info["created"] - 1.0 and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
+
+
 def find() -> list[Leftover]:
-    """Registered servers whose process still runs (the same process: its start time matches)."""
+    """Registered servers of runs that are gone, with a process of theirs still running."""
     out = []
     d = registry_dir()
     if not d.exists():
@@ -67,10 +85,10 @@ def find() -> list[Leftover]:
     for path in d.glob("*.json"):
         try:
             info = json.loads(path.read_text())
-            proc = psutil.Process(info["pid"])
-            if abs(proc.create_time() - info["created"]) > 1.0:
-                raise psutil.NoSuchProcess(info["pid"])  # the pid was reused by something else
-        except (psutil.Error, ValueError, KeyError, OSError):
+            alive = _survivors(info)
+        except (ValueError, KeyError, OSError):
+            alive = []
+        if not alive:
             path.unlink(missing_ok=True)
             continue
         if _owner_alive(info):

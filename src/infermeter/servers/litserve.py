@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.servers import envs
 from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_ready, json_payload_target
@@ -27,9 +26,7 @@ class LitServe(ServerAdapter):
     Settings = ServingModelSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
-        why = self.missing()
-        if why:
-            raise NotInstalledError(f"LitServe cannot run here: {why}", f"infermeter servers install {self.name}")
+        self.require_runnable()
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
         app = entry_point("litserve_app.py", workdir)

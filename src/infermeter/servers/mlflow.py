@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import model_validator
 
-from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.servers import envs
@@ -45,9 +44,7 @@ class MLflow(ServerAdapter):
     Settings = MLflowSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
-        why = self.missing()
-        if why:
-            raise NotInstalledError(f"MLflow cannot run here: {why}", f"infermeter servers install {self.name}")
+        self.require_runnable()
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
         bin_dir = envs.env_bin(self.name)

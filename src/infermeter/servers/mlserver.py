@@ -16,7 +16,6 @@ from typing import Literal
 
 from pydantic import Field
 
-from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.v2 import V2Endpoint
 from infermeter.servers import envs, prometheus
@@ -40,9 +39,7 @@ class MLServer(ServerAdapter):
     Settings = MLServerSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
-        why = self.missing()
-        if why:
-            raise NotInstalledError(f"MLServer cannot run here: {why}", f"infermeter servers install {self.name}")
+        self.require_runnable()
         s: MLServerSettings = self.settings  # type: ignore[assignment]
         model = file_slug(workload.name).replace(".", "_")
         model_dir = workdir / "models" / model

@@ -1,7 +1,8 @@
 """Start a server as a child process in its own session; wait until it is really ready; stop the whole
 tree on exit, on errors and on Ctrl-C.
 
-The child's session id is the handle: every process it starts (Java workers, Python workers, Ray
+The server runs under a small guard (servers/guard.py), the session leader, which takes the session down
+if infermeter itself is killed. The session id is the handle: every process it starts (Java workers, Python workers, Ray
 helpers) stays in that session unless it makes its own, and those are found through the process tree
 snapshot taken before stopping. Nothing is ever stopped by name.
 """
@@ -9,9 +10,11 @@ snapshot taken before stopping. Nothing is ever stopped by name.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from infermeter.errors import InfermeterError
+from infermeter.lifeline import child_env
 
 
 class ServerFailedError(InfermeterError):
@@ -62,15 +66,16 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        if shutil.which(self.command[0], path=(self.env or os.environ).get("PATH")) is None:
+            raise ServerFailedError(f"{self.name}: cannot start {self.command[0]!r}: not found", "install the server's environment")
         log = self.log_path.open("ab")
         t0 = time.perf_counter()
         try:
+            # Through the guard, which takes the server's session down if infermeter dies (servers/guard.py).
             self.proc = subprocess.Popen(
-                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                [sys.executable, "-m", "infermeter.servers.guard", *self.command], cwd=self.cwd, env=child_env(self.env),
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
-        except FileNotFoundError as exc:
-            raise ServerFailedError(f"{self.name}: cannot start {self.command[0]!r}: {exc.strerror}", "install the server's environment") from None
         finally:
             log.close()
         self.started_s = t0
@@ -87,7 +92,7 @@ class ServerProcess:
             code = self.proc.poll()
             if code is not None:
                 raise ServerFailedError(
-                    f"{self.name} exited with code {code} before it was ready; last lines of {self.log_path}:\n{log_tail(self.log_path)}"
+                    f"{self.name} {describe_exit(code)} before it was ready; last lines of {self.log_path}:\n{log_tail(self.log_path)}"
                 )
             try:
                 if self.ready():
@@ -97,19 +102,40 @@ class ServerProcess:
                 pass
             time.sleep(0.25)
         raise ServerFailedError(
-            f"{self.name} was not ready after {self.ready_timeout_s:.0f} s; last lines of {self.log_path}:\n{log_tail(self.log_path)}",
+            f"{self.name} was not ready after {self.ready_timeout_s:g} s; last lines of {self.log_path}:\n{log_tail(self.log_path)}",
             "raise the ready timeout, or read the log for the cause",
         )
 
     def tree(self) -> list[psutil.Process]:
-        """The server and every process it started (its session, and its descendants)."""
-        return session_tree(self.proc.pid) if self.proc is not None else []
+        """The server and every process it started (its session and their descendants), without the guard."""
+        if self.proc is None:
+            return []
+        return [p for p in session_tree(self.proc.pid) if p.pid != self.proc.pid]
+
+    def exit_code(self) -> int | None:
+        """None while the server runs; its exit code (128 + N: killed by signal N) once it has exited."""
+        if self.proc is None:
+            return None
+        code = self.proc.poll()
+        if code is None and not self._server_alive():
+            try:  # the server is gone; its guard is still stopping the helpers it left
+                code = self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        return code
+
+    def _server_alive(self) -> bool:
+        assert self.proc is not None
+        try:
+            return any(c.status() != psutil.STATUS_ZOMBIE for c in psutil.Process(self.proc.pid).children())
+        except psutil.Error:
+            return False
 
     def stop(self) -> None:
-        """SIGTERM the whole tree, wait, then SIGKILL what is left."""
+        """SIGTERM the whole session, guard included, wait, then SIGKILL what is left."""
         if self.proc is None:
             return
-        terminate(self.tree(), self.stop_timeout_s)
+        terminate(session_tree(self.proc.pid), self.stop_timeout_s)
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -132,6 +158,16 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def describe_exit(code: int) -> str:
+    """How a server (behind its guard: 128 + N for signal N) ended, in words."""
+    if code > 128:
+        try:
+            return f"was killed by {signal.Signals(code - 128).name}"
+        except ValueError:
+            pass
+    return f"exited with code {code}"
 
 
 def session_tree(pid: int) -> list[psutil.Process]:
@@ -160,6 +196,8 @@ def terminate(procs: list[psutil.Process], grace_s: float) -> None:
         for p in procs:
             try:
                 p.send_signal(sig)
+                if sig == signal.SIGTERM:
+                    p.send_signal(signal.SIGCONT)  # a stopped (hung) process acts on SIGTERM only once continued
             except psutil.Error:
                 pass
         _, procs = psutil.wait_procs(procs, timeout=grace_s if sig == signal.SIGTERM else 5)

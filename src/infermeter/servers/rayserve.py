@@ -14,7 +14,6 @@ import json
 import urllib.request
 from pathlib import Path
 
-from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.servers import envs
 from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, json_payload_target
@@ -31,9 +30,7 @@ class RayServe(ServerAdapter):
     Settings = ServingModelSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
-        why = self.missing()
-        if why:
-            raise NotInstalledError(f"Ray Serve cannot run here: {why}", f"infermeter servers install {self.name}")
+        self.require_runnable()
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
         app = entry_point("rayserve_app.py", workdir)

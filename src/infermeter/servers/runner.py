@@ -4,6 +4,7 @@ queue/inference time and its process tree's CPU and memory over the window."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from collections.abc import Callable
@@ -17,12 +18,12 @@ from infermeter.collectors import machine
 from infermeter.config import CostSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
-from infermeter.load.generator import generator_warnings, merge, run_processes, window_failure
-from infermeter.load.runner import LoadSettings, build_plans, window_fields
+from infermeter.load.runner import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.results.cost import cost_record
 from infermeter.results.store import ResultStore
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
+from infermeter.servers.process import describe_exit, log_tail
 from infermeter.servers.registry import server_class
 from infermeter.workloads.base import file_slug
 from infermeter.workloads.registry import get_workload
@@ -76,8 +77,9 @@ def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
 ) -> None:
-    """Every load point `repeats` times; stops early if the server dies (the rest count as failed)."""
-    for cell in cells:
+    """Every load point `repeats` times. If the server dies, or stops answering, mid-run, the window says
+    so and every load point not yet measured is recorded as failed with that cause; the run goes on."""
+    for i, cell in enumerate(cells):
         settings = _settings(cell)
         for rep in range(settings.repeats):
             point = f"users {cell.users}" if cell.users is not None else f"rate {cell.rate}/s"
@@ -86,24 +88,45 @@ def measure_server(
             cpu0, _ = _tree_usage(tree)
             srv0 = _safe_metrics(adapter, deployment)
             t0 = time.perf_counter()
-            merged = merge(run_processes(build_plans(deployment.target, settings, cell.users, cell.rate, rep)))
+            merged, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep))
             wall = time.perf_counter() - t0
             cpu1, rss = _tree_usage(tree)
-            srv1 = _safe_metrics(adapter, deployment)
-            merged.update(_server_delta(srv0, srv1))
-            merged["server_cpu_percent"] = 100 * (cpu1 - cpu0) / wall if wall else None
-            merged["server_rss_mb"] = rss
-            warnings = generator_warnings(merged) + answer_warnings(common.get("answers") or {})
-            alive = deployment.process.proc is not None and deployment.process.proc.poll() is None
-            failure = window_failure(merged)
-            if not alive:
-                failure = f"the server exited during the window; see {deployment.process.log_path}"
+            if merged:
+                merged.update(_server_delta(srv0, _safe_metrics(adapter, deployment)))
+                merged["server_cpu_percent"] = 100 * (cpu1 - cpu0) / wall if wall else None
+                merged["server_rss_mb"] = rss
+            warnings += answer_warnings(common.get("answers") or {})
+            gone = _server_gone(deployment, merged)
+            if gone:
+                failure = f"{failure}; {gone}" if failure else gone
             record = _base_record(cell, run_id, adapter) | common | window_fields(rep, settings.repeats, merged, failure, warnings, cell.users)
-            if cost is not None and cost.price_per_hour is not None:
+            if cost is not None and cost.price_per_hour is not None and merged:
                 record["cost"] = cost_record(cost.price_per_hour, cost.currency, merged.get("throughput_rps"))
             store.append(record)
-            if not alive:
+            if gone:
+                cause = f"not measured: during an earlier window ({point}, repeat {rep + 1}) {gone}"
+                for later in cells[i + 1:]:
+                    store.append(_base_record(later, run_id, adapter) | common | {"status": "failed", "error": cause})
                 return
+
+
+def _server_gone(deployment: Deployment, merged: dict[str, Any]) -> str | None:
+    """Why measuring this server cannot go on: it exited, or every request of the window failed and it no
+    longer passes its readiness check (hung). None while it runs and answers."""
+    proc = deployment.process
+    code = proc.exit_code()
+    if code is not None:
+        return f"the server {describe_exit(code)}; last lines of {proc.log_path}:\n{log_tail(proc.log_path, 8)}"
+    if merged.get("ok"):
+        return None
+    for _ in range(3):  # a server shedding an overload may need a moment
+        try:
+            if proc.ready():
+                return None
+        except Exception:
+            pass
+        time.sleep(1.0)
+    return "the server stopped answering (every request failed and its readiness check fails); it is stopped"
 
 
 def answer_warnings(answers: dict[str, Any]) -> list[str]:
@@ -114,10 +137,8 @@ def answer_warnings(answers: dict[str, Any]) -> list[str]:
 
 
 def cells_failed(store: ResultStore, cells: list[ServerCell]) -> int:
-    """Cells of this server with no successful repeat."""
-    ids = {c.cell_id for c in cells}
-    ok = {r["cell_id"] for r in store.records() if r.get("cell_id") in ids and r.get("status") == "ok"}
-    return len(ids - ok)
+    """Cells of this server not fully measured: some repeat failed (the definition --resume uses)."""
+    return len({c.cell_id for c in cells} - store.finished_cells())
 
 
 def _safe_metrics(adapter: ServerAdapter, deployment: Deployment) -> dict[str, float]:
@@ -145,7 +166,10 @@ def run_server_cells(
                 store.append(_base_record(c, run_id, adapter) | {"status": "skipped", "error": f"{entry.name}: {why}"})
             skipped += len(todo)
             continue
-        workdir = out / "servers" / f"{file_slug(entry.name)}-{file_slug(wname)}"
+        # One directory per (server with its settings, workload): two entries of one framework must not
+        # share a directory, or the second would overwrite the first's log that its records point to.
+        settings_key = hashlib.sha256(todo[0].server_label.encode()).hexdigest()[:6]
+        workdir = out / "servers" / f"{file_slug(entry.name)}-{file_slug(wname)}-{settings_key}"
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
         try:

@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import Field
 
-from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.http import HttpTarget
 from infermeter.servers import envs, prometheus
@@ -46,9 +45,7 @@ class TorchServe(ServerAdapter):
         return super().missing()
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
-        why = self.missing()
-        if why:
-            raise NotInstalledError(f"TorchServe cannot run here: {why}", f"infermeter servers install {self.name}")
+        self.require_runnable()
         s: TorchServeSettings = self.settings  # type: ignore[assignment]
         bin_dir = envs.env_bin(self.name)
         model = file_slug(workload.name).replace(".", "_")

@@ -65,9 +65,7 @@ class Triton(ServerAdapter):
         return "onnxruntime" if chosen == "sklearn" else chosen  # see TritonSettings: no scikit-learn in the stub
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
-        why = self.missing()
-        if why:
-            raise NotInstalledError(f"Triton cannot run here: {why}", f"infermeter servers install {self.name}")
+        self.require_runnable()
         s: TritonSettings = self.settings  # type: ignore[assignment]
         site = self._root()
         triton = site / "pytriton" / "tritonserver"
