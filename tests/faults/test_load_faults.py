@@ -146,3 +146,40 @@ def test_a_full_results_disk_stops_with_exit_8_and_resume_finishes(tmp_path, fak
     assert again.returncode == 0, again.stderr
     recs = records(out)
     assert {(r["cell"]["users"], r["repeat"]) for r in recs if r["status"] == "ok"} == {(u, k) for u in (1, 2, 3) for k in (0, 1)}
+
+
+def test_a_port_held_by_something_that_is_not_http_fails_with_the_cause(tmp_path):
+    """Something else owns the port (here: a line-based service that greets and hangs up)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.sendall(b"220 mail.example ESMTP ready\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        out = tmp_path / "o"
+        run = start_load(out, f"http://127.0.0.1:{listener.getsockname()[1]}/", "--users", "1", "--repeats", "1")
+        _, err = run.communicate(timeout=120)
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+    assert run.returncode == 5, err
+    rec = records(out)[0]
+    assert rec["status"] == "failed" and "every request failed" in rec["error"]
+    assert "Traceback" not in err
+    assert_nothing_left(run)

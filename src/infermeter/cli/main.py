@@ -6,7 +6,7 @@ import errno
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -84,6 +84,23 @@ def _run(
     )
     if summary.failed:
         raise CellsFailedError(f"{summary.failed} cells failed; their causes are in the table and in {out}/logs", "")
+    if summary.skipped and not (summary.measured or summary.resumed):
+        _nothing_measured(suite)
+
+
+def _nothing_measured(suite: Any) -> NoReturn:
+    """Every cell was skipped: say so with an exit code, since a run that measured nothing is not a success."""
+    from infermeter.engines.registry import engine_class
+    from infermeter.errors import NotInstalledError, UnsupportedError
+    from infermeter.servers.registry import server_class
+
+    missing = sorted({e.name for e in suite.engines if engine_class(e.name).missing()}
+                     | {s.name for s in suite.servers if server_class(s.name)(server_class(s.name).Settings(**s.settings)).missing()})
+    if missing:
+        raise NotInstalledError(f"nothing was measured: every cell was skipped, and {', '.join(missing)} cannot run here (reasons above)",
+                                "install what the reasons name (see `infermeter engines` and `infermeter servers`), or choose ones that are installed")
+    raise UnsupportedError("nothing was measured: every cell was skipped (reasons above)",
+                           "choose engines and servers that support this workload")
 
 
 @app.command()
@@ -167,7 +184,7 @@ def load(
 ) -> None:
     """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
     from infermeter.load.http import HttpTarget
-    from infermeter.load.runner import LoadSettings, check_loopback, probe, run_load
+    from infermeter.load.runner import LoadSettings, check_loopback, check_points, probe, run_load
     from infermeter.reports.table import load_table, summarise_load_cells
     from infermeter.results.store import ResultStore
 
@@ -189,6 +206,7 @@ def load(
     target = HttpTarget(url, (method or ("POST" if body else "GET")).upper(), payload, tuple(headers))
     settings = LoadSettings(warmup, duration, min_requests, max_duration, timeout, repeats, workers, arrival, seed)  # type: ignore[arg-type]
     user_list, rate_list = _numbers(users, int), _numbers(rate, float)
+    check_points(settings, user_list, rate_list)
     _warn_leftovers()
     check_loopback(target, allow_remote)
     probe(target)

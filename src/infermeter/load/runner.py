@@ -47,6 +47,15 @@ class LoadSettings:
             )
 
 
+def check_points(settings: LoadSettings, users: list[int] | None, rates: list[float] | None) -> None:
+    """The load asked for makes sense (checked before anything is contacted)."""
+    settings.check()
+    if bool(users) == bool(rates):
+        raise ConfigError("give virtual users (closed loop) or arrival rates (open loop)", "--users 1,10,25 or --rate 50,100")
+    if any(u < 1 for u in users or []) or any(r <= 0 for r in rates or []):
+        raise ConfigError("users must be >= 1 and rates > 0", "e.g. --users 1,10,25 or --rate 20,50")
+
+
 def check_loopback(target: HttpTarget, allow_remote: bool) -> None:
     """Refuse anything but this machine unless the user says otherwise: a load test is not a thing to
     aim at someone else's address by mistake."""
@@ -129,11 +138,7 @@ def run_load(
     on_progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Measure every point `repeats` times; returns the records (also appended to OUT)."""
-    settings.check()
-    if bool(users) == bool(rates):
-        raise ConfigError("give virtual users (closed loop) or arrival rates (open loop)", "--users 1,10,25 or --rate 50,100")
-    if any(u < 1 for u in users or []) or any(r <= 0 for r in rates or []):
-        raise ConfigError("users must be >= 1 and rates > 0", "e.g. --users 1,10,25 or --rate 20,50")
+    check_points(settings, users, rates)
     store = ResultStore(out)
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from infermeter.errors import ResultsWriteError
+from infermeter.errors import ConfigError, ResultsWriteError
 from infermeter.results.histogram import PERCENTILES
 
 LATENCY_KEYS = [f"p{p:g}" for p in PERCENTILES] + ["mean", "std", "min", "max"]
@@ -131,6 +131,8 @@ class ResultStore:
 
     def create(self) -> int:
         """Make OUT ready for appending; returns the bytes of torn last lines removed (0 normally)."""
+        if self.out.exists() and not self.out.is_dir():
+            raise ConfigError(f"{self.out} is a file, not a results directory", "give --out a directory (new or holding results)")
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

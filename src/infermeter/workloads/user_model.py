@@ -9,6 +9,7 @@ model, and the results say so. Parity is checked against the format's native eng
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,6 +21,7 @@ from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, TORCHSCRIPT, P
 
 PREFIX = "file:"
 NATIVE_ENGINE = {ONNX: "onnxruntime", TORCHSCRIPT: "torchscript", SAVEDMODEL: "tensorflow"}
+_FORMAT_WORDS = {ONNX: "an ONNX model", TORCHSCRIPT: "a TorchScript archive", SAVEDMODEL: "a SavedModel"}
 _ONNX_TYPES = {1: "float32", 10: "float16", 11: "float64", 6: "int32", 7: "int64", 9: "bool", 2: "uint8", 3: "int8"}
 
 
@@ -109,10 +111,30 @@ class UserModel(Workload):
 
     def input_specs(self) -> list[TensorSpec]:
         if self._specs is None:
-            self._specs = [self._complete(s) for s in self._declared_inputs()]
+            declared = self._declared_inputs()
+            unknown = sorted(set(self.shapes) - {s.name for s in declared})
+            if unknown:
+                raise ConfigError(
+                    f"{self.path} has no input named {', '.join(map(repr, unknown))}; its inputs are: "
+                    f"{', '.join(s.name for s in declared)}",
+                    "name the model's own inputs after '?', e.g. ?" + (declared[0].name if declared else "input") + "=3x224x224",
+                )
+            self._specs = [self._complete(s) for s in declared]
         return self._specs
 
     def _declared_inputs(self) -> list[TensorSpec]:
+        try:
+            return self._read_inputs()
+        except ConfigError:
+            raise
+        except Exception as exc:  # a damaged or foreign file: the parser's own words say what is wrong
+            raise ConfigError(
+                f"cannot read {self.path} as {_FORMAT_WORDS.get(self.native_format, self.native_format)}: "
+                f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}",
+                "check that the file is complete and was saved by the exporter of that format (re-export it)",
+            ) from None
+
+    def _read_inputs(self) -> list[TensorSpec]:
         if self.native_format == ONNX:
             import onnx
 
@@ -134,6 +156,8 @@ class UserModel(Workload):
                 TensorSpec(name, tuple(spec.shape.as_list()), spec.dtype.name)
                 for name, spec in sig.structured_input_signature[1].items()
             ]
+        if not zipfile.is_zipfile(self.path):  # what torch.jit.save writes; checked here, without importing torch
+            raise ValueError("not a zip archive, which every TorchScript file is")
         if not self.shapes:
             raise ConfigError(
                 f"a TorchScript file does not say its input shapes: {self.path}",
@@ -143,7 +167,16 @@ class UserModel(Workload):
 
     def _complete(self, spec: TensorSpec) -> TensorSpec:
         if spec.name in self.shapes:
-            return TensorSpec(spec.name, (None, *self.shapes[spec.name]), spec.dtype)
+            given = self.shapes[spec.name]
+            fixed = spec.shape[1:]
+            if spec.shape and (len(given) != len(fixed) or any(d is not None and d != g for d, g in zip(fixed, given))):
+                declared = "x".join("?" if d is None else str(d) for d in fixed)
+                raise ConfigError(
+                    f"input {spec.name!r} of {self.path} is declared {declared} (without the batch dimension); "
+                    f"the shape given, {'x'.join(map(str, given))}, does not fit it",
+                    f"give a shape that fills only its open dimensions (?), e.g. ?{spec.name}={declared.replace('?', '224')}",
+                )
+            return TensorSpec(spec.name, (None, *given), spec.dtype)
         if any(d is None for d in spec.shape[1:]):
             raise ConfigError(
                 f"input {spec.name!r} of {self.path} has an unknown dimension: {spec.shape}",
