@@ -55,3 +55,9 @@ class ResultsWriteError(InfermeterError):
     stays whole; the run stops, since nothing measured from then on could be kept."""
 
     exit_code = 8
+
+
+class RegressionError(InfermeterError):
+    """`infermeter compare --fail-on` found a significant change past a threshold (for CI gates)."""
+
+    exit_code = 9

@@ -276,6 +276,57 @@ def servers_install(names: list[str] = typer.Argument(..., help="server names, o
             err_console.print(f"[yellow]{name} still cannot run here:[/] {why}", soft_wrap=True)
 
 
+def _records_of(path: Path) -> list[dict]:
+    from infermeter.results.store import ResultStore
+
+    store = ResultStore(path)
+    if not store.jsonl.exists():
+        raise InfermeterError(f"{path} holds no results.jsonl", "give the --out directory of an infermeter run or load test")
+    return list(store.records())
+
+
+@app.command()
+def compare(
+    a: Path = typer.Argument(..., help="results directory of the baseline run"),
+    b: Path = typer.Argument(..., help="results directory of the run to compare with it"),
+    fail_on: Optional[str] = typer.Option(None, help="exit 9 when a significant change passes a threshold, e.g. 'p99:+5%,throughput:-5%'"),
+    alpha: float = typer.Option(0.05, help="significance level of Welch's t-test over repeats"),
+    min_change: float = typer.Option(2.0, help="smallest change, in %, that counts as real"),
+) -> None:
+    """Cell by cell: A's and B's throughput and latency, the change, its p-value, and a verdict."""
+    from infermeter.errors import RegressionError
+    from infermeter.results.compare import breaches, compare_runs, parse_fail_on
+
+    thresholds = parse_fail_on(fail_on) if fail_on else {}
+    if not 0 < alpha < 1 or min_change < 0:
+        raise InfermeterError("--alpha must be between 0 and 1 and --min-change at least 0", "e.g. --alpha 0.05 --min-change 2")
+    cells, only_a, only_b = compare_runs(_records_of(a), _records_of(b), alpha, min_change / 100)
+    if not cells:
+        raise InfermeterError(f"{a} and {b} have no measured cell in common",
+                              "compare two runs of the same suite (cells match by their full settings)")
+    t = Table(title=f"{b} against {a}")
+    for c in ("cell", "metric", "A", "B", "change", "p", "verdict"):
+        t.add_column(c, justify="right" if c in ("A", "B", "change", "p") else "left")
+    colour = {"better": "green", "worse": "red"}
+    for cell in cells:
+        for i, d in enumerate(cell.diffs):
+            verdict = f"[{colour[d.verdict]}]{d.verdict}[/]" if d.verdict in colour else d.verdict
+            t.add_row(escape(cell.label) if i == 0 else "", d.metric, f"{d.a:.4g}", f"{d.b:.4g}", f"{d.change:+.1%}",
+                      "-" if d.p_value != d.p_value else f"{d.p_value:.3g}", verdict)
+    out_console.print(t)
+    out_console.print(f"significant = Welch's t-test p < {alpha:g} over repeats and a change of at least {min_change:g}%; "
+                      "throughput in requests or samples per second, latency in ms", highlight=False, soft_wrap=True)
+    for label in only_a:
+        err_console.print(f"[yellow]only in A[/]: {escape(label)}", soft_wrap=True)
+    for label in only_b:
+        err_console.print(f"[yellow]only in B[/]: {escape(label)}", soft_wrap=True)
+    failed = breaches(cells, thresholds)
+    if failed:
+        for line in failed:
+            err_console.print(f"[red]regression[/]: {escape(line)}", soft_wrap=True)
+        raise RegressionError(f"{len(failed)} significant change(s) past --fail-on {fail_on}", "")
+
+
 @app.command()
 def cleanup() -> None:
     """Stop servers that an earlier, killed infermeter run left running (by process id and session)."""

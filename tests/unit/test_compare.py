@@ -1,0 +1,106 @@
+"""`infermeter compare`: differences that are noise are called so, real ones are found, and --fail-on
+gates on them. Runs are made of synthetic repeats drawn from seeded distributions, so the verdicts are
+deterministic."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from infermeter.results import histogram, stats
+from infermeter.results.compare import breaches, compare_runs, holm, parse_fail_on
+from infermeter.errors import ConfigError
+
+
+def run_records(seed, latency_ms=10.0, throughput=100.0, repeats=5, cells=("c1", "c2"), noise=0.03):
+    """One server cell per id, `repeats` windows each; window-to-window noise of a few percent."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for cid in cells:
+        for rep in range(repeats):
+            drift = 1 + rng.normal(0, noise)
+            lat_ns = rng.gamma(20, latency_ms * drift / 20, 2000) * 1e6
+            out.append({
+                "kind": "server", "cell_id": cid, "status": "ok", "repeat": rep, "repeats": repeats,
+                "cell": {"workload": "w", "users": 1}, "server": {"label": f"srv-{cid}"},
+                "metrics": {"latency_hdr": histogram.encode(histogram.from_ns(lat_ns)), "latency_ms": stats.latency_summary_ms(lat_ns),
+                            "throughput_rps": throughput / drift},
+            })
+    return out
+
+
+def verdicts(cells):
+    return {(c.label, d.metric): d.verdict for c in cells for d in c.diffs}
+
+
+def test_two_runs_of_the_same_thing_are_not_significantly_different():
+    cells, only_a, only_b = compare_runs(run_records(1), run_records(2))
+    assert len(cells) == 2 and not only_a and not only_b
+    assert set(verdicts(cells).values()) == {"not significant"}
+
+
+def test_holm_adjusts_for_the_number_of_tests_and_skips_untested():
+    adjusted = holm([0.01, 0.04, 0.03, float("nan")])
+    assert adjusted[:3] == pytest.approx([0.03, 0.06, 0.06]) and adjusted[3] != adjusted[3]
+
+
+def test_a_slower_run_is_found_worse_and_a_faster_one_better():
+    slow = run_records(2, latency_ms=13.0, throughput=77.0)
+    cells, _, _ = compare_runs(run_records(1), slow)
+    v = verdicts(cells)
+    assert v[("w on srv-c1, users 1", "p50")] == "worse" and v[("w on srv-c1, users 1", "throughput")] == "worse"
+    p50 = next(d for d in cells[0].diffs if d.metric == "p50")
+    assert 0.2 < p50.change < 0.45 and p50.p_value < 0.01  # 13 ms against 10 ms, with window-to-window noise
+    back, _, _ = compare_runs(slow, run_records(1))
+    assert verdicts(back)[("w on srv-c1, users 1", "throughput")] == "better"
+
+
+def test_a_tiny_shift_is_not_called_real_and_one_repeat_cannot_be_tested():
+    cells, _, _ = compare_runs(run_records(1, noise=0.0005), run_records(2, latency_ms=10.05, noise=0.0005))
+    assert verdicts(cells)[("w on srv-c1, users 1", "p50")] == "not significant"  # below the 2% floor
+    cells, _, _ = compare_runs(run_records(1, repeats=1), run_records(2, repeats=1))
+    assert set(verdicts(cells).values()) == {"too few repeats"}
+
+
+def test_cells_in_one_run_only_are_listed():
+    _, only_a, only_b = compare_runs(run_records(1, cells=("c1", "c2")), run_records(2, cells=("c2", "c3")))
+    assert only_a == ["w on srv-c1, users 1"] and only_b == ["w on srv-c3, users 1"]
+
+
+def test_fail_on_thresholds_gate_only_significant_changes_in_their_direction():
+    assert parse_fail_on("p99:+5%, throughput:-5%") == {"p99": 0.05, "throughput": -0.05}
+    slow, _, _ = compare_runs(run_records(1), run_records(2, latency_ms=13.0, throughput=77.0))
+    assert len(breaches(slow, parse_fail_on("p99:+5%,throughput:-5%"))) == 4  # two cells x two metrics
+    assert breaches(slow, parse_fail_on("p99:+50%")) == []
+    same, _, _ = compare_runs(run_records(1), run_records(2))
+    assert breaches(same, parse_fail_on("p99:+0.1%,throughput:-0.1%")) == []
+    for bad in ("p99:5%", "p99:+5", "latency:+5%", "p99"):
+        with pytest.raises(ConfigError):
+            parse_fail_on(bad)
+
+
+def write_run(path, records):
+    path.mkdir()
+    (path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    return str(path)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "infermeter.cli.main", *args], capture_output=True, text=True)
+
+
+def test_compare_command_prints_verdicts_and_exits_9_past_a_threshold(tmp_path):
+    a = write_run(tmp_path / "a", run_records(1))
+    same = write_run(tmp_path / "same", run_records(2))
+    slow = write_run(tmp_path / "slow", run_records(2, latency_ms=13.0, throughput=77.0))
+    r = cli("compare", a, same, "--fail-on", "p99:+5%")
+    assert r.returncode == 0, r.stderr
+    assert "not significant" in r.stdout and "worse" not in r.stdout
+    r = cli("compare", a, slow, "--fail-on", "p99:+5%,throughput:-5%")
+    assert r.returncode == 9 and "worse" in r.stdout and "regression" in r.stderr and "Traceback" not in r.stderr
+    r = cli("compare", a, str(tmp_path / "nowhere"))
+    assert r.returncode == 2 and "holds no results.jsonl" in r.stderr
+    r = cli("compare", a, write_run(tmp_path / "other", run_records(2, cells=("x",))))
+    assert r.returncode == 2 and "no measured cell in common" in r.stderr
