@@ -38,3 +38,52 @@ def assert_listens_on_loopback_only(procs, at_least: int = 1) -> None:
     socks = listening_sockets(procs)
     assert len(socks) >= at_least, socks
     assert {addr for _, addr, _ in socks} <= LOOPBACK, socks
+
+
+def whole_records(results_jsonl: Path) -> list[dict]:
+    """The records of a results.jsonl, read while it may be growing: whole lines only (the piece after the
+    last newline may be a record being written right now); a torn whole line fails the caller's test."""
+    import json
+
+    if not results_jsonl.exists():
+        return []
+    return [json.loads(line) for line in results_jsonl.read_text().split("\n")[:-1]]
+
+
+def wait_for(cond, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def left_in_session(sid: int) -> list:
+    """Live (non-zombie) processes of session `sid`."""
+    import psutil
+
+    out = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except (OSError, psutil.Error):
+            pass
+    return out
+
+
+def generator_processes(pid: int) -> list:
+    """The load-generator processes (multiprocessing spawn children) of infermeter process `pid`."""
+    import psutil
+
+    out = []
+    for child in psutil.Process(pid).children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                out.append(child)
+        except psutil.Error:  # a child that just exited
+            pass
+    return out

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-import psutil
 import pytest
+from conftest import generator_processes, left_in_session, wait_for, whole_records
 
 from infermeter.servers.process import free_port
 
@@ -23,18 +23,7 @@ def cli(*args):
 
 
 def records(out):
-    path = out / "results.jsonl"
-    # Whole lines only: the last piece, after the final newline, may be a record being written right now.
-    return [json.loads(line) for line in path.read_text().split("\n")[:-1]] if path.exists() else []
-
-
-def wait_for(cond, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    return whole_records(out / "results.jsonl")
 
 
 def port_free(port):
@@ -67,14 +56,7 @@ def start_load(out, url, *extra, preexec_fn=None):
 
 def assert_nothing_left(proc):
     """The load command and every process it started are gone."""
-    assert not [p for p in psutil.process_iter(["pid"]) if _in_session(p, proc.pid)]
-
-
-def _in_session(p, sid):
-    try:
-        return os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE
-    except (OSError, psutil.Error):
-        return False
+    assert not left_in_session(proc.pid)
 
 
 def test_a_server_killed_mid_run_fails_the_later_windows_with_the_cause(tmp_path, fake_server):
@@ -113,7 +95,7 @@ def test_a_dead_generator_process_fails_its_window_only(tmp_path, fake_server):
     _, url = fake_server
     out = tmp_path / "o"
     run = start_load(out, url, "--users", "4", "--repeats", "3", "--workers", "2", "--duration", "3", "--max-duration", "5")
-    generators = lambda: [p for p in psutil.Process(run.pid).children() if "spawn_main" in " ".join(p.cmdline())]  # noqa: E731
+    generators = lambda: generator_processes(run.pid)  # noqa: E731
     wait_for(lambda: len(generators()) == 2)
     time.sleep(1.0)  # inside the first window
     generators()[0].kill()

@@ -4,7 +4,6 @@ generator process killed mid-window, and infermeter itself SIGKILLed mid-run. Ea
 cells carry the cause, the suite goes on, the exit code says cells failed, no line of results.jsonl is
 torn, and no process of the run or listening socket of its servers is left."""
 
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import time
 
 import psutil
 import pytest
-from conftest import with_environment
+from conftest import generator_processes, left_in_session, wait_for, whole_records, with_environment
 
 from infermeter.servers.litserve import LitServe
 
@@ -44,18 +43,7 @@ def start_run(tmp_path, cache_root, text, *extra):
 
 
 def records(tmp_path):
-    path = tmp_path / "out" / "results.jsonl"
-    # Whole lines only: the last piece, after the final newline, may be a record being written right now.
-    return [json.loads(line) for line in path.read_text().split("\n")[:-1]] if path.exists() else []
-
-
-def wait_for(cond, timeout=180.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    return whole_records(tmp_path / "out" / "results.jsonl")
 
 
 def server_sessions(tmp_path):
@@ -70,29 +58,16 @@ def server_sessions(tmp_path):
 
 
 def session_members(sid):
-    out = []
-    for p in psutil.process_iter(["pid"]):
-        try:
-            if os.getsid(p.pid) == sid and p.pid != sid and p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p)
-        except (OSError, psutil.Error):
-            pass
-    return out
+    """The server's processes: its guard's session without the guard."""
+    return [p for p in left_in_session(sid) if p.pid != sid]
 
 
 def assert_nothing_left(tmp_path, run):
     """No process of the run (its session, its servers' sessions) and no socket of its servers."""
     time.sleep(0.5)
-    left = [p for p in psutil.process_iter(["pid"]) if _alive_in(p, run.pid)]
+    left = left_in_session(run.pid)
     assert not left, [p.cmdline() for p in left]
     assert not server_sessions(tmp_path)
-
-
-def _alive_in(p, sid):
-    try:
-        return os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE
-    except (OSError, psutil.Error):
-        return False
 
 
 def test_not_ready_and_crashed_servers_fail_their_cells_and_the_suite_goes_on(tmp_path, cache_root):
@@ -101,7 +76,7 @@ def test_not_ready_and_crashed_servers_fail_their_cells_and_the_suite_goes_on(tm
                "  - {name: litserve, settings: {threads: 1}}\n")  # healthy
     run = start_run(tmp_path, cache_root, suite_text(servers))
     # The second server's first window has been stored: kill the server itself (not its guard).
-    wait_for(lambda: any(r.get("status") == "ok" for r in records(tmp_path)))
+    wait_for(lambda: any(r.get("status") == "ok" for r in records(tmp_path)), 180)
     guards = server_sessions(tmp_path)
     assert len(guards) == 1
     guards[0].children()[0].kill()
@@ -125,7 +100,7 @@ def test_not_ready_and_crashed_servers_fail_their_cells_and_the_suite_goes_on(tm
 
 def test_a_hung_server_is_detected_and_stopped(tmp_path, cache_root):
     run = start_run(tmp_path, cache_root, suite_text("  - {name: litserve, settings: {threads: 1}}\n"))
-    wait_for(lambda: any(r.get("status") == "ok" for r in records(tmp_path)))
+    wait_for(lambda: any(r.get("status") == "ok" for r in records(tmp_path)), 180)
     guard = server_sessions(tmp_path)[0]
     for p in session_members(guard.pid):
         p.suspend()  # SIGSTOP: the port still accepts, nothing answers
@@ -141,8 +116,8 @@ def test_a_hung_server_is_detected_and_stopped(tmp_path, cache_root):
 
 def test_a_dead_generator_process_fails_one_window_and_the_rest_is_measured(tmp_path, cache_root):
     run = start_run(tmp_path, cache_root, suite_text("  - {name: litserve, settings: {threads: 1}}\n", generators=2))
-    generators = lambda: [p for p in psutil.Process(run.pid).children() if "spawn_main" in " ".join(p.cmdline())]  # noqa: E731
-    wait_for(lambda: len(generators()) == 2)
+    generators = lambda: generator_processes(run.pid)  # noqa: E731
+    wait_for(lambda: len(generators()) == 2, 180)
     time.sleep(1.7)  # past the processes' aligned start, inside the window
     generators()[0].kill()
     _, err = run.communicate(timeout=300)
@@ -156,7 +131,7 @@ def test_a_dead_generator_process_fails_one_window_and_the_rest_is_measured(tmp_
 
 def test_sigkill_of_infermeter_leaves_no_server_and_resume_finishes(tmp_path, cache_root):
     run = start_run(tmp_path, cache_root, suite_text("  - {name: litserve, settings: {threads: 1}}\n"))
-    wait_for(lambda: len(records(tmp_path)) >= 2)  # the first load point is finished
+    wait_for(lambda: len(records(tmp_path)) >= 2, 180)  # the first load point is finished
     guard = server_sessions(tmp_path)[0]
     server = session_members(guard.pid)
     ports = [c.laddr.port for p in server for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
