@@ -116,6 +116,12 @@ class CostSection(_Strict):
     currency: str = "USD"
 
 
+class EnergySection(_Strict):
+    """How energy is estimated where it cannot be measured (no readable RAPL counters)."""
+
+    cpu_watts_per_core: float = Field(10.0, gt=0, description="power of one busy CPU core, for the labelled estimate")
+
+
 class Suite(_Strict):
     name: str = "suite"
     workloads: list[str] = Field(min_length=1)
@@ -123,6 +129,7 @@ class Suite(_Strict):
     servers: list[ServerEntry] = Field(default_factory=list)
     load: LoadSection = Field(default_factory=LoadSection)
     cost: CostSection = Field(default_factory=CostSection)
+    energy: EnergySection = Field(default_factory=EnergySection)
     scenarios: list[Scenario] = Field(default_factory=lambda: [Scenario()])
     warmup: WarmupSettings = Field(default_factory=WarmupSettings)
     measure: MeasureSettings = Field(default_factory=MeasureSettings)

@@ -58,7 +58,7 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
             if job["job"] == "prepare":
                 worker.prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), on_event)
             else:
-                worker.measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], on_event)
+                worker.measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], on_event, job["cpu_watts_per_core"])
         except Exception as exc:
             on_event({"type": "error", "error": worker._describe(exc), "error_type": type(exc).__name__})
         return
@@ -189,7 +189,8 @@ def run_suite(
                 elif ev["type"] == "error":
                     state["error"] = ev["error"]
 
-            job = {"job": "cell", "cell": cell.model_dump(), "cache_root": str(cache_root), "run_id": run_id}
+            job = {"job": "cell", "cell": cell.model_dump(), "cache_root": str(cache_root), "run_id": run_id,
+                   "cpu_watts_per_core": suite.energy.cpu_watts_per_core}
             run_job(job, out / "logs" / f"cell-{cell.cell_id}.log", on_event, isolation)
             if state["error"]:
                 store.append(_status_record(cell, run_id, "failed", state["error"]))

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine, process
+from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
 from infermeter.config import Cell
 from infermeter.engines.base import Engine
 from infermeter.lifeline import die_with_parent
@@ -68,7 +69,7 @@ def make_engine(cls: type[Engine], settings: dict[str, Any], workload: Workload)
     return cls(cls.Settings(**settings))
 
 
-def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
+def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE) -> None:
     """Load, check parity, warm up, then measure `repeats` windows, emitting a record after each."""
     from infermeter.engines.base import LOAD_CACHE
     from infermeter.engines.registry import engine_class
@@ -147,6 +148,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
         }
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
+            energy = EnergyWindow(cpu_watts_per_core).start()
             cpu0 = process.cpu_seconds()
             busy0 = process.system_busy_seconds()
             if cell.concurrency > 1:
@@ -180,6 +182,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit) -> None:
                 "peak_rss_mb": peak,
                 "peak_rss_delta_mb": peak - rss_baseline,
             }
+            metrics["energy"] = energy.result(cpu_s, metrics["samples_per_s"])
             warnings = []
             if parity.get("verdict") == "mismatch":
                 warnings.append(
@@ -225,7 +228,8 @@ def main() -> None:
         if job["job"] == "prepare":
             prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), emit)
         else:
-            measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], emit)
+            measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], emit,
+                         job.get("cpu_watts_per_core", DEFAULT_CPU_WATTS_PER_CORE))
         emit({"type": "done"})
     except BaseException as exc:
         traceback.print_exc()

@@ -36,9 +36,9 @@ def suite_text(servers: str, generators: int = 1) -> str:
 def start_run(tmp_path, cache_root, text, *extra):
     (tmp_path / "suite.yaml").write_text(text)
     return subprocess.Popen(
-        [sys.executable, "-m", "infermeter.cli.main", "run", str(tmp_path / "suite.yaml"), "--out", str(tmp_path / "out"),
-         "--cache", str(cache_root), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        # A relative --out, as users type it: servers run in their own directories and must still find theirs.
+        [sys.executable, "-m", "infermeter.cli.main", "run", "suite.yaml", "--out", "out", "--cache", str(cache_root), *extra],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
 
 

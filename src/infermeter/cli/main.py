@@ -45,7 +45,7 @@ def _run(
     from infermeter.config import load_suite, parse_suite
     from infermeter.engines.registry import engine_class
     from infermeter.reports.table import (
-        comparison_table, load_table, not_measured, summarise_cells, summarise_load_cells, write_summary_csv,
+        comparison_table, load_table, not_measured, resources_table, summarise_cells, summarise_load_cells, write_summary_csv,
     )
     from infermeter.results.cost import cost_ranking
     from infermeter.results.store import ResultStore
@@ -69,6 +69,7 @@ def _run(
     server_rows = summarise_load_cells(records, kind="server")
     if server_rows:
         out_console.print(load_table(server_rows, title=f"{suite.name}: servers", server=True))
+        out_console.print(resources_table(server_rows, title=f"{suite.name}: what each server cost"))
         for line in cost_ranking(server_rows):
             out_console.print(line, highlight=False, soft_wrap=True, markup=False)
         rows = rows + server_rows

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from infermeter.collectors.process import rss_mb
 from infermeter.errors import InfermeterError
 from infermeter.load.grpc_client import GrpcCaller, GrpcTarget, is_success
 from infermeter.load.http import Connection, HttpTarget, ProtocolError
@@ -60,6 +61,7 @@ class LoadResult:
     cpu_s: float
     wall_s: float
     unsent: int = 0
+    rss_mb: float = 0.0  # the generator process's resident memory at the end of its run
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -265,6 +267,7 @@ def run_plan(plan: LoadPlan) -> LoadResult:
         wall_s=wall,
         unsent=unsent,
         errors=rec.errors,
+        rss_mb=rss_mb(),
     )
 
 
@@ -349,6 +352,8 @@ def merge(results: list[LoadResult]) -> dict[str, Any]:
     ok = sum(v for k, v in outcomes.items() if is_success(k))
     failures = completed - ok
     busiest = max(r.cpu_s / r.wall_s for r in results if r.wall_s > 0)
+    client_cpu = sum(r.cpu_s for r in results)
+    longest = max(r.wall_s for r in results)
     merged: dict[str, Any] = {
         "latency_ms": histogram.summary_ms(lat) if completed else {},
         "latency_hdr": histogram.encode(lat),
@@ -363,6 +368,11 @@ def merge(results: list[LoadResult]) -> dict[str, Any]:
         "failure_rate": failures / completed if completed else None,
         "generator_processes": len(results),
         "generator_cpu_max": busiest,
+        # The client's own cost, beside the server's: CPU over the generators' run (warm-up and window),
+        # and the resident memory of their processes.
+        "client_cpu_s": client_cpu,
+        "client_cpu_percent": 100 * client_cpu / longest if longest > 0 else None,
+        "client_rss_mb": sum(r.rss_mb for r in results),
         "errors": [e for r in results for e in r.errors][:5],
     }
     if lags:

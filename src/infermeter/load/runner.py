@@ -17,6 +17,7 @@ from typing import Any
 
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine
+from infermeter.collectors.energy import EnergyWindow
 from infermeter.errors import ConfigError
 from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
 from infermeter.load.http import HttpTarget
@@ -155,7 +156,10 @@ def run_load(
         for rep in range(settings.repeats):
             if on_progress:
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
+            energy = EnergyWindow().start()
             merged, failure, warnings = measure_window(build_plans(target, settings, u, r, rep))
+            if merged:  # the target's processes are not ours: measured (RAPL) or n/a, never a guess
+                merged["energy"] = energy.result(None, merged.get("throughput_rps"))
             record = {
                 "schema_version": SCHEMA_VERSION,
                 "kind": "load",

@@ -13,6 +13,10 @@ from infermeter.results import histogram, stats
 from infermeter.validity.sanity import cell_sanity
 
 
+ENERGY_NOTE = ("J/1k: joules per 1,000 inferences; 'est' = estimated from CPU time x energy.cpu_watts_per_core "
+               "(no readable RAPL counters), not measured")
+
+
 def _fmt(v: float | None, digits: int = 2) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -71,6 +75,7 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 peak_rss_mb=max(r["metrics"]["peak_rss_mb"] for r in ok),
                 peak_rss_delta_mb=max(r["metrics"]["peak_rss_delta_mb"] for r in ok),
                 parity=ok[0].get("parity") or {},
+                **_energy(ok),
             )
             _add_sanity(row, ok)
             for name in ("p50", "throughput"):
@@ -81,6 +86,20 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     )
         rows.append(row)
     return rows
+
+
+def _energy(ok: list[dict[str, Any]]) -> dict[str, Any]:
+    """Joules per 1,000 inferences over repeats, and where the figure comes from (rapl, estimate, n/a)."""
+    blocks = [r["metrics"].get("energy") or {} for r in ok]
+    return {"energy_per_1000": stats.over_repeats([b.get("joules_per_1000") for b in blocks]),
+            "energy_source": next((b.get("source") for b in blocks if b.get("source")), "n/a")}
+
+
+def _energy_cell(r: dict[str, Any]) -> str:
+    e = r.get("energy_per_1000")
+    if e is None or e.n == 0:
+        return "n/a"
+    return _fmt(e.mean, 3) + (" est" if r.get("energy_source") == "estimate" else "")
 
 
 def _add_sanity(row: dict[str, Any], ok: list[dict[str, Any]]) -> None:
@@ -99,7 +118,8 @@ def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter result
     for col, just in [
         ("workload", "left"), ("engine", "left"), ("scenario", "left"), ("batch", "right"), ("conc", "right"),
         ("p50 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"), ("load s", "right"),
-        ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("agree / max|diff|", "right"), ("sanity", "left"),
+        ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("J/1k inf", "right"), ("agree / max|diff|", "right"),
+        ("sanity", "left"),
     ]:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     p99_floor = stats.min_samples_for(99)
@@ -116,12 +136,13 @@ def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter result
         t.add_row(
             escape(str(r["workload"])), escape(str(r["engine"])), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
             _pm(r["p50"]), p99, _pm(r["throughput"], 1), _fmt(r["load_s"]), _fmt(r["first_inference_s"]),
-            _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), parity, _sanity_cell(r),
+            _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), _energy_cell(r), parity, _sanity_cell(r),
         )
     if any(r["status"] == "ok" and r["latency"]["count"] < p99_floor for r in rows):
         t.caption = f"* p99 from fewer than {p99_floor} samples: a rough figure; raise min_iterations for a firm one. ± is a 95% interval over repeats."
     else:
         t.caption = "± is a 95% confidence interval over repeats."
+    t.caption += f" {ENERGY_NOTE}"
     return t
 
 
@@ -146,7 +167,8 @@ SUMMARY_COLUMNS = [
     "samples_per_s_mean", "samples_per_s_ci95", "samples_per_s_min", "samples_per_s_max",
     "merged_p50_ms", "merged_p90_ms", "merged_p99_ms", "merged_p99.9_ms", "merged_max_ms", "merged_count",
     "cpu_percent_mean", "load_s", "load_cached_s", "first_inference_s", "convert_s", "artifact_mb",
-    "peak_rss_mb", "peak_rss_delta_mb", "parity_agreement", "parity_max_abs_diff", "error", "warnings",
+    "peak_rss_mb", "peak_rss_delta_mb", "energy_j_per_1000_mean", "energy_source", "parity_agreement", "parity_max_abs_diff",
+    "error", "warnings",
 ]
 
 
@@ -170,6 +192,8 @@ def write_summary_csv(rows: list[dict[str, Any]], path: Any) -> None:
                 out["cpu_percent_mean"] = r["cpu"].mean
                 for k in ("load_s", "load_cached_s", "first_inference_s", "convert_s", "artifact_mb", "peak_rss_mb", "peak_rss_delta_mb"):
                     out[k] = r.get(k)
+                out["energy_j_per_1000_mean"] = r["energy_per_1000"].mean
+                out["energy_source"] = r["energy_source"]
                 out["parity_agreement"] = r["parity"].get("agreement")
                 out["parity_max_abs_diff"] = r["parity"].get("max_abs_diff")
             w.writerow(out)
@@ -216,6 +240,9 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
                 server_rss_mb=max((r["metrics"].get("server_rss_mb") or 0) for r in ok),
                 cost_per_million=stats.over_repeats([(r.get("cost") or {}).get("per_million_requests") for r in ok]),
                 currency=next(((r.get("cost") or {}).get("currency") for r in ok if r.get("cost")), None),
+                client_cpu=stats.over_repeats([r["metrics"].get("client_cpu_percent") for r in ok]),
+                client_rss_mb=max((r["metrics"].get("client_rss_mb") or 0) for r in ok),
+                **_energy(ok),
             )
             _add_sanity(row, ok)
             if row["throughput"].unstable:
@@ -236,6 +263,7 @@ def _sum_outcomes(records: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def load_table(rows: list[dict[str, Any]], title: str = "load test", server: bool = False) -> Table:
+    """Throughput, latency and failures per load point (servers: with their queue and inference time)."""
     t = Table(title=title)
     cols = [
         ("target", "left"), ("scenario", "left"), ("users", "right"), ("rate/s", "right"), ("req/s", "right"),
@@ -243,10 +271,7 @@ def load_table(rows: list[dict[str, Any]], title: str = "load test", server: boo
         ("fail/s", "right"), ("fail %", "right"), ("outcomes", "left"), ("gen CPU", "right"), ("sanity", "left"),
     ]
     if server:
-        cols += [("queue ms", "right"), ("infer ms", "right"), ("srv CPU %", "right"), ("srv MB", "right")]
-        currency = next((r["currency"] for r in rows if r.get("currency")), None)
-        if currency:
-            cols.append((f"{currency}/1M req", "right"))
+        cols += [("queue ms", "right"), ("infer ms", "right")]
     for col, just in cols:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in rows:
@@ -256,15 +281,33 @@ def load_table(rows: list[dict[str, Any]], title: str = "load test", server: boo
             continue
         lat = r["latency"]
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(r["outcomes"].items()))
-        extra = []
-        if server:
-            extra = [_fmt(r["queue_ms"].mean), _fmt(r["inference_ms"].mean), _fmt(r["server_cpu"].mean, 0), _fmt(r["server_rss_mb"], 0)]
-            if currency:
-                extra.append(_fmt(r["cost_per_million"].mean, 3))
+        extra = [_fmt(r["queue_ms"].mean), _fmt(r["inference_ms"].mean)] if server else []
         t.add_row(
             *base, _pm(r["throughput"], 1), _fmt(lat["p50"]), _fmt(lat["p90"]), _fmt(lat["p99"]), _fmt(lat["max"]),
             _fmt(r["failures_per_s"].mean), _fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",
             _sanity_cell(r), *extra,
         )
     t.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats"
+    return t
+
+
+def resources_table(rows: list[dict[str, Any]], title: str = "resources") -> Table:
+    """What each server load point cost: the server's and the client's CPU and memory, energy, money."""
+    t = Table(title=title)
+    currency = next((r["currency"] for r in rows if r.get("currency")), None)
+    cols = ["target", "users", "rate/s", "srv CPU %", "srv MB", "client CPU %", "client MB", "J/1k req"]
+    if currency:
+        cols.append(f"{currency}/1M req")
+    for col in cols:
+        t.add_column(col, justify="left" if col == "target" else "right")
+    for r in rows:
+        if r["status"] != "ok":
+            continue
+        cells = [escape(str(r["label"])), str(r["users"] or "-"), _fmt(r["rate"], 0) if r["rate"] else "-",
+                 _fmt(r["server_cpu"].mean, 0), _fmt(r["server_rss_mb"], 0), _fmt(r["client_cpu"].mean, 0),
+                 _fmt(r["client_rss_mb"], 0), _energy_cell(r)]
+        if currency:
+            cells.append(_fmt(r["cost_per_million"].mean, 3))
+        t.add_row(*cells)
+    t.caption = f"CPU % of one core (server: its whole process tree); MB resident. {ENERGY_NOTE}"
     return t

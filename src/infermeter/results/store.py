@@ -25,12 +25,14 @@ METRIC_KEYS = [
     "rss_after_load_mb", "peak_rss_mb", "peak_rss_delta_mb",
     # load tests against servers
     "throughput_rps", "failures_per_s", "failure_rate", "unsent", "generator_processes", "generator_cpu_max",
+    "client_cpu_percent", "client_rss_mb", "server_cpu_percent", "server_rss_mb",
 ]
 CSV_COLUMNS = (
     ["run_id", "cell_id", "kind", "status", "workload", "engine", "engine_label", "target", "scenario", "batch_size", "concurrency",
      "users", "rate", "repeat", "repeats"]
     + [f"latency_{k}_ms" for k in LATENCY_KEYS]
     + METRIC_KEYS
+    + ["energy_source", "energy_j_per_inference", "energy_j_per_1000", "gpu"]
     + ["parity_max_abs_diff", "parity_agreement", "weights", "error", "warnings"]
 )
 
@@ -62,6 +64,10 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
         "error": record.get("error"),
         "warnings": " | ".join(record.get("warnings", [])),
     }
+    energy = m.get("energy") or {}
+    gpu = energy.get("gpu") or {}
+    row.update(energy_source=energy.get("source"), energy_j_per_inference=energy.get("joules_per_inference"),
+               energy_j_per_1000=energy.get("joules_per_1000"), gpu=gpu.get("reason") or gpu.get("source"))
     row.update({f"latency_{k}_ms": lat.get(k) for k in LATENCY_KEYS})
     row.update({k: m.get(k) for k in METRIC_KEYS})
     return row

@@ -60,7 +60,7 @@ class MLServer(ServerAdapter):
             model_settings |= {"max_batch_size": s.max_batch_size, "max_batch_time": s.max_batch_delay_ms / 1000}
         (model_dir / "model-settings.json").write_text(json.dumps(model_settings))
         bin_dir = envs.env_bin(self.name)
-        env = self.server_env(bin_on_path=True)
+        env = self.server_env(bin_on_path=True, MLSERVER_HOST="127.0.0.1")  # loopback even if settings.json were missed
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(model_dir), env.get("PYTHONPATH", "")) if p)
         endpoint = V2Endpoint(model, f"http://127.0.0.1:{ports['http']}", f"127.0.0.1:{ports['grpc']}",
                               binary=False, bytes_encoding=serving.bytes_encoding)

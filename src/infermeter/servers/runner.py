@@ -15,6 +15,7 @@ import psutil
 
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine
+from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
 from infermeter.config import CostSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
@@ -76,6 +77,7 @@ def _server_delta(before: dict[str, float], after: dict[str, float]) -> dict[str
 def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
+    cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE,
 ) -> None:
     """Every load point `repeats` times. If the server dies, or stops answering, mid-run, the window says
     so and every load point not yet measured is recorded as failed with that cause; the run goes on."""
@@ -85,6 +87,7 @@ def measure_server(
             point = f"users {cell.users}" if cell.users is not None else f"rate {cell.rate}/s"
             on_progress(f"{cell.workload} on {cell.server_label}: {point}, repeat {rep + 1}/{settings.repeats}")
             tree = deployment.process.tree()
+            energy = EnergyWindow(cpu_watts_per_core).start()
             cpu0, _ = _tree_usage(tree)
             srv0 = _safe_metrics(adapter, deployment)
             t0 = time.perf_counter()
@@ -95,6 +98,7 @@ def measure_server(
                 merged.update(_server_delta(srv0, _safe_metrics(adapter, deployment)))
                 merged["server_cpu_percent"] = 100 * (cpu1 - cpu0) / wall if wall else None
                 merged["server_rss_mb"] = rss
+                merged["energy"] = energy.result(cpu1 - cpu0, merged.get("throughput_rps"))  # the server's, per request
             warnings += answer_warnings(common.get("answers") or {})
             gone = _server_gone(deployment, merged)
             if gone:
@@ -169,7 +173,9 @@ def run_server_cells(
         # One directory per (server with its settings, workload): two entries of one framework must not
         # share a directory, or the second would overwrite the first's log that its records point to.
         settings_key = hashlib.sha256(todo[0].server_label.encode()).hexdigest()[:6]
-        workdir = out / "servers" / f"{file_slug(entry.name)}-{file_slug(wname)}-{settings_key}"
+        # Absolute: servers run with this as their working directory, and a relative --out would then name
+        # a path that does not exist (MLServer, not finding its settings, fell back to 0.0.0.0:8080).
+        workdir = (out / "servers" / f"{file_slug(entry.name)}-{file_slug(wname)}-{settings_key}").absolute()
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
         try:
@@ -186,7 +192,7 @@ def run_server_cells(
                     "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
                     | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
                 }
-                measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost)
+                measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost, suite.energy.cpu_watts_per_core)
                 bad = cells_failed(store, todo)
                 measured += len(todo) - bad
                 failed += bad
