@@ -6,29 +6,11 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
+from conftest import synthetic_run as run_records
 
-from infermeter.results import histogram, stats
 from infermeter.results.compare import breaches, compare_runs, holm, parse_fail_on
 from infermeter.errors import ConfigError
-
-
-def run_records(seed, latency_ms=10.0, throughput=100.0, repeats=5, cells=("c1", "c2"), noise=0.03):
-    """One server cell per id, `repeats` windows each; window-to-window noise of a few percent."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for cid in cells:
-        for rep in range(repeats):
-            drift = 1 + rng.normal(0, noise)
-            lat_ns = rng.gamma(20, latency_ms * drift / 20, 2000) * 1e6
-            out.append({
-                "kind": "server", "cell_id": cid, "status": "ok", "repeat": rep, "repeats": repeats,
-                "cell": {"workload": "w", "users": 1}, "server": {"label": f"srv-{cid}"},
-                "metrics": {"latency_hdr": histogram.encode(histogram.from_ns(lat_ns)), "latency_ms": stats.latency_summary_ms(lat_ns),
-                            "throughput_rps": throughput / drift},
-            })
-    return out
 
 
 def verdicts(cells):

@@ -329,6 +329,37 @@ def compare(
 
 
 @app.command()
+def export(
+    paths: list[Path] = typer.Argument(..., help="results directories (or results.jsonl files); searched recursively"),
+    parquet: Path = typer.Option(..., "--parquet", help="Parquet file to write: one row per repeat, nested fields as dotted columns"),
+) -> None:
+    """Write every record under PATHS to one Parquet file (for pandas, Polars, DuckDB, Spark...)."""
+    from infermeter.results.frame import load_results, to_parquet
+
+    frame = load_results(*paths)
+    to_parquet(frame, parquet)
+    err_console.print(f"{len(frame)} rows x {len(frame.columns)} columns written to {parquet}")
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="DuckDB SQL over the view `results`, e.g. \"SELECT cell.workload, "
+                                        "avg(metrics.throughput_rps) FROM results GROUP BY ALL\""),
+    paths: list[Path] = typer.Argument(..., help="results directories (or results.jsonl files); searched recursively"),
+) -> None:
+    """SQL over results: DuckDB reads every results.jsonl under PATHS as the view `results`."""
+    from infermeter.results.frame import query as run_query
+
+    frame = run_query(sql, *paths)
+    t = Table(title=f"{len(frame)} rows")
+    for col in frame.columns:
+        t.add_column(escape(str(col)))
+    for row in frame.itertuples(index=False):
+        t.add_row(*(escape(str(v)) for v in row))
+    out_console.print(t)
+
+
+@app.command()
 def cleanup() -> None:
     """Stop servers that an earlier, killed infermeter run left running (by process id and session)."""
     from infermeter.servers import leftovers
