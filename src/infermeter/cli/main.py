@@ -360,6 +360,40 @@ def query(
 
 
 @app.command()
+def scorecard(paths: list[Path] = typer.Argument(None, help="results directories of server runs (for cold start and lines of code)")) -> None:
+    """Usability of each serving framework, measured: install size and time, cold start, lines written to serve."""
+    from infermeter.reports.scorecard import STUDY_CRITERIA, scorecard_rows
+    from infermeter.servers.base import FEATURES
+
+    records: list[dict] = []
+    if paths:
+        from infermeter.results.frame import result_files
+        from infermeter.results.store import ResultStore
+
+        for f in result_files(paths):
+            records.extend(ResultStore(f.parent).records())
+    t = Table(title="serving frameworks: usability scorecard")
+    for c in ("server", "env MB", "install s", "cold start s", "lines to serve", *FEATURES, "study 1-5"):
+        t.add_column(c, justify="left" if c == "server" else "right")
+    def num(v: Any, digits: int = 0) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    for r in scorecard_rows(records):
+        t.add_row(r["server"], num(r["install_mb"]), num(r["install_s"]), num(r["cold_start_s"], 1), num(r["serving_lines"]),
+                  *("yes" if f in r["features"] else "-" for f in FEATURES),
+                  " ".join(map(str, r["study_scores"])) if r["study_scores"] else "-")
+    out_console.print(t)
+    out_console.print(
+        "env MB / install s: measured when `infermeter servers install` made the environment, beyond the packages it shares "
+        "with infermeter's own environment (torch, numpy...; - : not installed here). "
+        "cold start: start to ready, median over the deployments in PATHS. lines to serve: non-blank lines of handler "
+        "code and configuration infermeter wrote for the framework, median over deployments (the ServingModel code "
+        "all of them share is not counted). Features: as documented at the pinned version. study 1-5: the "
+        f"DL-serving study's own scores ({', '.join(STUDY_CRITERIA)}), a judgement, not a measurement.",
+        highlight=False, soft_wrap=True)
+
+
+@app.command()
 def cleanup() -> None:
     """Stop servers that an earlier, killed infermeter run left running (by process id and session)."""
     from infermeter.servers import leftovers

@@ -19,6 +19,9 @@ from infermeter.servers.serving_model import ServingConfig, json_bytes_encoding
 from infermeter.workloads.base import Workload
 
 
+FEATURES = ("dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers")
+
+
 class ServerSettings(BaseModel):
     """Settings every adapter understands; adapters add their own. Unknown keys are rejected."""
 
@@ -66,6 +69,8 @@ class ServerAdapter(ABC):
     description: ClassVar[str]
     requirements: ClassVar[list[str]]  # pip pins of its environment
     pip_args: ClassVar[list[str]] = []  # extra pip install arguments (e.g. --no-deps)
+    # What the framework documents at the pinned version (FEATURES); shown in `infermeter scorecard`.
+    features: ClassVar[frozenset[str]] = frozenset()
     artifact_format: ClassVar[str]
     protocol: ClassVar[str]
     Settings: ClassVar[type[ServerSettings]] = ServerSettings

@@ -40,6 +40,7 @@ class BentoML(ServerAdapter):
     requirements = ["bentoml==1.4.39"]
     artifact_format = TORCH
     protocol = "REST (JSON)"
+    features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "custom handlers"})
     Settings = BentoMLSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

@@ -49,6 +49,7 @@ class KServe(ServerAdapter):
     requirements = ["kserve==0.21.0"]
     artifact_format = SAVEDMODEL
     protocol = "V1 REST (TF Serving's instances format) or V2 REST / gRPC"
+    features = frozenset({"metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
     Settings = KServeSettings
 
     def runtime(self, workload: str) -> str | None:

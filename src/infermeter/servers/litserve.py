@@ -23,6 +23,7 @@ class LitServe(ServerAdapter):
     requirements = ["litserve==0.2.19"]
     artifact_format = TORCH
     protocol = "REST (JSON)"
+    features = frozenset({"dynamic batching", "custom handlers"})
     Settings = ServingModelSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

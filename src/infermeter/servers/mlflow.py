@@ -41,6 +41,7 @@ class MLflow(ServerAdapter):
     requirements = ["mlflow==3.17.2"]
     artifact_format = TORCH
     protocol = "REST (MLflow /invocations, JSON inputs)"
+    features = frozenset({"model versions", "custom handlers"})
     Settings = MLflowSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

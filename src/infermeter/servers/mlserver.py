@@ -36,6 +36,7 @@ class MLServer(ServerAdapter):
     requirements = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22"]
     artifact_format = TORCH
     protocol = "V2 REST (JSON) or V2 gRPC"
+    features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
     Settings = MLServerSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

@@ -27,6 +27,7 @@ class RayServe(ServerAdapter):
     requirements = ["ray[serve]==2.60.0"]
     artifact_format = TORCH
     protocol = "REST (JSON)"
+    features = frozenset({"dynamic batching", "metrics endpoint", "gRPC", "custom handlers"})
     Settings = ServingModelSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

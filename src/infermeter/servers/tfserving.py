@@ -38,6 +38,7 @@ class TfServing(ServerAdapter):
     requirements: list[str] = []
     artifact_format = SAVEDMODEL
     protocol = "REST (TF Serving predict, instances)"
+    features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC"})
     Settings = TfServingSettings
 
     def binary(self) -> str | None:

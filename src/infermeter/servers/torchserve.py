@@ -37,6 +37,7 @@ class TorchServe(ServerAdapter):
     requirements = ["torchserve==0.12.0", "torch-model-archiver==0.12.0", "pyyaml"]
     artifact_format = TORCH
     protocol = "REST (TorchServe inference API)"
+    features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "custom handlers"})
     Settings = TorchServeSettings
 
     def missing(self) -> str | None:

@@ -52,6 +52,7 @@ class Triton(ServerAdapter):
     pip_args = ["--no-deps"]
     artifact_format = TORCH
     protocol = "V2 HTTP (binary tensor extension) or V2 gRPC"
+    features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
     Settings = TritonSettings
 
     def _root(self) -> Path:

@@ -1,0 +1,36 @@
+"""The usability scorecard counts what was written to serve, per deployment, and says what it measured."""
+
+import subprocess
+import sys
+
+from infermeter.reports.scorecard import scorecard_rows, serving_lines
+
+
+def test_serving_lines_count_handler_and_config_not_artifacts_logs_or_comments(tmp_path):
+    (tmp_path / "app.py").write_text("# a comment\nimport x\n\ndef f():\n    return 1\n")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "config.pbtxt").write_text('name: "m"\n// note\nmax_batch_size: 4\n')
+    (tmp_path / "serving.json").write_text('{"workload": "w"}\n')  # infermeter's own, the same everywhere
+    (tmp_path / "server.log").write_text("x\n" * 100)
+    (tmp_path / "model.onnx").write_bytes(b"\0" * 1000)
+    assert serving_lines(tmp_path) == 3 + 2
+
+
+def test_rows_take_cold_start_and_lines_once_per_deployment(tmp_path):
+    work = tmp_path / "litserve-w"
+    work.mkdir()
+    (work / "app.py").write_text("a = 1\nb = 2\n")
+    dep = {"log": str(work / "server.log"), "cold_start_s": 1.5}
+    records = [{"kind": "server", "server": {"name": "litserve"}, "deployment": dep, "repeat": k} for k in range(3)]
+    rows = {r["server"]: r for r in scorecard_rows(records)}
+    assert rows["litserve"]["cold_start_s"] == 1.5 and rows["litserve"]["serving_lines"] == 2
+    assert rows["triton"]["study_scores"] == (4, 5, 5, 4, 5) and "V2 protocol" in rows["triton"]["features"]
+    assert rows["mlflow"]["cold_start_s"] is None and "gRPC" not in rows["mlflow"]["features"]
+
+
+def test_scorecard_command_lists_every_framework():
+    r = subprocess.run([sys.executable, "-m", "infermeter.cli.main", "scorecard"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for name in ("torchserve", "triton", "tfserving", "kserve", "mlserver", "mlflow", "bentoml", "litserve", "rayserve"):
+        assert name in r.stdout
+    assert "not a measurement" in r.stdout
