@@ -51,3 +51,19 @@ def test_merged_histogram_percentiles_come_from_all_samples_not_averages():
 def test_histogram_keeps_microsecond_resolution():
     h = histogram.from_ns(np.array([150_000, 151_000, 152_000], dtype=np.int64))  # 150, 151, 152 us
     assert h.get_min_value() == 150 and h.get_max_value() == 152
+
+
+def test_outlying_repeats_are_found_and_reported_not_dropped():
+    from infermeter.reports.table import summarise_load_cells
+
+    assert stats.outliers([100, 101, 99, 100.5, 60]) == [4]
+    assert stats.outliers([100, 101, 99, 100.5]) == []  # no outlier
+    assert stats.outliers([100, 60, 99]) == []  # too few repeats to call one
+    assert stats.outliers([5, 5, 5, 5, 9]) == []  # no spread to measure against
+    recs = [{"kind": "load", "cell_id": "c", "status": "ok", "repeat": i, "cell": {"target": "t", "scenario": "closed-loop", "users": 1},
+             "metrics": {"latency_hdr": histogram.encode(histogram.from_ns(np.full(100, 1e6))), "throughput_rps": v,
+                         "failures_per_s": 0.0, "failure_rate": 0.0, "generator_cpu_max": 0.1, "outcomes": {"200": 100}}}
+            for i, v in enumerate([100, 101, 99, 100.5, 60])]
+    row = summarise_load_cells(recs)[0]
+    assert any("outlying repeats" in w and "repeat 5: 60" in w for w in row["warnings"])
+    assert row["repeats"] == 5 and row["throughput"].n == 5  # kept

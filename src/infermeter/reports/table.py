@@ -6,6 +6,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
@@ -78,6 +79,7 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **_energy(ok),
             )
             _add_sanity(row, ok)
+            _add_outliers(row, ok, "samples_per_s")
             for name in ("p50", "throughput"):
                 if row[name].unstable:
                     row["warnings"].append(
@@ -100,6 +102,15 @@ def _energy_cell(r: dict[str, Any]) -> str:
     if e is None or e.n == 0:
         return "n/a"
     return _fmt(e.mean, 3) + (" est" if r.get("energy_source") == "estimate" else "")
+
+
+def _add_outliers(row: dict[str, Any], ok: list[dict[str, Any]], key: str) -> None:
+    values = [r["metrics"].get(key) for r in ok]
+    found = stats.outliers(values)
+    if found:
+        median = float(np.median([v for v in values if v is not None]))
+        listed = ", ".join(f"repeat {ok[i].get('repeat', i) + 1}: {values[i]:.4g}" for i in found)
+        row["warnings"].append(f"outlying repeats (kept in every figure): {listed} against a median of {median:.4g} {key}")
 
 
 def _add_sanity(row: dict[str, Any], ok: list[dict[str, Any]]) -> None:
@@ -245,6 +256,7 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
                 **_energy(ok),
             )
             _add_sanity(row, ok)
+            _add_outliers(row, ok, "throughput_rps")
             if row["throughput"].unstable:
                 row["warnings"].append(
                     f"repeats disagree: throughput varies {row['throughput'].cv:.0%} (> {stats.UNSTABLE_CV:.0%}); "

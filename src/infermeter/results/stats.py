@@ -73,3 +73,21 @@ def over_repeats(values: Sequence[float]) -> RepeatStats:
         int(v.size), mean, t95(v.size - 1) * std / math.sqrt(v.size), float(v.min()), float(v.max()),
         std / mean if mean else math.nan,
     )
+
+
+# A repeat further than this many scaled median absolute deviations from the median is an outlier.
+OUTLIER_MADS = 3.5
+
+
+def outliers(values: Sequence[float | None]) -> list[int]:
+    """Indices of outlying repeats (modified z-score > OUTLIER_MADS, Iglewicz and Hoaglin). They are
+    reported, never dropped: a slow repeat is part of what the machine did. Needs at least 4 values."""
+    v = np.asarray([math.nan if x is None else x for x in values], dtype=np.float64)
+    ok = v[~np.isnan(v)]
+    if ok.size < 4:
+        return []
+    med = float(np.median(ok))
+    mad = float(np.median(np.abs(ok - med)))
+    if mad == 0:
+        return []
+    return [i for i, x in enumerate(v) if not math.isnan(x) and 0.6745 * abs(x - med) / mad > OUTLIER_MADS]
