@@ -24,7 +24,7 @@ from infermeter.errors import ConfigError
 from infermeter.export.artifacts import default_cache_root
 from infermeter.lifeline import child_env
 from infermeter.results.store import ResultStore
-from infermeter.servers.registry import server_class
+from infermeter.servers.registry import adapter_for
 from infermeter.servers.runner import run_server_cells
 from infermeter.workloads.base import file_slug
 
@@ -141,8 +141,7 @@ def run_suite(
     wanted = [(cell.workload, engine_class(cell.engine).artifact_format) for cell in todo]
     for wname, entry, cells in plan_servers(suite):
         if any(c.cell_id not in finished for c in cells):
-            scls = server_class(entry.name)
-            wanted.append((wname, scls(scls.Settings(**entry.settings)).needed_format(wname)))
+            wanted.append((wname, adapter_for(entry.name, entry.settings).needed_format(wname)))
     for wname, fmt in wanted:
         fmts = needed.setdefault(wname, [])
         if fmt not in fmts:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from infermeter.errors import CellsFailedError, InfermeterError, ResultsWriteError
+from infermeter.errors import CellsFailedError, InfermeterError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure how fast a model runs, side by side, with numbers you can trust.")
 # Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns.
@@ -93,10 +93,10 @@ def _nothing_measured(suite: Any) -> NoReturn:
     """Every cell was skipped: say so with an exit code, since a run that measured nothing is not a success."""
     from infermeter.engines.registry import engine_class
     from infermeter.errors import NotInstalledError, UnsupportedError
-    from infermeter.servers.registry import server_class
+    from infermeter.servers.registry import adapter_for
 
     missing = sorted({e.name for e in suite.engines if engine_class(e.name).missing()}
-                     | {s.name for s in suite.servers if server_class(s.name)(server_class(s.name).Settings(**s.settings)).missing()})
+                     | {s.name for s in suite.servers if adapter_for(s.name, s.settings).missing()})
     if missing:
         raise NotInstalledError(f"nothing was measured: every cell was skipped, and {', '.join(missing)} cannot run here (reasons above)",
                                 "install what the reasons name (see `infermeter engines` and `infermeter servers`), or choose ones that are installed")
@@ -214,14 +214,15 @@ def load(
     with err_console.status("load test") as status:
         run_load(target, out, settings, user_list, rate_list, resume=resume,
                  on_progress=lambda msg: status.update(f"load test: {msg}"))
-    rows = summarise_load_cells(list(ResultStore(out).records()))
+    store = ResultStore(out)
+    records = list(store.records())
+    rows = summarise_load_cells(records)
     out_console.print(load_table(rows, title=f"load test: {url}"))
     for r in rows:
         for w in r["warnings"]:
             err_console.print(f"[yellow]warning[/] {r['scenario']} users={r['users']} rate={r['rate']}: {w}", soft_wrap=True)
     err_console.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
-    records = list(ResultStore(out).records())
-    unfinished = {r["cell_id"] for r in records} - ResultStore(out).finished_cells()
+    unfinished = {r["cell_id"] for r in records} - store.finished_cells(records)
     if unfinished:
         causes = sorted({str(r.get("error")).splitlines()[0] for r in records if r["cell_id"] in unfinished and r.get("status") != "ok"})
         for cause in causes[:5]:
@@ -365,13 +366,9 @@ def scorecard(paths: list[Path] = typer.Argument(None, help="results directories
     from infermeter.reports.scorecard import STUDY_CRITERIA, scorecard_rows
     from infermeter.servers.base import FEATURES
 
-    records: list[dict] = []
-    if paths:
-        from infermeter.results.frame import result_files
-        from infermeter.results.store import ResultStore
+    from infermeter.results.frame import records_under
 
-        for f in result_files(paths):
-            records.extend(ResultStore(f.parent).records())
+    records = records_under(paths) if paths else []
     t = Table(title="serving frameworks: usability scorecard")
     for c in ("server", "env MB", "install s", "cold start s", "lines to serve", *FEATURES, "study 1-5"):
         t.add_column(c, justify="left" if c == "server" else "right")
@@ -501,8 +498,9 @@ def main() -> None:
     except OSError as exc:
         if exc.errno not in _CANNOT_WRITE:
             raise
-        _fail(ResultsWriteError(f"cannot write {exc.filename or 'a file'}: {exc.strerror}; results written before are intact",
-                                "free space (or fix the permissions) there, then rerun with --resume"))
+        from infermeter.results.store import write_error
+
+        _fail(write_error(exc.filename or "the results directory", exc))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: results measured so far are kept; rerun with --resume to finish")
         sys.exit(130)

@@ -34,6 +34,11 @@ def result_files(paths: Iterable[Path | str]) -> list[Path]:
     return found
 
 
+def records_under(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
+    """Every record under `paths`, each with a `source` naming the results directory it came from."""
+    return [r | {"source": str(f.parent)} for f in result_files(paths) for r in ResultStore(f.parent).records()]
+
+
 def _need(module: str) -> Any:
     import importlib
 
@@ -46,12 +51,7 @@ def _need(module: str) -> Any:
 def load_results(*paths: Path | str) -> Any:
     """Every record under `paths` as a pandas DataFrame (one row per repeat), with a `source` column
     naming the results directory each row came from."""
-    pd = _need("pandas")
-    records = []
-    for f in result_files(paths):
-        for r in ResultStore(f.parent).records():
-            records.append(r | {"source": str(f.parent)})
-    return pd.json_normalize(records, sep=".")
+    return _need("pandas").json_normalize(records_under(paths), sep=".")
 
 
 def to_parquet(frame: Any, out: Path) -> Path:

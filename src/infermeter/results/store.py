@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +78,7 @@ def _append(path: Path, data: bytes) -> None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise _write_error(path, exc) from None
+        raise write_error(path, exc) from None
     try:
         start = os.fstat(fd).st_size
         view = memoryview(data)
@@ -91,12 +91,13 @@ def _append(path: Path, data: bytes) -> None:
                 os.ftruncate(fd, start)
             except OSError:
                 pass
-            raise _write_error(path, exc) from None
+            raise write_error(path, exc) from None
     finally:
         os.close(fd)
 
 
-def _write_error(path: Path, exc: OSError) -> ResultsWriteError:
+def write_error(path: Path | str, exc: OSError) -> ResultsWriteError:
+    """The error for a write the system refused (disk full, quota, permissions, read-only)."""
     return ResultsWriteError(
         f"cannot write results to {path}: {exc.strerror or exc}; every result written before is intact",
         "free space (or fix the permissions) there, then run the same command with --resume to finish",
@@ -142,7 +143,7 @@ class ResultStore:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _write_error(self.out, exc) from None
+            raise write_error(self.out, exc) from None
         torn = cut_torn_tail(self.jsonl)
         if self.jsonl.exists():
             self._rewrite_csv()  # results.csv is a view of results.jsonl; a failed or torn row is rebuilt
@@ -160,7 +161,7 @@ class ResultStore:
             os.replace(tmp, self.csv)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise _write_error(self.csv, exc) from None
+            raise write_error(self.csv, exc) from None
 
     def has_results(self) -> bool:
         return self.jsonl.exists() and self.jsonl.stat().st_size > 0
@@ -184,12 +185,12 @@ class ResultStore:
                 except json.JSONDecodeError:
                     continue  # a line torn by a kill mid-write
 
-    def finished_cells(self) -> set[str]:
+    def finished_cells(self, records: Iterable[dict[str, Any]] | None = None) -> set[str]:
         """Cells that --resume need not run again: every repeat ok. (Skipped cells are planned afresh:
-        the engine may have been installed since.)"""
+        the engine may have been installed since.) `records`: already read from this store."""
         ok: dict[str, set[int]] = {}
         needed: dict[str, int] = {}
-        for r in self.records():
+        for r in self.records() if records is None else records:
             if r.get("status") == "ok":
                 cid = r.get("cell_id")
                 ok.setdefault(cid, set()).add(r.get("repeat"))

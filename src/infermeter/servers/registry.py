@@ -17,6 +17,12 @@ from infermeter.servers.triton import Triton
 SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton, TfServing, KServe, MLServer, MLflow, BentoML, LitServe, RayServe)}
 
 
+def adapter_for(name: str, settings: dict | None = None) -> ServerAdapter:
+    """The adapter `name` with its settings validated (as a suite's servers entry gives them)."""
+    cls = server_class(name)
+    return cls(cls.Settings(**(settings or {})))
+
+
 def server_class(name: str) -> type[ServerAdapter]:
     cls = SERVERS.get(name)
     if cls is None:

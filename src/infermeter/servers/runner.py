@@ -25,7 +25,7 @@ from infermeter.results.store import ResultStore
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.process import describe_exit, log_tail
-from infermeter.servers.registry import server_class
+from infermeter.servers.registry import adapter_for
 from infermeter.workloads.base import file_slug
 from infermeter.workloads.registry import get_workload
 
@@ -162,8 +162,7 @@ def run_server_cells(
         todo = [c for c in cells if c.cell_id not in finished]
         if not todo:
             continue
-        cls = server_class(entry.name)
-        adapter = cls(cls.Settings(**entry.settings))
+        adapter = adapter_for(entry.name, entry.settings)
         why = adapter.missing()
         if why:
             for c in todo:
