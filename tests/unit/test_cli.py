@@ -105,6 +105,10 @@ BAD_INPUT = [
     (lambda t: ["load", "http://127.0.0.1:1/", "--arrival", "bursty", "--rate", "5"], 2, "unknown arrival process"),
     (lambda t: ["load", "http://127.0.0.1:1/", "-H", "NoColon", "--users", "1"], 2, "is not 'Name: value'"),
     (lambda t: ["load", "http://127.0.0.1:1/", "--body", "/nonexistent/body.json", "--users", "1"], 2, "body file"),
+    # reports of results that are not there
+    (lambda t: ["report", str(t / "missing")], 2, "does not exist"),
+    (lambda t: ["report", str(t)], 2, "no results.jsonl under"),
+    (lambda t: ["report", with_results(t), "--out", write(t, "a file")], 2, "is a file"),
     # the command line itself
     (lambda t: ["frobnicate"], 2, "No such command"),
     (lambda t: ["selftest", "--seconds", "0"], 2, "--seconds"),

@@ -40,7 +40,7 @@ def _warn_leftovers() -> None:
 
 def _run(
     suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
-    suite_data: Optional[dict] = None,
+    suite_data: Optional[dict] = None, write_report_too: bool = False,
 ) -> None:
     from infermeter.config import load_suite, parse_suite
     from infermeter.engines.registry import engine_class
@@ -83,6 +83,14 @@ def _run(
         + (f", {summary.resumed} already done" if summary.resumed else "")
         + f"; results in {out / 'results.jsonl'}, {out / 'results.csv'} (one row per repeat) and {out / 'summary.csv'} (one per cell)"
     )
+    if records and write_report_too:
+        from infermeter.reports.report import write_report
+
+        with err_console.status("writing the report"):
+            files = write_report([out], out)
+        err_console.print(f"report: {files.html} (interactive), {files.markdown}, {len(files.figures)} PNG figures", soft_wrap=True)
+    elif records:
+        err_console.print(f"for a report with figures: infermeter report {out}", soft_wrap=True)
     if summary.failed:
         raise CellsFailedError(f"{summary.failed} cells failed; their causes are in the table and in {out}/logs", "")
     if summary.skipped and not (summary.measured or summary.resumed):
@@ -149,8 +157,8 @@ def quickstart(
     resume: bool = typer.Option(False),
     cache: Optional[Path] = typer.Option(None),
 ) -> None:
-    """ResNet-50 and BERT-base at batch 1 on every engine installed here (a few minutes on 2 cores)."""
-    _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True)
+    """ResNet-50 and BERT-base at batch 1 on every engine installed here (a few minutes on 2 cores), then the report."""
+    _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True)
 
 
 def _numbers(text: Optional[str], kind: type) -> Optional[list]:
@@ -288,6 +296,26 @@ def _records_of(path: Path) -> list[dict]:
 
 
 @app.command()
+def report(
+    paths: list[Path] = typer.Argument(..., help="results directories (the --out of runs) or results.jsonl files"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="where to write the report (default: the first PATH)"),
+    title: Optional[str] = typer.Option(None, help="the report's title"),
+) -> None:
+    """report.html (interactive, self-contained), report.md and PNG figures from one or more runs."""
+    from infermeter.reports.report import write_report
+
+    target = out or (paths[0] if paths[0].is_dir() else paths[0].parent)
+    if target.exists() and not target.is_dir():
+        raise InfermeterError(f"--out {target} is a file", "give a directory for the report")
+    with err_console.status("writing the report"):
+        files = write_report(paths, target, title)
+    out_console.print(f"{files.html}\n{files.markdown}\n{len(files.figures)} figures in {files.html.parent / 'figures'}",
+                      highlight=False, soft_wrap=True)
+    if files.warnings:
+        err_console.print(f"{files.warnings} warnings, each with its remedy, in the report's 'Warnings and remedies'", soft_wrap=True)
+
+
+@app.command()
 def compare(
     a: Path = typer.Argument(..., help="results directory of the baseline run"),
     b: Path = typer.Argument(..., help="results directory of the run to compare with it"),
@@ -363,31 +391,14 @@ def query(
 @app.command()
 def scorecard(paths: list[Path] = typer.Argument(None, help="results directories of server runs (for cold start and lines of code)")) -> None:
     """Usability of each serving framework, measured: install size and time, cold start, lines written to serve."""
-    from infermeter.reports.scorecard import STUDY_CRITERIA, scorecard_rows
-    from infermeter.servers.base import FEATURES
-
+    from infermeter.reports.grid import to_rich
+    from infermeter.reports.scorecard import scorecard_grid
     from infermeter.results.frame import records_under
 
-    records = records_under(paths) if paths else []
-    t = Table(title="serving frameworks: usability scorecard")
-    for c in ("server", "env MB", "install s", "cold start s", "lines to serve", *FEATURES, "study 1-5"):
-        t.add_column(c, justify="left" if c == "server" else "right")
-    def num(v: Any, digits: int = 0) -> str:
-        return "-" if v is None else f"{v:.{digits}f}"
-
-    for r in scorecard_rows(records):
-        t.add_row(r["server"], num(r["install_mb"]), num(r["install_s"]), num(r["cold_start_s"], 1), num(r["serving_lines"]),
-                  *("yes" if f in r["features"] else "-" for f in FEATURES),
-                  " ".join(map(str, r["study_scores"])) if r["study_scores"] else "-")
-    out_console.print(t)
-    out_console.print(
-        "env MB / install s: measured when `infermeter servers install` made the environment, beyond the packages it shares "
-        "with infermeter's own environment (torch, numpy...; - : not installed here). "
-        "cold start: start to ready, median over the deployments in PATHS. lines to serve: non-blank lines of handler "
-        "code and configuration infermeter wrote for the framework, median over deployments (the ServingModel code "
-        "all of them share is not counted). Features: as documented at the pinned version. study 1-5: the "
-        f"DL-serving study's own scores ({', '.join(STUDY_CRITERIA)}), a judgement, not a measurement.",
-        highlight=False, soft_wrap=True)
+    grid = scorecard_grid(records_under(paths) if paths else [])
+    caption, grid.caption = grid.caption, ""
+    out_console.print(to_rich(grid))
+    out_console.print(caption, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -13,6 +13,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from infermeter.reports.grid import Grid
+
 # The DL-serving study's usability scores (1-5, higher is better): user-friendliness, documentation,
 # features, community, maintenance. Its authors' judgement, not a measurement.
 STUDY_SCORES = {
@@ -73,3 +75,30 @@ def scorecard_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "study_scores": STUDY_SCORES.get(name),
         })
     return rows
+
+
+SCORECARD_NOTE = (
+    "env MB / install s: measured when `infermeter servers install` made the environment, beyond the packages it shares "
+    "with infermeter's own environment (torch, numpy...; - : not installed here). "
+    "cold start: start to ready, median over the deployments in the results. lines to serve: non-blank lines of handler "
+    "code and configuration infermeter wrote for the framework, median over deployments (the ServingModel code "
+    "all of them share is not counted). Features: as documented at the pinned version. study 1-5: the "
+    f"DL-serving study's own scores ({', '.join(STUDY_CRITERIA)}), a judgement, not a measurement."
+)
+
+
+def scorecard_grid(records: list[dict[str, Any]], only: set[str] | None = None) -> Grid:
+    """The scorecard as a table (every framework, or those in `only`)."""
+    from infermeter.servers.base import FEATURES
+
+    def num(v: Any, digits: int = 0) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    g = Grid("serving frameworks: usability scorecard",
+             ["server", "env MB", "install s", "cold start s", "lines to serve", *FEATURES, "study 1-5"], caption=SCORECARD_NOTE)
+    for r in scorecard_rows(records):
+        if only is None or r["server"] in only:
+            g.add([r["server"], num(r["install_mb"]), num(r["install_s"]), num(r["cold_start_s"], 1), num(r["serving_lines"]),
+                   *("yes" if f in r["features"] else "-" for f in FEATURES),
+                   " ".join(map(str, r["study_scores"])) if r["study_scores"] else "-"])
+    return g

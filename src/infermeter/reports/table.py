@@ -7,9 +7,9 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from rich.markup import escape
 from rich.table import Table
 
+from infermeter.reports.grid import Grid, to_rich
 from infermeter.results import histogram, stats
 from infermeter.validity.sanity import cell_sanity
 
@@ -18,18 +18,18 @@ ENERGY_NOTE = ("J/1k: joules per 1,000 inferences; 'est' = estimated from CPU ti
                "(no readable RAPL counters), not measured")
 
 
-def _fmt(v: float | None, digits: int = 2) -> str:
+def fmt(v: float | None, digits: int = 2) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     return f"{v:.{digits}f}"
 
 
-def _pm(s: stats.RepeatStats, digits: int = 2) -> str:
+def pm(s: stats.RepeatStats, digits: int = 2) -> str:
     if s.n == 0:
         return "-"
     if s.n == 1 or math.isnan(s.ci95):
-        return _fmt(s.mean, digits)
-    return f"{_fmt(s.mean, digits)} ±{_fmt(s.ci95, digits)}"
+        return fmt(s.mean, digits)
+    return f"{fmt(s.mean, digits)} ±{fmt(s.ci95, digits)}"
 
 
 def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -65,6 +65,7 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             m0 = ok[0]["metrics"]
             row.update(
                 latency=histogram.summary_ms(merged),
+                histogram=merged,
                 p50=stats.over_repeats([r["metrics"]["latency_ms"]["p50"] for r in ok]),
                 throughput=stats.over_repeats([r["metrics"]["samples_per_s"] for r in ok]),
                 cpu=stats.over_repeats([r["metrics"]["cpu_percent"] for r in ok]),
@@ -97,11 +98,11 @@ def _energy(ok: list[dict[str, Any]]) -> dict[str, Any]:
             "energy_source": next((b.get("source") for b in blocks if b.get("source")), "n/a")}
 
 
-def _energy_cell(r: dict[str, Any]) -> str:
+def energy_cell(r: dict[str, Any]) -> str:
     e = r.get("energy_per_1000")
     if e is None or e.n == 0:
         return "n/a"
-    return _fmt(e.mean, 3) + (" est" if r.get("energy_source") == "estimate" else "")
+    return fmt(e.mean, 3) + (" est" if r.get("energy_source") == "estimate" else "")
 
 
 def _add_outliers(row: dict[str, Any], ok: list[dict[str, Any]], key: str) -> None:
@@ -119,42 +120,38 @@ def _add_sanity(row: dict[str, Any], ok: list[dict[str, Any]]) -> None:
     row["warnings"].extend(f"sanity: {line}" for line in failed if not line.startswith(("generator CPU", "schedule kept")))
 
 
-def _sanity_cell(r: dict[str, Any]) -> str:
-    return "[yellow]warn[/]" if r.get("sanity") == "warn" else r.get("sanity", "-")
-
-
-def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter results") -> Table:
+def engine_grid(rows: list[dict[str, Any]], title: str = "infermeter results") -> Grid:
     """Measured cells only; `not_measured` lists the others with their reasons."""
-    t = Table(title=title, show_lines=False)
-    for col, just in [
-        ("workload", "left"), ("engine", "left"), ("scenario", "left"), ("batch", "right"), ("conc", "right"),
-        ("p50 ms", "right"), ("p99 ms", "right"), ("samples/s", "right"), ("load s", "right"),
-        ("1st inf s", "right"), ("peak MB", "right"), ("CPU %", "right"), ("J/1k inf", "right"), ("agree / max|diff|", "right"),
-        ("sanity", "left"),
-    ]:
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    g = Grid(title, ["workload", "engine", "scenario", "batch", "conc", "p50 ms", "p99 ms", "samples/s", "load s", "1st inf s",
+                     "peak MB", "CPU %", "J/1k inf", "agree / max|diff|", "sanity"], left=3)
     p99_floor = stats.min_samples_for(99)
     for r in rows:
         if r["status"] != "ok":
             continue
         p = r["parity"]
-        parity = "-"
+        parity, marks = "-", {}
         if p.get("max_abs_diff") is not None:
-            parity = f"{_fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}"
+            parity = f"{fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}"
             if p.get("verdict") == "mismatch":
-                parity = f"[red]MISMATCH {parity}[/]"
-        p99 = _fmt(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
-        t.add_row(
-            escape(str(r["workload"])), escape(str(r["engine"])), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
-            _pm(r["p50"]), p99, _pm(r["throughput"], 1), _fmt(r["load_s"]), _fmt(r["first_inference_s"]),
-            _fmt(r["peak_rss_mb"], 0), _fmt(r["cpu"].mean, 0), _energy_cell(r), parity, _sanity_cell(r),
-        )
+                parity, marks[13] = f"MISMATCH {parity}", "bad"
+        if r.get("sanity") == "warn":
+            marks[14] = "warn"
+        p99 = fmt(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
+        g.add([
+            str(r["workload"]), str(r["engine"]), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
+            pm(r["p50"]), p99, pm(r["throughput"], 1), fmt(r["load_s"]), fmt(r["first_inference_s"]),
+            fmt(r["peak_rss_mb"], 0), fmt(r["cpu"].mean, 0), energy_cell(r), parity, r.get("sanity", "-"),
+        ], marks)
     if any(r["status"] == "ok" and r["latency"]["count"] < p99_floor for r in rows):
-        t.caption = f"* p99 from fewer than {p99_floor} samples: a rough figure; raise min_iterations for a firm one. ± is a 95% interval over repeats."
+        g.caption = f"* p99 from fewer than {p99_floor} samples: a rough figure; raise min_iterations for a firm one. ± is a 95% interval over repeats."
     else:
-        t.caption = "± is a 95% confidence interval over repeats."
-    t.caption += f" {ENERGY_NOTE}"
-    return t
+        g.caption = "± is a 95% confidence interval over repeats."
+    g.caption += f" {ENERGY_NOTE}"
+    return g
+
+
+def comparison_table(rows: list[dict[str, Any]], title: str = "infermeter results") -> Table:
+    return to_rich(engine_grid(rows, title))
 
 
 def not_measured(rows: list[dict[str, Any]]) -> list[str]:
@@ -238,8 +235,11 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
             "warnings": sorted({w for r in recs for w in r.get("warnings", [])}),
         }
         if ok:
+            merged = histogram.merge(r["metrics"]["latency_hdr"] for r in ok)
             row.update(
-                latency=histogram.summary_ms(histogram.merge(r["metrics"]["latency_hdr"] for r in ok)),
+                latency=histogram.summary_ms(merged),
+                histogram=merged,
+                cold_start_s=(ok[0].get("deployment") or {}).get("cold_start_s"),
                 throughput=stats.over_repeats([r["metrics"]["throughput_rps"] for r in ok]),
                 failures_per_s=stats.over_repeats([r["metrics"]["failures_per_s"] for r in ok]),
                 failure_rate=stats.over_repeats([r["metrics"]["failure_rate"] for r in ok]),
@@ -260,7 +260,7 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
             if row["throughput"].unstable:
                 row["warnings"].append(
                     f"repeats disagree: throughput varies {row['throughput'].cv:.0%} (> {stats.UNSTABLE_CV:.0%}); "
-                    "lengthen --duration or quiet the machine"
+                    "lengthen the windows (--duration, or load.min_seconds in a suite) or quiet the machine"
                 )
         rows.append(row)
     return rows
@@ -274,52 +274,53 @@ def _sum_outcomes(records: list[dict[str, Any]]) -> dict[str, int]:
     return total
 
 
-def load_table(rows: list[dict[str, Any]], title: str = "load test", server: bool = False) -> Table:
+def load_grid(rows: list[dict[str, Any]], title: str = "load test", server: bool = False) -> Grid:
     """Throughput, latency and failures per load point (servers: with their queue and inference time)."""
-    t = Table(title=title)
-    cols = [
-        ("target", "left"), ("scenario", "left"), ("users", "right"), ("rate/s", "right"), ("req/s", "right"),
-        ("p50 ms", "right"), ("p90 ms", "right"), ("p99 ms", "right"), ("max ms", "right"),
-        ("fail/s", "right"), ("fail %", "right"), ("outcomes", "left"), ("gen CPU", "right"), ("sanity", "left"),
-    ]
+    cols = ["target", "scenario", "users", "rate/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+            "fail/s", "fail %", "outcomes", "gen CPU", "sanity"]
     if server:
-        cols += [("queue ms", "right"), ("infer ms", "right")]
-    for col, just in cols:
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+        cols += ["queue ms", "infer ms"]
+    g = Grid(title, cols, left=2)
     for r in rows:
-        base = [escape(str(r["label"])), r["scenario"], str(r["users"] or "-"), _fmt(r["rate"], 0) if r["rate"] else "-"]
+        base = [str(r["label"]), r["scenario"], str(r["users"] or "-"), fmt(r["rate"], 0) if r["rate"] else "-"]
         if r["status"] != "ok":
-            t.add_row(*base, f"[yellow]{r['status']}[/]", escape((r.get("error") or "")[:60]), *[""] * (len(cols) - 6))
+            g.add([*base, str(r["status"]), (r.get("error") or "")[:60], *[""] * (len(cols) - 6)], {4: "warn"})
             continue
         lat = r["latency"]
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(r["outcomes"].items()))
-        extra = [_fmt(r["queue_ms"].mean), _fmt(r["inference_ms"].mean)] if server else []
-        t.add_row(
-            *base, _pm(r["throughput"], 1), _fmt(lat["p50"]), _fmt(lat["p90"]), _fmt(lat["p99"]), _fmt(lat["max"]),
-            _fmt(r["failures_per_s"].mean), _fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",
-            _sanity_cell(r), *extra,
-        )
-    t.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats"
-    return t
+        extra = [fmt(r["queue_ms"].mean), fmt(r["inference_ms"].mean)] if server else []
+        g.add([
+            *base, pm(r["throughput"], 1), fmt(lat["p50"]), fmt(lat["p90"]), fmt(lat["p99"]), fmt(lat["max"]),
+            fmt(r["failures_per_s"].mean), fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",
+            r.get("sanity", "-"), *extra,
+        ], {13: "warn"} if r.get("sanity") == "warn" else {})
+    g.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats"
+    return g
 
 
-def resources_table(rows: list[dict[str, Any]], title: str = "resources") -> Table:
+def load_table(rows: list[dict[str, Any]], title: str = "load test", server: bool = False) -> Table:
+    return to_rich(load_grid(rows, title, server))
+
+
+def resources_grid(rows: list[dict[str, Any]], title: str = "resources") -> Grid:
     """What each server load point cost: the server's and the client's CPU and memory, energy, money."""
-    t = Table(title=title)
     currency = next((r["currency"] for r in rows if r.get("currency")), None)
     cols = ["target", "users", "rate/s", "srv CPU %", "srv MB", "client CPU %", "client MB", "J/1k req"]
     if currency:
         cols.append(f"{currency}/1M req")
-    for col in cols:
-        t.add_column(col, justify="left" if col == "target" else "right")
+    g = Grid(title, cols)
     for r in rows:
         if r["status"] != "ok":
             continue
-        cells = [escape(str(r["label"])), str(r["users"] or "-"), _fmt(r["rate"], 0) if r["rate"] else "-",
-                 _fmt(r["server_cpu"].mean, 0), _fmt(r["server_rss_mb"], 0), _fmt(r["client_cpu"].mean, 0),
-                 _fmt(r["client_rss_mb"], 0), _energy_cell(r)]
+        cells = [str(r["label"]), str(r["users"] or "-"), fmt(r["rate"], 0) if r["rate"] else "-",
+                 fmt(r["server_cpu"].mean, 0), fmt(r["server_rss_mb"], 0), fmt(r["client_cpu"].mean, 0),
+                 fmt(r["client_rss_mb"], 0), energy_cell(r)]
         if currency:
-            cells.append(_fmt(r["cost_per_million"].mean, 3))
-        t.add_row(*cells)
-    t.caption = f"CPU % of one core (server: its whole process tree); MB resident. {ENERGY_NOTE}"
-    return t
+            cells.append(fmt(r["cost_per_million"].mean, 3))
+        g.add(cells)
+    g.caption = f"CPU % of one core (server: its whole process tree); MB resident. {ENERGY_NOTE}"
+    return g
+
+
+def resources_table(rows: list[dict[str, Any]], title: str = "resources") -> Table:
+    return to_rich(resources_grid(rows, title))

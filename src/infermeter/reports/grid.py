@@ -1,0 +1,45 @@
+"""A table as data, drawn three ways: in the terminal (rich), in report.md and in report.html. Building
+each table once keeps the terminal and the report from ever disagreeing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rich.markup import escape
+from rich.table import Table
+
+Mark = Literal["bad", "warn"]
+
+
+@dataclass
+class Grid:
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    caption: str = ""
+    left: int = 1  # this many leading columns are text (left-aligned); the rest are numbers
+    marks: dict[tuple[int, int], Mark] = field(default_factory=dict)  # (row, column) -> emphasis
+
+    def add(self, cells: list[str], marks: dict[int, Mark] | None = None) -> None:
+        for col, mark in (marks or {}).items():
+            self.marks[(len(self.rows), col)] = mark
+        self.rows.append([str(c) for c in cells])
+
+
+_RICH_STYLE = {"bad": "red", "warn": "yellow"}
+
+
+def to_rich(grid: Grid) -> Table:
+    t = Table(title=grid.title)
+    for i, col in enumerate(grid.columns):
+        t.add_column(col, justify="left" if i < grid.left else "right")
+    for i, row in enumerate(grid.rows):
+        cells = []
+        for j, cell in enumerate(row):
+            mark = grid.marks.get((i, j))
+            cells.append(f"[{_RICH_STYLE[mark]}]{escape(cell)}[/]" if mark else escape(cell))
+        t.add_row(*cells)
+    if grid.caption:
+        t.caption = grid.caption
+    return t
