@@ -170,6 +170,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 "samples_per_s": n * cell.batch_size / wall_s if wall_s else None,
                 "cpu_percent": process.cpu_percent(cpu_s, wall_s),
                 "other_cpu_percent": max(0.0, process.cpu_percent(others_s, wall_s)),
+                "system_cpu_percent": process.cpu_percent(cpu_s + max(0.0, others_s), wall_s),
                 "import_s": import_s,
                 "convert_s": artifact.convert_s,
                 "artifact_bytes": artifact.size_bytes,

@@ -136,6 +136,8 @@ def test_run_writes_single_and_multi_stream_rows_with_cost(name, settings, tmp_p
         assert x["cost"]["per_million_requests"] == pytest.approx(0.1 / (rps * 3600) * 1e6)
         m = x["metrics"]  # the client's and the server's own cost, and energy (measured or labelled estimate)
         assert m["client_cpu_percent"] > 0 and m["client_rss_mb"] > 10 and m["server_cpu_percent"] > 0 and m["server_rss_mb"] > 10
+        # the whole machine: at least the server's share (same window), at most every core
+        assert 0.8 * m["server_cpu_percent"] <= m["system_cpu_percent"] <= 105 * psutil.cpu_count()
         assert m["energy"]["source"] in ("rapl", "estimate") and m["energy"]["joules_per_1000"] > 0
         assert m["energy"]["gpu"]["source"] in ("nvml", "n/a")
     assert "cost per million requests, malware-gbt: 1. " + name in r.stdout

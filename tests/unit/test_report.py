@@ -3,15 +3,18 @@ remedy, that the HTML stands alone, and that the PNGs are drawn."""
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from infermeter.reports.content import build_report
+from infermeter.reports.content import build_report, keep_runs_apart
 from infermeter.reports.remedies import FALLBACK, REMEDIES, advise
 from infermeter.reports.report import write_report
+from infermeter.reports.table import summarise_load_cells
 from infermeter.results import histogram, stats
+from infermeter.results.frame import records_under
 from infermeter.results.store import ResultStore
 
 ENERGY = {"source": "estimate", "joules_per_1000": 2.5, "joules_per_inference": 0.0025,
@@ -56,7 +59,7 @@ def server_records(rng):
                 m = _latency(rng, ms * users) | {
                     "throughput_rps": users * 1000 / (ms * users), "failures_per_s": 0.0, "failure_rate": 0.0, "generator_cpu_max": 0.1,
                     "outcomes": {"200": 400}, "server_cpu_percent": 90.0, "server_rss_mb": 300.0, "client_cpu_percent": 10.0,
-                    "client_rss_mb": 150.0, "energy": ENERGY}
+                    "client_rss_mb": 150.0, "system_cpu_percent": 120.0, "energy": ENERGY}
                 out.append({"kind": "server", "cell_id": f"{server}-{users}", "status": "ok", "repeat": rep, "repeats": 2, "run_id": "r1",
                             "cell": {"workload": "w", "scenario": "closed-loop", "users": users, "rate": None},
                             "server": {"name": server.split("[")[0], "label": server, "settings": {"threads": 1}},
@@ -108,8 +111,6 @@ def test_report_writes_html_markdown_and_every_figure(results_dir, tmp_path):
 
 
 def test_every_warning_and_missing_cell_comes_with_a_remedy(results_dir):
-    from infermeter.results.frame import records_under
-
     report = build_report(records_under([results_dir]), {})
     by_problem = {a.problem: a for a in report.advice}
     assert any(p.startswith("failed: the server was killed by SIGKILL") for p in by_problem)
@@ -148,3 +149,13 @@ def test_every_remedy_pattern_compiles_and_old_records_without_energy_still_repo
     assert "energy-vs-batch-w" not in {p.stem for p in files.figures}
     assert any("energy against batch size" in line for line in files.not_drawn)
     assert "n/a" in files.markdown.read_text()
+
+
+def test_two_runs_of_one_suite_stay_apart(results_dir, tmp_path):
+    shutil.copytree(results_dir, tmp_path / "after")
+    records = records_under([results_dir, tmp_path / "after"])
+    report = build_report(records, {})
+    fig = next(f for f in report.figures if f.id == "throughput-vs-users-w")
+    assert sorted(s.name for s in fig.series) == ["alpha[threads=1] @after", "alpha[threads=1] @run", "beta[threads=1] @after", "beta[threads=1] @run"]
+    rows = summarise_load_cells(keep_runs_apart(records), kind="server")
+    assert {r["repeats"] for r in rows if r["status"] == "ok"} == {2}  # each run's own repeats, not 4 pooled

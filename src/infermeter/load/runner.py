@@ -8,6 +8,7 @@ import ipaddress
 import json
 import math
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infermeter import SCHEMA_VERSION
-from infermeter.collectors import machine
+from infermeter.collectors import machine, process
 from infermeter.collectors.energy import EnergyWindow
 from infermeter.errors import ConfigError
 from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
@@ -157,9 +158,11 @@ def run_load(
             if on_progress:
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
             energy = EnergyWindow().start()
+            busy0, t0 = process.system_busy_seconds(), time.perf_counter()
             merged, failure, warnings = measure_window(build_plans(target, settings, u, r, rep))
             if merged:  # the target's processes are not ours: measured (RAPL) or n/a, never a guess
                 merged["energy"] = energy.result(None, merged.get("throughput_rps"))
+                merged["system_cpu_percent"] = process.cpu_percent(process.system_busy_seconds() - busy0, time.perf_counter() - t0)
             record = {
                 "schema_version": SCHEMA_VERSION,
                 "kind": "load",

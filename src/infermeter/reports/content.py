@@ -57,7 +57,32 @@ def _load_rows_as_servers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r | {"workload": "HTTP endpoint", "server": r["label"]} for r in rows]
 
 
+def keep_runs_apart(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two runs of one suite (before / after) hold the same cells; pooled, their repeats would be mixed
+    into one mean. When results from several directories share a cell, every label says its directory."""
+    sources: dict[str, set[str]] = defaultdict(set)
+    for r in records:
+        sources[r.get("cell_id", "")].add(str(r.get("source")))
+    if all(len(s) <= 1 for s in sources.values()):
+        return records
+    out = []
+    for r in records:
+        tag = f" @{Path(str(r.get('source'))).name}"
+        r = r | {"cell_id": f"{r.get('cell_id')}{tag}"}
+        if r.get("kind") == "server":
+            r["server"] = (r.get("server") or {}) | {"label": str((r.get("server") or {}).get("label")) + tag}
+        elif r.get("kind") == "load":
+            cell = r.get("cell") or {}
+            r["cell"] = cell | {"label": str(cell.get("label") or cell.get("target")) + tag}
+        else:
+            engine = r.get("engine") or {}
+            r["engine"] = engine | {"label": str(engine.get("label") or (r.get("cell") or {}).get("engine")) + tag}
+        out.append(r)
+    return out
+
+
 def build_report(records: list[dict[str, Any]], suites: dict[str, str], title: str = "infermeter report") -> Report:
+    records = keep_runs_apart(records)
     engines = summarise_cells(records)
     servers = summarise_load_cells(records, kind="server") + _load_rows_as_servers(summarise_load_cells(records, kind="load"))
     figs, not_drawn = F.build_figures(engines, servers)

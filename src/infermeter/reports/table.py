@@ -133,9 +133,9 @@ def engine_grid(rows: list[dict[str, Any]], title: str = "infermeter results") -
         if p.get("max_abs_diff") is not None:
             parity = f"{fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}"
             if p.get("verdict") == "mismatch":
-                parity, marks[13] = f"MISMATCH {parity}", "bad"
+                parity, marks[g.columns.index("agree / max|diff|")] = f"MISMATCH {parity}", "bad"
         if r.get("sanity") == "warn":
-            marks[14] = "warn"
+            marks[g.columns.index("sanity")] = "warn"
         p99 = fmt(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
         g.add([
             str(r["workload"]), str(r["engine"]), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
@@ -253,6 +253,7 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
                 currency=next(((r.get("cost") or {}).get("currency") for r in ok if r.get("cost")), None),
                 client_cpu=stats.over_repeats([r["metrics"].get("client_cpu_percent") for r in ok]),
                 client_rss_mb=max((r["metrics"].get("client_rss_mb") or 0) for r in ok),
+                system_cpu=stats.over_repeats([r["metrics"].get("system_cpu_percent") for r in ok]),
                 **_energy(ok),
             )
             _add_sanity(row, ok)
@@ -284,7 +285,7 @@ def load_grid(rows: list[dict[str, Any]], title: str = "load test", server: bool
     for r in rows:
         base = [str(r["label"]), r["scenario"], str(r["users"] or "-"), fmt(r["rate"], 0) if r["rate"] else "-"]
         if r["status"] != "ok":
-            g.add([*base, str(r["status"]), (r.get("error") or "")[:60], *[""] * (len(cols) - 6)], {4: "warn"})
+            g.add([*base, str(r["status"]), (r.get("error") or "")[:60], *[""] * (len(cols) - 6)], {cols.index("req/s"): "warn"})
             continue
         lat = r["latency"]
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(r["outcomes"].items()))
@@ -293,7 +294,7 @@ def load_grid(rows: list[dict[str, Any]], title: str = "load test", server: bool
             *base, pm(r["throughput"], 1), fmt(lat["p50"]), fmt(lat["p90"]), fmt(lat["p99"]), fmt(lat["max"]),
             fmt(r["failures_per_s"].mean), fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",
             r.get("sanity", "-"), *extra,
-        ], {13: "warn"} if r.get("sanity") == "warn" else {})
+        ], {cols.index("sanity"): "warn"} if r.get("sanity") == "warn" else {})
     g.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats"
     return g
 
@@ -305,7 +306,7 @@ def load_table(rows: list[dict[str, Any]], title: str = "load test", server: boo
 def resources_grid(rows: list[dict[str, Any]], title: str = "resources") -> Grid:
     """What each server load point cost: the server's and the client's CPU and memory, energy, money."""
     currency = next((r["currency"] for r in rows if r.get("currency")), None)
-    cols = ["target", "users", "rate/s", "srv CPU %", "srv MB", "client CPU %", "client MB", "J/1k req"]
+    cols = ["target", "users", "rate/s", "srv CPU %", "srv MB", "client CPU %", "client MB", "system CPU %", "J/1k req"]
     if currency:
         cols.append(f"{currency}/1M req")
     g = Grid(title, cols)
@@ -314,11 +315,12 @@ def resources_grid(rows: list[dict[str, Any]], title: str = "resources") -> Grid
             continue
         cells = [str(r["label"]), str(r["users"] or "-"), fmt(r["rate"], 0) if r["rate"] else "-",
                  fmt(r["server_cpu"].mean, 0), fmt(r["server_rss_mb"], 0), fmt(r["client_cpu"].mean, 0),
-                 fmt(r["client_rss_mb"], 0), energy_cell(r)]
+                 fmt(r["client_rss_mb"], 0), fmt(r["system_cpu"].mean, 0), energy_cell(r)]
         if currency:
             cells.append(fmt(r["cost_per_million"].mean, 3))
         g.add(cells)
-    g.caption = f"CPU % of one core (server: its whole process tree); MB resident. {ENERGY_NOTE}"
+    g.caption = (f"CPU % of one core (server: its whole process tree; system: every process on the machine, "
+                 f"so 100 x cores at most); MB resident. {ENERGY_NOTE}")
     return g
 
 

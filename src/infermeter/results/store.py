@@ -25,7 +25,7 @@ METRIC_KEYS = [
     "rss_after_load_mb", "peak_rss_mb", "peak_rss_delta_mb",
     # load tests against servers
     "throughput_rps", "failures_per_s", "failure_rate", "unsent", "generator_processes", "generator_cpu_max",
-    "client_cpu_percent", "client_rss_mb", "server_cpu_percent", "server_rss_mb",
+    "client_cpu_percent", "client_rss_mb", "server_cpu_percent", "server_rss_mb", "system_cpu_percent",
 ]
 CSV_COLUMNS = (
     ["run_id", "cell_id", "kind", "status", "workload", "engine", "engine_label", "target", "scenario", "batch_size", "concurrency",

@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 
 from infermeter import SCHEMA_VERSION
-from infermeter.collectors import machine
+from infermeter.collectors import machine, process
 from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
 from infermeter.config import CostSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
@@ -90,14 +90,17 @@ def measure_server(
             energy = EnergyWindow(cpu_watts_per_core).start()
             cpu0, _ = _tree_usage(tree)
             srv0 = _safe_metrics(adapter, deployment)
+            busy0 = process.system_busy_seconds()
             t0 = time.perf_counter()
             merged, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep))
             wall = time.perf_counter() - t0
+            busy = process.system_busy_seconds() - busy0
             cpu1, rss = _tree_usage(tree)
             if merged:
                 merged.update(_server_delta(srv0, _safe_metrics(adapter, deployment)))
                 merged["server_cpu_percent"] = 100 * (cpu1 - cpu0) / wall if wall else None
                 merged["server_rss_mb"] = rss
+                merged["system_cpu_percent"] = process.cpu_percent(busy, wall)  # server + generator + anything else
                 merged["energy"] = energy.result(cpu1 - cpu0, merged.get("throughput_rps"))  # the server's, per request
             warnings += answer_warnings(common.get("answers") or {})
             gone = _server_gone(deployment, merged)
