@@ -67,3 +67,19 @@ def test_outlying_repeats_are_found_and_reported_not_dropped():
     row = summarise_load_cells(recs)[0]
     assert any("outlying repeats" in w and "repeat 5: 60" in w for w in row["warnings"])
     assert row["repeats"] == 5 and row["throughput"].n == 5  # kept
+
+
+def test_fast_histogram_summary_matches_hdrh_exactly():
+    """summary_ms walks only the non-empty buckets; it must keep hdrh's own definitions to the bit."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        ns = rng.lognormal(rng.uniform(8, 22), rng.uniform(0.1, 2), int(rng.integers(1, 3000)))
+        h = histogram.from_ns(ns)
+        quantiles = [0, 0.5, 10, 50, 90, 99, 99.9, 99.99, 100]
+        assert histogram.values_at_percentiles(h, quantiles) == {q: h.get_value_at_percentile(q) for q in quantiles}
+        s = histogram.summary_ms(h)
+        assert s["mean"] == pytest.approx(h.get_mean_value() / 1000, rel=1e-12)
+        assert s["std"] == pytest.approx(h.get_stddev() / 1000, rel=1e-9, abs=1e-12)
+        assert s["p99"] == h.get_value_at_percentile(99) / 1000
+    empty = histogram.new()
+    assert histogram.summary_ms(empty)["mean"] == 0.0 and histogram.values_at_percentiles(empty, [50]) == {50: 0}

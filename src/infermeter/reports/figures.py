@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from infermeter.reports.figure import Colours, Figure, Point, Series, finite, interval
+from infermeter.results import histogram
 
 Row = dict[str, Any]
 
@@ -260,8 +261,9 @@ def startup_figures(engines: list[Row], servers: list[Row], colour: Colours) -> 
 def cdf_points(hist: Any) -> list[Point]:
     """(latency ms, fraction at or below) from a merged HdrHistogram, at CDF_QUANTILES."""
     pts: list[Point] = []
+    at = histogram.values_at_percentiles(hist, CDF_QUANTILES)
     for q in CDF_QUANTILES:
-        ms = hist.get_value_at_percentile(q) / 1000.0
+        ms = at[q] / 1000.0
         if len(pts) > 1 and ms == pts[-1].x:  # the first point stays at 0, so the curve rises from the axis
             pts[-1] = Point(ms, q / 100, note=f"p{q:.4g}")
         else:
