@@ -8,7 +8,7 @@ from typing import Any
 
 from infermeter.reports.figures import by_workload, ok
 from infermeter.reports.grid import Grid
-from infermeter.reports.table import energy_cell, fmt, pm
+from infermeter.reports.table import energy_cell, fmt, ms, pm
 
 Row = dict[str, Any]
 Cell = Callable[[Row], str]
@@ -44,7 +44,7 @@ def server_pivots(servers: list[Row]) -> list[Grid]:
                              lambda r: pm(r["throughput"], 1), corner, _PM_CAPTION, col_name))
             for p in ("p50", "p99"):
                 out.append(pivot(f"{workload}: {p} latency (ms) by framework and {by}", pts, "server", axis,
-                                 lambda r, p=p: fmt(r["latency"][p]), corner, _LAT_CAPTION, col_name))
+                                 lambda r, p=p: ms(r["latency"][p]), corner, _LAT_CAPTION, col_name))
             if any(r["failure_rate"].mean > 0 for r in pts):
                 out.append(pivot(f"{workload}: failed requests (%) by framework and {by}", pts, "server", axis,
                                  lambda r: fmt(100 * r["failure_rate"].mean, 1), corner,
@@ -63,7 +63,7 @@ def engine_pivots(engines: list[Row]) -> list[Grid]:
         out.append(pivot(f"{workload}: samples/s by engine and batch size", pts, "engine", "batch_size",
                          lambda r: pm(r["throughput"], 1), corner, _PM_CAPTION + "; one caller, in process"))
         out.append(pivot(f"{workload}: p50 latency per batch (ms) by engine and batch size", pts, "engine", "batch_size",
-                         lambda r: fmt(r["latency"]["p50"]), corner, _LAT_CAPTION))
+                         lambda r: ms(r["latency"]["p50"]), corner, _LAT_CAPTION))
         out.append(pivot(f"{workload}: peak memory (MB) by engine and batch size", pts, "engine", "batch_size",
                          lambda r: fmt(r["peak_rss_mb"], 0), corner, "peak resident memory of the measuring process"))
         out.append(pivot(f"{workload}: joules per 1,000 inferences by engine and batch size", pts, "engine", "batch_size",

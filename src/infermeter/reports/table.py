@@ -24,6 +24,17 @@ def fmt(v: float | None, digits: int = 2) -> str:
     return f"{v:.{digits}f}"
 
 
+def ms_digits(v: float | None) -> int:
+    """Decimals that keep three significant digits of a latency in ms (0.0123, 0.210, 2.23, 110), at most 4."""
+    if v is None or not math.isfinite(v) or v <= 0:
+        return 2
+    return min(4, max(0, 2 - math.floor(math.log10(v))))
+
+
+def ms(v: float | None) -> str:
+    return fmt(v, ms_digits(v))
+
+
 def pm(s: stats.RepeatStats, digits: int = 2) -> str:
     if s.n == 0:
         return "-"
@@ -136,10 +147,10 @@ def engine_grid(rows: list[dict[str, Any]], title: str = "infermeter results") -
                 parity, marks[g.columns.index("agree / max|diff|")] = f"MISMATCH {parity}", "bad"
         if r.get("sanity") == "warn":
             marks[g.columns.index("sanity")] = "warn"
-        p99 = fmt(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
+        p99 = ms(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
         g.add([
             str(r["workload"]), str(r["engine"]), str(r["scenario"]), str(r["batch_size"]), str(r["concurrency"]),
-            pm(r["p50"]), p99, pm(r["throughput"], 1), fmt(r["load_s"]), fmt(r["first_inference_s"]),
+            pm(r["p50"], ms_digits(r["p50"].mean)), p99, pm(r["throughput"], 1), fmt(r["load_s"]), fmt(r["first_inference_s"]),
             fmt(r["peak_rss_mb"], 0), fmt(r["cpu"].mean, 0), energy_cell(r), parity, r.get("sanity", "-"),
         ], marks)
     if any(r["status"] == "ok" and r["latency"]["count"] < p99_floor for r in rows):
@@ -291,7 +302,7 @@ def load_grid(rows: list[dict[str, Any]], title: str = "load test", server: bool
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(r["outcomes"].items()))
         extra = [fmt(r["queue_ms"].mean), fmt(r["inference_ms"].mean)] if server else []
         g.add([
-            *base, pm(r["throughput"], 1), fmt(lat["p50"]), fmt(lat["p90"]), fmt(lat["p99"]), fmt(lat["max"]),
+            *base, pm(r["throughput"], 1), ms(lat["p50"]), ms(lat["p90"]), ms(lat["p99"]), ms(lat["max"]),
             fmt(r["failures_per_s"].mean), fmt(100 * r["failure_rate"].mean, 1), outcomes[:60], f"{r['generator_cpu']:.0%}",
             r.get("sanity", "-"), *extra,
         ], {cols.index("sanity"): "warn"} if r.get("sanity") == "warn" else {})
