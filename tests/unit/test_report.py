@@ -119,6 +119,8 @@ def test_every_warning_and_missing_cell_comes_with_a_remedy(results_dir):
     assert any(p.startswith("p99 from fewer than 1000 samples") for p in by_problem)  # 400-800 samples per cell here
     assert all(a.remedy and a.remedy != FALLBACK.capitalize() for a in report.advice), [a for a in report.advice if a.remedy.startswith("No remedy")]
     assert "w on beta[threads=1], 8 users" in {a.where for a in report.advice}
+    p99 = [a for a in report.advice if a.problem.startswith("p99 from fewer")]
+    assert len(p99) == 1 and p99[0].where.count("samples)") == 4  # one line naming each server cell (2 x 400 samples)
 
 
 @pytest.mark.parametrize("text, problem, remedy", [

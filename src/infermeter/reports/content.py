@@ -177,11 +177,19 @@ def collect_advice(engines: list[dict[str, Any]], servers: list[dict[str, Any]])
         for w in r.get("warnings", []):
             out.append(advise(_where(r), w))
         if r["status"] == "ok" and r["latency"]["count"] < p99_floor:
-            out.append(advise(_where(r), f"p99 from fewer than {p99_floor} samples ({int(r['latency']['count'])}): a rough figure"))
+            out.append(advise(f"{_where(r)} ({int(r['latency']['count'])} samples)", f"p99 from fewer than {p99_floor} samples: a rough figure"))
     if any(r.get("energy_source") == "estimate" for r in F.ok(engines + servers)):
         out.append(Advice("energy, every cell marked 'est'", ENERGY_NOTE,
                           "For measured joules, run where /sys/class/powercap/intel-rapl is readable (bare metal, often as root)"))
-    return out
+    return grouped(out)
+
+
+def grouped(advice: list[Advice]) -> list[Advice]:
+    """One line per distinct warning and remedy, naming every place it was seen (in first-seen order)."""
+    places: dict[tuple[str, str], list[str]] = {}
+    for a in advice:
+        places.setdefault((a.problem, a.remedy), []).append(a.where)
+    return [Advice("; ".join(dict.fromkeys(where)), problem, remedy) for (problem, remedy), where in places.items()]
 
 
 def _scorecard(records: list[dict[str, Any]]) -> Grid | None:
