@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,6 @@ def whole_records(results_jsonl: Path) -> list[dict]:
 
 
 def wait_for(cond, timeout: float = 60.0) -> None:
-    import time
 
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -73,6 +73,15 @@ def left_in_session(sid: int) -> list:
         except (OSError, psutil.Error):
             pass
     return out
+
+
+def left_after(sid: int, seconds: float = 5.0) -> list:
+    """What of session `sid` is still alive after up to `seconds`: multiprocessing's resource tracker ends
+    when it reads EOF from its parent, a few milliseconds after it; anything alive after that is a leak."""
+    deadline = time.monotonic() + seconds
+    while (left := left_in_session(sid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 def generator_processes(pid: int) -> list:

@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from conftest import generator_processes, left_in_session, wait_for, whole_records
+from conftest import generator_processes, left_after, wait_for, whole_records
 
 from infermeter.servers.process import free_port
 
@@ -56,7 +56,8 @@ def start_load(out, url, *extra, preexec_fn=None):
 
 def assert_nothing_left(proc):
     """The load command and every process it started are gone."""
-    assert not left_in_session(proc.pid)
+    left = left_after(proc.pid)
+    assert not left, [p.cmdline() for p in left]
 
 
 def test_a_server_killed_mid_run_fails_the_later_windows_with_the_cause(tmp_path, fake_server):

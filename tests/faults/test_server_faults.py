@@ -12,7 +12,7 @@ import time
 
 import psutil
 import pytest
-from conftest import generator_processes, left_in_session, wait_for, whole_records, with_environment
+from conftest import generator_processes, left_after, left_in_session, wait_for, whole_records, with_environment
 
 from infermeter.servers.litserve import LitServe
 
@@ -64,8 +64,7 @@ def session_members(sid):
 
 def assert_nothing_left(tmp_path, run):
     """No process of the run (its session, its servers' sessions) and no socket of its servers."""
-    time.sleep(0.5)
-    left = left_in_session(run.pid)
+    left = left_after(run.pid)
     assert not left, [p.cmdline() for p in left]
     assert not server_sessions(tmp_path)
 
