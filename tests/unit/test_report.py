@@ -161,3 +161,19 @@ def test_two_runs_of_one_suite_stay_apart(results_dir, tmp_path):
     assert sorted(s.name for s in fig.series) == ["alpha[threads=1] @after", "alpha[threads=1] @run", "beta[threads=1] @after", "beta[threads=1] @run"]
     rows = summarise_load_cells(keep_runs_apart(records), kind="server")
     assert {r["repeats"] for r in rows if r["status"] == "ok"} == {2}  # each run's own repeats, not 4 pooled
+
+
+def test_load_test_results_report_under_the_endpoint(tmp_path):
+    """`infermeter load` points have a target, not a workload and framework."""
+    rng = np.random.default_rng(2)
+    store = ResultStore(tmp_path / "load")
+    store.create()
+    for users in (1, 4):
+        for rep in range(2):
+            m = _latency(rng, 2.0 * users) | {"throughput_rps": 500.0, "failures_per_s": 0.0, "failure_rate": 0.0, "generator_cpu_max": 0.1,
+                                             "outcomes": {"200": 400}, "system_cpu_percent": 150.0}
+            store.append({"kind": "load", "cell_id": f"u{users}", "status": "ok", "repeat": rep, "repeats": 2, "metrics": m, "warnings": [],
+                          "cell": {"target": "http://127.0.0.1:9/p", "label": "my endpoint", "scenario": "closed-loop", "users": users, "rate": None}})
+    files = write_report([tmp_path / "load"], tmp_path / "load")
+    assert {"throughput-vs-users-http-endpoint", "latency-vs-users-http-endpoint", "latency-cdf-users-http-endpoint-4"} <= {p.stem for p in files.figures}
+    assert "| my endpoint | 500.0 ±0.0 | 500.0 ±0.0 |" in files.markdown.read_text()
