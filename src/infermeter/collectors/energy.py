@@ -15,6 +15,7 @@ E = D x W x T of the studies with D the window's work.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,12 @@ class Nvml:
         return {"utilization_percent": util / len(self.handles), "memory_mb": mem}
 
 
+@functools.lru_cache(maxsize=1)
+def nvml() -> Nvml:
+    """NVML, initialised once per process (not at every window)."""
+    return Nvml()
+
+
 @dataclass
 class EnergyWindow:
     """Wrap one measurement window: `start()` before, `result(...)` after."""
@@ -97,7 +104,7 @@ class EnergyWindow:
     def start(self) -> EnergyWindow:
         self._domains = rapl_domains(self.rapl_root)
         self._rapl0 = _read_uj(self._domains) if self._domains else []
-        self._gpu = Nvml()
+        self._gpu = nvml()
         self._gpu0 = self._gpu.energy_mj() if not self._gpu.why_not else []
         self._t0 = time.perf_counter()
         return self

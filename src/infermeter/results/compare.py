@@ -74,14 +74,17 @@ def _per_repeat(ok: list[dict[str, Any]], metric: str) -> list[float]:
     return vals
 
 
-def _overall(ok: list[dict[str, Any]], metric: str) -> float:
+def latency_summary(ok: list[dict[str, Any]]) -> dict[str, float]:
+    """Latency percentiles and mean (ms) from the merged histograms of a cell's ok repeats ({}: none kept)."""
+    hdrs = [r["metrics"]["latency_hdr"] for r in ok if r.get("metrics", {}).get("latency_hdr")]
+    return histogram.summary_ms(histogram.merge(hdrs)) if hdrs else {}
+
+
+def _overall(ok: list[dict[str, Any]], metric: str, latency: dict[str, float]) -> float:
     if metric == "throughput":
         vals = _per_repeat(ok, metric)
         return float(np.mean(vals)) if vals else math.nan
-    hdrs = [r["metrics"]["latency_hdr"] for r in ok if r.get("metrics", {}).get("latency_hdr")]
-    if not hdrs:
-        return math.nan
-    return float(histogram.summary_ms(histogram.merge(hdrs)).get(metric, math.nan))
+    return float(latency.get(metric, math.nan))
 
 
 def welch_p(a: list[float], b: list[float]) -> float:
@@ -96,9 +99,11 @@ def welch_p(a: list[float], b: list[float]) -> float:
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
-def diff_metric(metric: str, ok_a: list[dict[str, Any]], ok_b: list[dict[str, Any]]) -> MetricDiff | None:
-    """The difference with its raw p-value; the verdict is given once every p-value is adjusted."""
-    a, b = _overall(ok_a, metric), _overall(ok_b, metric)
+def diff_metric(metric: str, ok_a: list[dict[str, Any]], ok_b: list[dict[str, Any]],
+                latency_a: dict[str, float], latency_b: dict[str, float]) -> MetricDiff | None:
+    """The difference with its raw p-value; the verdict is given once every p-value is adjusted.
+    `latency_a/b`: each side's latency_summary, merged once per cell rather than once per metric."""
+    a, b = _overall(ok_a, metric, latency_a), _overall(ok_b, metric, latency_b)
     if math.isnan(a) or math.isnan(b) or a == 0:
         return None
     p = welch_p(_per_repeat(ok_a, metric), _per_repeat(ok_b, metric))
@@ -145,7 +150,10 @@ def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]
     ok_a, labels_a = _ok_by_cell(records_a)
     ok_b, labels_b = _ok_by_cell(records_b)
     common = [cid for cid in labels_a if cid in ok_a and cid in ok_b]
-    raw = {cid: [d for m in METRICS if (d := diff_metric(m, ok_a[cid], ok_b[cid])) is not None] for cid in common}
+    raw = {}
+    for cid in common:
+        lat_a, lat_b = latency_summary(ok_a[cid]), latency_summary(ok_b[cid])
+        raw[cid] = [d for m in METRICS if (d := diff_metric(m, ok_a[cid], ok_b[cid], lat_a, lat_b)) is not None]
     flat = [d for cid in common for d in raw[cid]]
     adjusted = iter(holm([d.p_value for d in flat]))
     out = []
