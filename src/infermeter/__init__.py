@@ -1,7 +1,7 @@
 """infermeter: measure how fast a model runs on inference engines and serving frameworks."""
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # of result records: see results/record.py, and results/migrate.py for the history
 
 
 def load_results(*paths: str) -> object:

@@ -16,13 +16,13 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine
 from infermeter.config import Cell, Suite, plan, plan_servers
 from infermeter.engines.registry import engine_class
 from infermeter.errors import ConfigError
 from infermeter.export.artifacts import default_cache_root
 from infermeter.lifeline import child_env
+from infermeter.results.record import EngineInfo, NotMeasured
 from infermeter.results.store import ResultStore
 from infermeter.servers.registry import adapter_for
 from infermeter.servers.runner import run_server_cells
@@ -85,21 +85,13 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
                 proc.wait()
 
 
-def _status_record(cell: Cell, run_id: str, status: str, error: str) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "engine",
-        "run_id": run_id,
-        "cell_id": cell.cell_id,
-        "cell": cell.model_dump(exclude={"skip_reason"}),
-        "engine": {"name": cell.engine, "label": cell.engine_label},
-        "status": status,
-        "error": error,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine.machine_info(),
-        "packages": machine.package_versions(),
-        "warnings": [],
-    }
+def _status_record(cell: Cell, run_id: str, status: Literal["skipped", "failed"], error: str) -> NotMeasured:
+    return NotMeasured(
+        kind="engine", run_id=run_id, cell_id=cell.cell_id, cell=cell.model_dump(exclude={"skip_reason"}),
+        engine=EngineInfo(name=cell.engine, label=cell.engine_label), status=status, error=error,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        machine=machine.machine_info(), packages=machine.package_versions(),
+    )
 
 
 def run_suite(

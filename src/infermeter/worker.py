@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine, process
 from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
 from infermeter.config import Cell
@@ -26,6 +25,8 @@ from infermeter.engines.base import Engine
 from infermeter.lifeline import die_with_parent
 from infermeter.workloads.base import Workload
 from infermeter.results import histogram, stats
+from infermeter.results.record import Energy, EngineInfo, EngineMetrics, EngineWindow, Parity, Sanity, to_dict
+from infermeter.results.warnings import warning
 from infermeter.validity.sanity import engine_sanity
 
 Emit = Callable[[dict[str, Any]], None]
@@ -129,23 +130,16 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
         warm_up(engine.predict, batches, w.iterations, w.seconds, m.max_seconds)
         rule = WindowRule(m.min_iterations, m.min_seconds, m.max_seconds)
         runtime = engine.runtime_info()
-        common = {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "engine",
-            "run_id": run_id,
-            "cell_id": cell.cell_id,
-            "cell": cell.model_dump(exclude={"skip_reason"}),
-            "workload": workload.record(),
-            "engine": {
-                "name": cls.name, "label": cell.engine_label, "settings": engine.settings.model_dump(),
-                "versions": cls.versions(), "runtime": runtime, "capabilities": sorted(engine.capabilities),
-            },
-            "artifact": artifact.record(),
-            "parity": parity,
-            "machine": machine.machine_info(),
-            "packages": machine.package_versions(),
-            "thread_env": machine.thread_env(),
-        }
+        engine_info = EngineInfo(
+            name=cls.name, label=cell.engine_label, settings=engine.settings.model_dump(), versions=cls.versions(),
+            runtime=runtime, capabilities=sorted(engine.capabilities),
+        )
+        parity_block = Parity(**parity)
+        common = dict(
+            run_id=run_id, cell_id=cell.cell_id, cell=cell.model_dump(exclude={"skip_reason"}), workload=workload.record(),
+            engine=engine_info, artifact=artifact.record(), parity=parity_block, machine=machine.machine_info(),
+            packages=machine.package_versions(), thread_env=machine.thread_env(),
+        )
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
             energy = EnergyWindow(cpu_watts_per_core).start()
@@ -160,51 +154,52 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
             wall_s = window.wall_ns / 1e9
             peak = process.peak_rss_mb()
             n = len(window.latencies_ns)
-            metrics = {
-                "latency_ms": stats.latency_summary_ms(window.latencies_ns),
-                "latency_hdr": histogram.encode(histogram.from_ns(window.latencies_ns)),
-                "requests": n,
-                "failures": len(window.errors),
-                "window_s": wall_s,
-                "batches_per_s": n / wall_s if wall_s else None,
-                "samples_per_s": n * cell.batch_size / wall_s if wall_s else None,
-                "cpu_percent": process.cpu_percent(cpu_s, wall_s),
-                "other_cpu_percent": max(0.0, process.cpu_percent(others_s, wall_s)),
-                "system_cpu_percent": process.cpu_percent(cpu_s + max(0.0, others_s), wall_s),
-                "import_s": import_s,
-                "convert_s": artifact.convert_s,
-                "artifact_bytes": artifact.size_bytes,
-                "load_s": load_s,
-                "first_inference_s": first_s,
-                "load_cached_s": load_cached_s,
-                "first_inference_cached_s": first_cached_s,
-                "rss_baseline_mb": rss_baseline,
-                "rss_after_load_mb": rss_loaded,
-                "peak_rss_mb": peak,
-                "peak_rss_delta_mb": peak - rss_baseline,
-            }
-            metrics["energy"] = energy.result(cpu_s, metrics["samples_per_s"])
+            samples_per_s = n * cell.batch_size / wall_s if wall_s else None
+            metrics = EngineMetrics(
+                latency_ms=stats.latency_summary_ms(window.latencies_ns),
+                latency_hdr=histogram.encode(histogram.from_ns(window.latencies_ns)),
+                requests=n,
+                failures=len(window.errors),
+                window_s=wall_s,
+                batches_per_s=n / wall_s if wall_s else None,
+                samples_per_s=samples_per_s,
+                cpu_percent=process.cpu_percent(cpu_s, wall_s),
+                other_cpu_percent=max(0.0, process.cpu_percent(others_s, wall_s)),
+                system_cpu_percent=process.cpu_percent(cpu_s + max(0.0, others_s), wall_s),
+                import_s=import_s,
+                convert_s=artifact.convert_s,
+                artifact_bytes=artifact.size_bytes,
+                load_s=load_s,
+                first_inference_s=first_s,
+                load_cached_s=load_cached_s,
+                first_inference_cached_s=first_cached_s,
+                rss_baseline_mb=rss_baseline,
+                rss_after_load_mb=rss_loaded,
+                peak_rss_mb=peak,
+                peak_rss_delta_mb=peak - rss_baseline,
+                energy=Energy(**energy.result(cpu_s, samples_per_s)),
+            )
             warnings = []
-            if parity.get("verdict") == "mismatch":
-                warnings.append(
-                    f"outputs differ from {parity['reference_engine']}: agreement {parity['agreement']:.3f}, "
-                    f"max |diff| {parity['max_abs_diff']} > tolerance {parity.get('tolerance')}; check the export or precision settings"
-                )
+            if parity_block.verdict == "mismatch":
+                warnings.append(warning("parity-mismatch",
+                    f"outputs differ from {parity_block.reference_engine}: agreement {parity_block.agreement:.3f}, "
+                    f"max |diff| {parity_block.max_abs_diff} > tolerance {parity_block.tolerance}", applies_to="cell"))
             if window.capped:
-                warnings.append(f"window hit max_seconds={m.max_seconds} with only {n} calls (< min_iterations)")
+                warnings.append(warning("window-capped", f"window hit max_seconds={m.max_seconds} with only {n} calls (< min_iterations)"))
             if window.errors:
-                warnings.append(f"{len(window.errors)} predict calls failed: {window.errors[0]}")
-            record = common | {
-                "status": "ok" if not window.errors else "failed",
-                "repeat": r,
-                "repeats": m.repeats,
-                "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "metrics": metrics,
-                "warnings": warnings,
-                "sanity": engine_sanity(n, cell.concurrency, metrics["batches_per_s"], metrics["latency_ms"].get("mean"),
-                                        metrics["other_cpu_percent"]),
-            }
-            emit({"type": "record", "record": record})
+                warnings.append(warning("calls-failed", f"{len(window.errors)} predict calls failed: {window.errors[0]}"))
+            record = EngineWindow(
+                **common,
+                status="ok" if not window.errors else "failed",
+                repeat=r,
+                repeats=m.repeats,
+                finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                metrics=metrics,
+                warnings=warnings,
+                sanity=Sanity(**engine_sanity(n, cell.concurrency, metrics.batches_per_s, metrics.latency_ms.get("mean"),
+                                              metrics.other_cpu_percent)),
+            )
+            emit({"type": "record", "record": to_dict(record)})
     finally:
         engine.close()
         if cache_dir is not None:

@@ -39,7 +39,7 @@ def test_parquet_keeps_every_row_and_column(tmp_path):
     df = infermeter.load_results(stored(tmp_path / "a", synthetic_run(1)))
     back = pd.read_parquet(to_parquet(df, tmp_path / "out" / "r.parquet"))
     assert back.shape == df.shape
-    assert json.loads(back["warnings"].iloc[0]) == ["w"]  # lists travel as JSON text
+    assert [w["text"] for w in json.loads(back["warnings"].iloc[0])] == ["w"]  # lists travel as JSON text
 
 
 def test_sql_over_results_directories(tmp_path):

@@ -105,7 +105,8 @@ def test_two_generator_processes_merge_their_counts():
 def test_saturation_self_check_speaks_up():
     m = {"generator_cpu_max": 0.97, "unsent": 0, "issue_lag_ms": {"p99": 12.0}}
     w = generator_warnings(m)
-    assert any("generator saturated" in x for x in w) and any("schedule not kept" in x for x in w)
+    assert [x.code for x in w] == ["generator-saturated", "schedule-not-kept"]
+    assert "generator saturated" in w[0].text and w[0].remedy.startswith("Add --workers")
     assert generator_warnings({"generator_cpu_max": 0.3, "unsent": 0}) == []
 
 

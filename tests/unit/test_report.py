@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from infermeter.reports.content import build_report, keep_runs_apart
-from infermeter.reports.remedies import FALLBACK, REMEDIES, advise
+from infermeter.reports.remedies import advise
+from infermeter.results.warnings import CATALOGUE, FALLBACK_REMEDY as FALLBACK
 from infermeter.reports.report import write_report
 from infermeter.reports.table import summarise_load_cells
 from infermeter.results import histogram, stats
@@ -140,7 +141,7 @@ def test_advice_splits_a_remedy_already_in_the_text(text, problem, remedy):
 
 
 def test_every_remedy_pattern_compiles_and_old_records_without_energy_still_report(tmp_path):
-    for pattern, _ in REMEDIES:
+    for pattern, _ in CATALOGUE.values():
         re.compile(pattern)
     rng = np.random.default_rng(1)
     store = ResultStore(tmp_path / "old")

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from infermeter import SCHEMA_VERSION
 from infermeter.config import parse_suite
 from infermeter.errors import ConfigError
 from infermeter.reports.table import summarise_cells
@@ -30,7 +31,7 @@ def test_every_repeat_is_stored_with_metrics_and_parity(tmp_path, cache_root, is
     recs = list(ResultStore(tmp_path / "out").records())
     assert len(recs) == 4 and all(r["status"] == "ok" for r in recs)
     r = recs[0]
-    assert r["schema_version"] == 1 and r["machine"]["logical_cpus"] >= 1
+    assert r["schema_version"] == SCHEMA_VERSION and r["machine"]["logical_cpus"] >= 1
     m = r["metrics"]
     assert m["requests"] >= 20 and m["latency_ms"]["p50"] >= 2.0
     for key in ("samples_per_s", "cpu_percent", "load_s", "first_inference_s", "load_cached_s", "peak_rss_mb", "artifact_bytes", "convert_s"):
@@ -116,7 +117,7 @@ def test_parity_verdict_flags_drift_beyond_tolerance(tmp_path, cache_root):
     run_suite(suite(engines=[{"name": "fake", "settings": {"noise": 0.5}}]), tmp_path / "a", cache_root=cache_root, isolation="none")
     bad = next(ResultStore(tmp_path / "a").records())
     assert bad["parity"]["verdict"] == "mismatch"
-    assert any("outputs differ" in w for w in bad["warnings"])
+    assert [w["code"] for w in bad["warnings"]] == ["parity-mismatch"] and "outputs differ" in bad["warnings"][0]["text"]
     run_suite(suite(), tmp_path / "b", cache_root=cache_root, isolation="none")
     assert next(ResultStore(tmp_path / "b").records())["parity"]["verdict"] == "match"
 

@@ -65,7 +65,7 @@ def test_outlying_repeats_are_found_and_reported_not_dropped():
                          "failures_per_s": 0.0, "failure_rate": 0.0, "generator_cpu_max": 0.1, "outcomes": {"200": 100}}}
             for i, v in enumerate([100, 101, 99, 100.5, 60])]
     row = summarise_load_cells(recs)[0]
-    assert any("outlying repeats" in w and "repeat 5: 60" in w for w in row["warnings"])
+    assert any(w.code == "outlying-repeats" and "repeat 5: 60" in w.text for w in row["warnings"])
     assert row["repeats"] == 5 and row["throughput"].n == 5  # kept
 
 

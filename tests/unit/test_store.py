@@ -54,7 +54,7 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
 n = 0
 try:
     for i in range(100):
-        store.append({"cell_id": "c", "repeat": i, "repeats": 100, "status": "ok", "pad": "x" * 200})
+        store.append({"cell_id": "c", "repeat": i, "repeats": 100, "status": "ok", "cell": {"pad": "x" * 200}, "metrics": {}})
         n += 1
 except ResultsWriteError as exc:
     print(json.dumps({"written": n, "error": str(exc), "code": exc.exit_code}))
@@ -75,6 +75,7 @@ def test_a_full_disk_leaves_only_whole_records_and_a_clear_error(tmp_path):
 def test_finished_cells_need_every_repeat_ok(tmp_path):
     store = ResultStore(tmp_path)
     store.create()
-    for r in (rec("done", 0), rec("done", 1), rec("half", 0), rec("bad", 0, status="failed"), rec("skip", 0, 1, "skipped")):
+    skip = {"cell_id": "skip", "status": "skipped", "error": "not installed", "cell": {"workload": "w"}}
+    for r in (rec("done", 0), rec("done", 1), rec("half", 0), rec("bad", 0, status="failed"), skip):
         store.append(r)
     assert store.finished_cells() == {"done"}

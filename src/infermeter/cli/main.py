@@ -77,7 +77,7 @@ def _run(
         out_console.print(line, style="yellow", highlight=False, soft_wrap=True, markup=False)
     for r in rows:
         for w in r["warnings"]:
-            err_console.print(f"[yellow]warning[/] {escape(r.get('label') or (str(r['workload']) + ' ' + str(r['engine'])))}: {escape(w)}", soft_wrap=True)
+            err_console.print(f"[yellow]warning[/] {escape(r.get('label') or (str(r['workload']) + ' ' + str(r['engine'])))}: {escape(w.text)}", soft_wrap=True)
     err_console.print(
         f"{summary.measured} cells measured, {summary.skipped} skipped, {summary.failed} failed"
         + (f", {summary.resumed} already done" if summary.resumed else "")
@@ -228,7 +228,7 @@ def load(
     out_console.print(load_table(rows, title=f"load test: {url}"))
     for r in rows:
         for w in r["warnings"]:
-            err_console.print(f"[yellow]warning[/] {r['scenario']} users={r['users']} rate={r['rate']}: {w}", soft_wrap=True)
+            err_console.print(f"[yellow]warning[/] {r['scenario']} users={r['users']} rate={r['rate']}: {escape(w.text)}", soft_wrap=True)
     err_console.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
     unfinished = {r["cell_id"] for r in records} - store.finished_cells(records)
     if unfinished:

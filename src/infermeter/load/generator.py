@@ -23,6 +23,7 @@ from infermeter.collectors.process import rss_mb
 from infermeter.errors import InfermeterError
 from infermeter.load.grpc_client import GrpcCaller, GrpcTarget, is_success
 from infermeter.load.http import Connection, HttpTarget, ProtocolError
+from infermeter.results.warnings import RecordWarning, warning
 from infermeter.results import histogram
 
 Mode = Literal["closed", "open"]
@@ -392,22 +393,24 @@ def window_failure(merged: dict[str, Any]) -> str | None:
     return f"every request failed ({worst[1]} x {worst[0]})" + (f": {merged['errors'][0]}" if merged["errors"] else "")
 
 
-def generator_warnings(merged: dict[str, Any]) -> list[str]:
+def generator_warnings(merged: dict[str, Any]) -> list[RecordWarning]:
     """The self-check: was the generator itself the limit?"""
     out = []
     if merged["generator_cpu_max"] > SATURATED_CPU:
-        out.append(
+        out.append(warning(
+            "generator-saturated",
             f"generator saturated: a generator process used {merged['generator_cpu_max']:.0%} of a core; "
-            "the figures may show the generator's limit, not the server's. Add --workers or give the generator its own cores"
-        )
-    lag = merged.get("issue_lag_ms", {}).get("p99")
+            "the figures may show the generator's limit, not the server's",
+        ))
+    lag = (merged.get("issue_lag_ms") or {}).get("p99")
     if lag is not None and lag > LAG_LIMIT_MS:
-        out.append(
+        out.append(warning(
+            "schedule-not-kept",
             f"schedule not kept: p99 send lag {lag:.1f} ms > {LAG_LIMIT_MS} ms; requests left late (latency still counts "
-            "from the scheduled time). Lower the rate or add --workers"
-        )
+            "from the scheduled time)",
+        ))
     if merged["unsent"]:
-        out.append(f"{merged['unsent']} scheduled requests were still waiting or in flight when the window ended")
+        out.append(warning("schedule-backlog", f"{merged['unsent']} scheduled requests were still waiting or in flight when the window ended"))
     return out
 
 

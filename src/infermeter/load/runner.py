@@ -16,14 +16,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine, process
 from infermeter.collectors.energy import EnergyWindow
 from infermeter.errors import ConfigError
 from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
 from infermeter.load.http import HttpTarget
 from infermeter.load.schedule import Arrival, arrivals, split
+from infermeter.results.record import Energy, LoadMetrics, LoadWindow, Sanity
 from infermeter.results.store import ResultStore
+from infermeter.results.warnings import RecordWarning
 from infermeter.validity.sanity import load_sanity
 
 
@@ -96,29 +97,31 @@ def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: fl
     return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, s.workers)]
 
 
-def measure_window(plans: list[LoadPlan]) -> tuple[dict[str, Any], str | None, list[str]]:
+def measure_window(plans: list[LoadPlan]) -> tuple[LoadMetrics | None, str | None, list[RecordWarning]]:
     """One window: (merged metrics, why it is not usable or None, the generator's self-check warnings).
-    A generator process that died makes a failed window with its cause, not a crash of the run."""
+    A generator process that died makes a failed window with its cause (and no metrics), not a crash of
+    the run."""
     try:
         merged = merge(run_processes(plans))
     except GeneratorFailedError as exc:
-        return {}, str(exc), []
-    return merged, window_failure(merged), generator_warnings(merged)
+        return None, str(exc), []
+    return LoadMetrics(**merged), window_failure(merged), generator_warnings(merged)
 
 
-def window_fields(repeat: int, repeats: int, merged: dict[str, Any], failure: str | None, warnings: list[str],
-                  users: int | None) -> dict[str, Any]:
-    """The part of a record that one measured window fills in (load tests and server cells alike)."""
-    return {
-        "sanity": load_sanity(merged, users),
-        "status": "failed" if failure else "ok",
-        "error": failure,
-        "repeat": repeat,
-        "repeats": repeats,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "metrics": merged,
-        "warnings": warnings,
-    }
+def window_fields(repeat: int, repeats: int, metrics: LoadMetrics | None, failure: str | None,
+                  warnings: list[RecordWarning], users: int | None) -> dict[str, Any]:
+    """The part of a load window's record that one measured window fills in (load tests and server
+    cells alike): keyword arguments of LoadWindow / ServerWindow."""
+    return dict(
+        sanity=Sanity(**load_sanity(metrics.model_dump() if metrics else {}, users)),
+        status="failed" if failure else "ok",
+        error=failure,
+        repeat=repeat,
+        repeats=repeats,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        metrics=metrics,
+        warnings=warnings,
+    )
 
 
 def cell_of(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, label: str) -> dict[str, Any]:
@@ -138,7 +141,7 @@ def run_load(
     label: str = "",
     resume: bool = False,
     on_progress: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[LoadWindow]:
     """Measure every point `repeats` times; returns the records (also appended to OUT)."""
     check_points(settings, users, rates)
     store = ResultStore(out)
@@ -159,19 +162,14 @@ def run_load(
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
             energy = EnergyWindow().start()
             busy0, t0 = process.system_busy_seconds(), time.perf_counter()
-            merged, failure, warnings = measure_window(build_plans(target, settings, u, r, rep))
-            if merged:  # the target's processes are not ours: measured (RAPL) or n/a, never a guess
-                merged["energy"] = energy.result(None, merged.get("throughput_rps"))
-                merged["system_cpu_percent"] = process.cpu_percent(process.system_busy_seconds() - busy0, time.perf_counter() - t0)
-            record = {
-                "schema_version": SCHEMA_VERSION,
-                "kind": "load",
-                "run_id": run_id,
-                "cell_id": cell_id,
-                "cell": cell,
-                "machine": machine.machine_info(),
-                "packages": machine.package_versions(),
-            } | window_fields(rep, settings.repeats, merged, failure, warnings, u)
+            metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep))
+            if metrics:  # the target's processes are not ours: measured (RAPL) or n/a, never a guess
+                metrics.energy = Energy(**energy.result(None, metrics.throughput_rps))
+                metrics.system_cpu_percent = process.cpu_percent(process.system_busy_seconds() - busy0, time.perf_counter() - t0)
+            record = LoadWindow(
+                run_id=run_id, cell_id=cell_id, cell=cell, machine=machine.machine_info(), packages=machine.package_versions(),
+                **window_fields(rep, settings.repeats, metrics, failure, warnings, u),
+            )
             store.append(record)
             records.append(record)
     return records

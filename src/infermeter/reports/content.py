@@ -174,8 +174,8 @@ def collect_advice(engines: list[dict[str, Any]], servers: list[dict[str, Any]])
     out = [advise(_where(r), f"{r['status']}: {r.get('error') or 'no reason recorded'}") for r in engines + servers if r["status"] != "ok"]
     p99_floor = stats.min_samples_for(99)
     for r in engines + servers:
-        for w in r.get("warnings", []):
-            out.append(advise(_where(r), w))
+        for w in r.get("warnings") or []:
+            out.append(Advice(_where(r), w.text, w.remedy))
         if r["status"] == "ok" and r["latency"]["count"] < p99_floor:
             out.append(advise(f"{_where(r)} ({int(r['latency']['count'])} samples)", f"p99 from fewer than {p99_floor} samples: a rough figure"))
     if any(r.get("energy_source") == "estimate" for r in F.ok(engines + servers)):
@@ -195,7 +195,7 @@ def grouped(advice: list[Advice]) -> list[Advice]:
 def _scorecard(records: list[dict[str, Any]]) -> Grid | None:
     from infermeter.reports.scorecard import scorecard_grid
 
-    used = {r.get("server", {}).get("name") for r in records if r.get("kind") == "server"}
+    used = {(r.get("server") or {}).get("name") for r in records if r.get("kind") == "server"}
     if not used:
         return None
     return scorecard_grid(records, only=used)
@@ -212,9 +212,9 @@ def environment(records: list[dict[str, Any]]) -> list[Grid]:
                 seen[k].append(text)
     for k, values in seen.items():
         machine.add([k, " | ".join(values)])
-    basis = next((r["metrics"]["energy"].get("cpu_estimate", {}).get("basis") for r in records
-                  if (r.get("metrics") or {}).get("energy", {}).get("cpu_estimate")), None)
-    gpu = next(((r.get("metrics") or {}).get("energy", {}).get("gpu") for r in records if (r.get("metrics") or {}).get("energy")), None)
+    energies = [e for e in ((r.get("metrics") or {}).get("energy") for r in records) if e]
+    basis = next(((e.get("cpu_estimate") or {}).get("basis") for e in energies if e.get("cpu_estimate")), None)
+    gpu = next((e.get("gpu") for e in energies), None)
     if basis:
         machine.add(["CPU energy", basis.split(":")[0] + " (see each cell)"])
     if gpu:
@@ -241,7 +241,7 @@ def environment(records: list[dict[str, Any]]) -> list[Grid]:
                          json.dumps((r.get("server") or {}).get("settings", {}), sort_keys=True)])
 
     provenance = Grid("workloads: where weights and inputs come from", ["workload", "task", "weights", "inputs"], left=4)
-    for name, w in {r["workload"]["name"]: r["workload"] for r in records if isinstance(r.get("workload"), dict)}.items():
+    for name, w in {r["workload"]["name"]: r["workload"] for r in records if (r.get("workload") or {}).get("name")}.items():
         p = w.get("provenance") or {}
         provenance.add([name, str(w.get("task", "-")), str(p.get("weights", "-")), str(p.get("inputs", "-"))])
     return [g for g in (provenance, machine, packages, servers) if g.rows]

@@ -57,7 +57,7 @@ def scorecard_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         log = dep.get("log")
         if r.get("kind") != "server" or not log:
             continue
-        name = r.get("server", {}).get("name")
+        name = (r.get("server") or {}).get("name")
         if dep.get("cold_start_s") is not None:
             cold[name][log] = dep["cold_start_s"]
         if log not in lines[name] and Path(log).parent.is_dir():

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from infermeter.reports.grid import Grid, to_rich
 from infermeter.results import histogram, stats
+from infermeter.results.warnings import RecordWarning, classify, warning
 from infermeter.validity.sanity import cell_sanity
 
 
@@ -58,18 +59,18 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         recs = by_cell[cid]
         ok = [r for r in recs if r.get("status") == "ok"]
         first = recs[-1]
-        cell = first.get("cell", {})
+        cell = first.get("cell") or {}
         row: dict[str, Any] = {
             "cell_id": cid,
             "workload": cell.get("workload"),
-            "engine": first.get("engine", {}).get("label") or cell.get("engine"),
+            "engine": (first.get("engine") or {}).get("label") or cell.get("engine"),
             "scenario": cell.get("scenario"),
             "batch_size": cell.get("batch_size"),
             "concurrency": cell.get("concurrency"),
             "status": "ok" if ok else first.get("status"),
             "error": first.get("error"),
             "repeats": len(ok),
-            "warnings": sorted({w for r in recs for w in r.get("warnings", [])}),
+            "warnings": record_warnings(recs),
         }
         if ok:
             merged = histogram.merge(r["metrics"]["latency_hdr"] for r in ok)
@@ -94,12 +95,18 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             _add_outliers(row, ok, "samples_per_s")
             for name in ("p50", "throughput"):
                 if row[name].unstable:
-                    row["warnings"].append(
-                        f"repeats disagree: {name} varies {row[name].cv:.0%} (> {stats.UNSTABLE_CV:.0%}); "
-                        "close other programs, pin threads, or raise min_seconds"
-                    )
+                    row["warnings"].append(warning(
+                        "repeats-disagree", f"repeats disagree: {name} varies {row[name].cv:.0%} (> {stats.UNSTABLE_CV:.0%})",
+                        "close other programs, pin threads, or raise min_seconds", applies_to="cell",
+                    ))
         rows.append(row)
     return rows
+
+
+def record_warnings(records: list[dict[str, Any]]) -> list[RecordWarning]:
+    """Every distinct warning of a cell's records, in first-seen order."""
+    seen = {RecordWarning(**w): None for r in records for w in r.get("warnings") or []}
+    return list(seen)
 
 
 def _energy(ok: list[dict[str, Any]]) -> dict[str, Any]:
@@ -122,13 +129,14 @@ def _add_outliers(row: dict[str, Any], ok: list[dict[str, Any]], key: str) -> No
     if found:
         median = float(np.median([v for v in values if v is not None]))
         listed = ", ".join(f"repeat {ok[i].get('repeat', i) + 1}: {values[i]:.4g}" for i in found)
-        row["warnings"].append(f"outlying repeats (kept in every figure): {listed} against a median of {median:.4g} {key}")
+        row["warnings"].append(warning("outlying-repeats", f"outlying repeats (kept in every figure): {listed} against a median of {median:.4g} {key}",
+                                       applies_to="cell"))
 
 
 def _add_sanity(row: dict[str, Any], ok: list[dict[str, Any]]) -> None:
     row["sanity"], failed = cell_sanity(ok)
     # Generator CPU and send lag already have their own warning, with the remedy.
-    row["warnings"].extend(f"sanity: {line}" for line in failed if not line.startswith(("generator CPU", "schedule kept")))
+    row["warnings"].extend(classify(f"sanity: {line}") for line in failed if not line.startswith(("generator CPU", "schedule kept")))
 
 
 def engine_grid(rows: list[dict[str, Any]], title: str = "infermeter results") -> Grid:
@@ -200,7 +208,7 @@ def write_summary_csv(rows: list[dict[str, Any]], path: Any) -> None:
         w.writeheader()
         for r in rows:
             out = {k: r.get(k) for k in ("cell_id", "workload", "engine", "scenario", "batch_size", "concurrency", "status", "repeats", "error")}
-            out["warnings"] = " | ".join(r.get("warnings", []))
+            out["warnings"] = " | ".join(w.text for w in r.get("warnings") or [])
             if r["status"] == "ok":
                 for name, key in (("p50_ms", "p50"), ("samples_per_s", "throughput")):
                     s: stats.RepeatStats = r[key]
@@ -243,7 +251,7 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
             "cell_id": recs[-1]["cell_id"], "label": label, "target": cell.get("target"),
             "scenario": cell["scenario"], "users": cell.get("users"), "rate": cell.get("rate"),
             "status": "ok" if ok else recs[-1].get("status"), "error": recs[-1].get("error"), "repeats": len(ok),
-            "warnings": sorted({w for r in recs for w in r.get("warnings", [])}),
+            "warnings": record_warnings(recs),
         }
         if ok:
             merged = histogram.merge(r["metrics"]["latency_hdr"] for r in ok)
@@ -270,10 +278,10 @@ def summarise_load_cells(records: list[dict[str, Any]], kind: str = "load") -> l
             _add_sanity(row, ok)
             _add_outliers(row, ok, "throughput_rps")
             if row["throughput"].unstable:
-                row["warnings"].append(
-                    f"repeats disagree: throughput varies {row['throughput'].cv:.0%} (> {stats.UNSTABLE_CV:.0%}); "
-                    "lengthen the windows (--duration, or load.min_seconds in a suite) or quiet the machine"
-                )
+                row["warnings"].append(warning(
+                    "repeats-disagree", f"repeats disagree: throughput varies {row['throughput'].cv:.0%} (> {stats.UNSTABLE_CV:.0%})",
+                    "lengthen the windows (--duration, or load.min_seconds in a suite) or quiet the machine", applies_to="cell",
+                ))
         rows.append(row)
     return rows
 

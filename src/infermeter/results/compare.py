@@ -49,7 +49,7 @@ class CellDiff:
 
 
 def _label(r: dict[str, Any]) -> str:
-    cell = r.get("cell", {})
+    cell = r.get("cell") or {}
     if r.get("kind") == "server":
         point = f"users {cell.get('users')}" if cell.get("users") is not None else f"rate {cell.get('rate')}/s"
         return f"{cell.get('workload')} on {r.get('server', {}).get('label')}, {point}"
@@ -67,7 +67,7 @@ def _throughput(m: dict[str, Any]) -> float | None:
 def _per_repeat(ok: list[dict[str, Any]], metric: str) -> list[float]:
     vals = []
     for r in ok:
-        m = r.get("metrics", {})
+        m = r.get("metrics") or {}
         v = _throughput(m) if metric == "throughput" else (m.get("latency_ms") or {}).get(metric)
         if v is not None and not math.isnan(v):
             vals.append(float(v))
@@ -76,7 +76,7 @@ def _per_repeat(ok: list[dict[str, Any]], metric: str) -> list[float]:
 
 def latency_summary(ok: list[dict[str, Any]]) -> dict[str, float]:
     """Latency percentiles and mean (ms) from the merged histograms of a cell's ok repeats ({}: none kept)."""
-    hdrs = [r["metrics"]["latency_hdr"] for r in ok if r.get("metrics", {}).get("latency_hdr")]
+    hdrs = [r["metrics"]["latency_hdr"] for r in ok if (r.get("metrics") or {}).get("latency_hdr")]
     return histogram.summary_ms(histogram.merge(hdrs)) if hdrs else {}
 
 

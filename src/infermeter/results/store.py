@@ -1,8 +1,13 @@
 """The result store: OUT/results.jsonl (one JSON object per repeat, the full record) and OUT/results.csv
-(the same rows flattened). Each record is appended and fsynced the moment it exists, so a crash loses
-nothing already measured. A write the disk refuses (full, quota) is undone, so the file never holds half
-a line; a torn last line left by a kill mid-write is ignored on reading and cut off before the next append
-(otherwise the next record would be glued to it and lost too).
+(the same rows flattened). Each record is validated against the typed model (results/record.py), then
+appended and fsynced the moment it exists, so a crash loses nothing already measured. A write the disk
+refuses (full, quota) is undone, so the file never holds half a line; a torn last line left by a kill
+mid-write is ignored on reading and cut off before the next append (otherwise the next record would be
+glued to it and lost too). Reading migrates older schema versions and validates every record; a line that
+is not a record is reported (`rejected`), never a crash.
+
+A cell is the unit of completion: when a cell interrupted in an earlier run is measured again, its old
+repeats are marked superseded (rewritten atomically in place) and every reader leaves them out.
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from infermeter.errors import ConfigError, ResultsWriteError
 from infermeter.results.histogram import PERCENTILES
+from infermeter.results.migrate import UnknownSchema, migrate
+from infermeter.results.record import AnyRecord, parse_record, to_dict
 
 LATENCY_KEYS = [f"p{p:g}" for p in PERCENTILES] + ["mean", "std", "min", "max"]
 METRIC_KEYS = [
@@ -33,14 +42,14 @@ CSV_COLUMNS = (
     + [f"latency_{k}_ms" for k in LATENCY_KEYS]
     + METRIC_KEYS
     + ["energy_source", "energy_j_per_inference", "energy_j_per_1000", "gpu"]
-    + ["parity_max_abs_diff", "parity_agreement", "weights", "error", "warnings"]
+    + ["parity_max_abs_diff", "parity_agreement", "weights", "error", "warnings", "superseded"]
 )
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
-    cell = record.get("cell", {})
-    m = record.get("metrics", {})
-    lat = m.get("latency_ms", {})
+    cell = record.get("cell") or {}
+    m = record.get("metrics") or {}
+    lat = m.get("latency_ms") or {}
     parity = record.get("parity") or {}
     row = {
         "run_id": record.get("run_id"),
@@ -60,9 +69,10 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
         "repeats": record.get("repeats"),
         "parity_max_abs_diff": parity.get("max_abs_diff"),
         "parity_agreement": parity.get("agreement"),
-        "weights": record.get("workload", {}).get("provenance", {}).get("weights"),
+        "weights": ((record.get("workload") or {}).get("provenance") or {}).get("weights"),
         "error": record.get("error"),
-        "warnings": " | ".join(record.get("warnings", [])),
+        "warnings": " | ".join(w["text"] if isinstance(w, dict) else str(w) for w in record.get("warnings") or []),
+        "superseded": record.get("superseded", False),
     }
     energy = m.get("energy") or {}
     gpu = energy.get("gpu") or {}
@@ -130,11 +140,52 @@ def cut_torn_tail(path: Path) -> int:
         return size - keep
 
 
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def replace_atomically(path: Path, data: bytes) -> None:
+    """Write `data` as the new content of `path`: a reader (or a kill) sees the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, exc) from None
+    _fsync_dir(path.parent)
+
+
+def superseded_lines(cells_runs: list[tuple[str, str] | None]) -> set[int]:
+    """Line indices whose record is superseded: a record of a cell from a run other than the last run that
+    wrote that cell (in file order). `cells_runs`: (cell_id, run_id) per line, None for a line that is not
+    a record."""
+    last_run: dict[str, str] = {}
+    for cr in cells_runs:
+        if cr:
+            last_run[cr[0]] = cr[1]
+    return {i for i, cr in enumerate(cells_runs) if cr and last_run[cr[0]] != cr[1]}
+
+
 class ResultStore:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.jsonl = out / "results.jsonl"
         self.csv = out / "results.csv"
+        self.rejected: list[tuple[int, str]] = []  # (line number, why) of lines that are not records
+        self._runs_of: dict[str, set[str]] | None = None  # cell_id -> run ids already in the file (for appends)
 
     def create(self) -> int:
         """Make OUT ready for appending; returns the bytes of torn last lines removed (0 normally)."""
@@ -153,46 +204,116 @@ class ResultStore:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        for r in self.records():
-            writer.writerow(flatten(r))
-        tmp = self.csv.with_suffix(".csv.tmp")
-        try:
-            tmp.write_text(buf.getvalue())
-            os.replace(tmp, self.csv)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise write_error(self.csv, exc) from None
+        for r in self.read(include_superseded=True):
+            writer.writerow(flatten(to_dict(r)))
+        replace_atomically(self.csv, buf.getvalue().encode())
 
     def has_results(self) -> bool:
         return self.jsonl.exists() and self.jsonl.stat().st_size > 0
 
-    def append(self, record: dict[str, Any]) -> None:
-        _append(self.jsonl, (json.dumps(record, default=str) + "\n").encode())
+    def append(self, record: AnyRecord | dict[str, Any]) -> None:
+        """Validate and append one record (a dict is read as a record of its schema_version, 1 if absent). The first record of a cell in a new run supersedes that cell's
+        records from earlier runs (an interrupted cell measured again)."""
+        try:
+            record = parse_record(migrate(record) if isinstance(record, dict) else record)
+        except (ValidationError, UnknownSchema) as exc:  # a writer's bug: refuse it rather than store a record no reader can use
+            raise ValueError(f"refusing to store an invalid record: {exc}") from None
+        if self._runs_of is None:
+            self._runs_of = {}
+            for r in self.read(include_superseded=True):
+                self._runs_of.setdefault(r.cell_id, set()).add(r.run_id)
+        earlier = self._runs_of.setdefault(record.cell_id, set())
+        if earlier - {record.run_id}:
+            self.mark_superseded(record.cell_id, keep_run=record.run_id)
+        earlier.add(record.run_id)
+        data = to_dict(record)
+        _append(self.jsonl, (json.dumps(data) + "\n").encode())
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         if not self.csv.exists() or self.csv.stat().st_size == 0:
             writer.writeheader()
-        writer.writerow(flatten(record))
+        writer.writerow(flatten(data))
         _append(self.csv, buf.getvalue().encode())
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def mark_superseded(self, cell_id: str, keep_run: str) -> None:
+        """Mark every record of `cell_id` not from `keep_run` superseded, in the file itself (atomic
+        rewrite; lines are otherwise kept byte for byte)."""
         if not self.jsonl.exists():
             return
-        with self.jsonl.open() as f:
-            for line in f:
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line torn by a kill mid-write
+        lines = self.jsonl.read_bytes().splitlines(keepends=True)
+        changed = False
+        for i, line in enumerate(lines):
+            try:
+                raw = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(raw, dict) and raw.get("cell_id") == cell_id and raw.get("run_id") != keep_run and not raw.get("superseded"):
+                raw["superseded"] = True
+                lines[i] = (json.dumps(raw) + "\n").encode()
+                changed = True
+        if changed:
+            replace_atomically(self.jsonl, b"".join(lines))
+            self._rewrite_csv()
+
+    def read(self, include_superseded: bool = False) -> list[AnyRecord]:
+        """Every record, migrated to the current schema and validated; superseded repeats left out unless
+        asked for. Lines that are not records are skipped and listed in `self.rejected`."""
+        self.rejected = []
+        if not self.jsonl.exists():
+            return []
+        parsed: list[AnyRecord | None] = []
+        with self.jsonl.open("rb") as f:
+            for n, line in enumerate(f, start=1):
+                parsed.append(self._parse_line(n, line))
+        stale = superseded_lines([(r.cell_id, r.run_id) if r else None for r in parsed])
+        out = []
+        for i, r in enumerate(parsed):
+            if r is None:
+                continue
+            if i in stale and not r.superseded:
+                r = r.model_copy(update={"superseded": True})
+            if include_superseded or not r.superseded:
+                out.append(r)
+        return out
+
+    def _parse_line(self, n: int, line: bytes) -> AnyRecord | None:
+        if not line.strip():
+            return None
+        try:
+            raw = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if line.endswith(b"\n"):  # a torn last line (no newline) is expected after a kill; anything else is not
+                self.rejected.append((n, "not JSON"))
+            return None
+        if not isinstance(raw, dict):
+            self.rejected.append((n, f"a JSON {type(raw).__name__}, not a record"))
+            return None
+        try:
+            return parse_record(migrate(raw))
+        except UnknownSchema as exc:
+            self.rejected.append((n, str(exc)))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            self.rejected.append((n, f"not a valid record ({where}: {first['msg']})"))
+        return None
+
+    def records(self, include_superseded: bool = False) -> Iterator[dict[str, Any]]:
+        """The records as plain dicts (the JSON shape), current schema, superseded repeats left out."""
+        for r in self.read(include_superseded):
+            yield to_dict(r)
 
     def finished_cells(self, records: Iterable[dict[str, Any]] | None = None) -> set[str]:
-        """Cells that --resume need not run again: every repeat ok. (Skipped cells are planned afresh:
-        the engine may have been installed since.) `records`: already read from this store."""
+        """Cells that --resume need not run again: every repeat of the cell's latest attempt ok. (Skipped
+        cells are planned afresh: the engine may have been installed since.) `records`: current records
+        already read from this store."""
         ok: dict[str, set[int]] = {}
         needed: dict[str, int] = {}
         for r in self.records() if records is None else records:
+            if r.get("superseded"):
+                continue
             if r.get("status") == "ok":
-                cid = r.get("cell_id")
-                ok.setdefault(cid, set()).add(r.get("repeat"))
-                needed[cid] = r.get("repeats", 1)
+                cid = r["cell_id"]
+                ok.setdefault(cid, set()).add(r["repeat"])
+                needed[cid] = r.get("repeats") or 1
         return {cid for cid, reps in ok.items() if len(reps) >= needed[cid]}

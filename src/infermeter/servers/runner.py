@@ -9,11 +9,10 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 
-from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine, process
 from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
 from infermeter.config import CostSection, ServerCell, Suite, plan_servers
@@ -21,7 +20,9 @@ from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.runner import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.results.cost import cost_record
+from infermeter.results.record import Cost, LoadMetrics, Energy, NotMeasured, ServerInfo, ServerWindow
 from infermeter.results.store import ResultStore
+from infermeter.results.warnings import RecordWarning, warning
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.process import describe_exit, log_tail
@@ -49,19 +50,20 @@ def _settings(cell: ServerCell) -> LoadSettings:
                         ld.generator_processes, ld.arrival, cell.seed)
 
 
-def _base_record(cell: ServerCell, run_id: str, adapter: ServerAdapter | None) -> dict[str, Any]:
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "server",
-        "run_id": run_id,
-        "cell_id": cell.cell_id,
-        "cell": cell.model_dump(),
-        "server": {"name": cell.server, "label": cell.server_label,
-                   "settings": adapter.settings.model_dump() if adapter else cell.server_settings},
-        "machine": machine.machine_info(),
-        "packages": machine.package_versions(),
-        "warnings": [],
-    }
+def _identity(cell: ServerCell, run_id: str, adapter: ServerAdapter | None) -> dict[str, Any]:
+    """What every record of a server cell says about the cell: keyword arguments of ServerWindow and
+    NotMeasured."""
+    return dict(
+        run_id=run_id, cell_id=cell.cell_id, cell=cell.model_dump(),
+        server=ServerInfo(name=cell.server, label=cell.server_label,
+                          settings=adapter.settings.model_dump() if adapter else cell.server_settings),
+        machine=machine.machine_info(), packages=machine.package_versions(),
+    )
+
+
+def _not_measured(cell: ServerCell, run_id: str, adapter: ServerAdapter | None, status: Literal["skipped", "failed"],
+                  error: str, **common: Any) -> NotMeasured:
+    return NotMeasured(kind="server", status=status, error=error, **_identity(cell, run_id, adapter), **common)
 
 
 def _server_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
@@ -92,39 +94,44 @@ def measure_server(
             srv0 = _safe_metrics(adapter, deployment)
             busy0 = process.system_busy_seconds()
             t0 = time.perf_counter()
-            merged, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep))
+            metrics, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep))
             wall = time.perf_counter() - t0
             busy = process.system_busy_seconds() - busy0
             cpu1, rss = _tree_usage(tree)
-            if merged:
-                merged.update(_server_delta(srv0, _safe_metrics(adapter, deployment)))
-                merged["server_cpu_percent"] = 100 * (cpu1 - cpu0) / wall if wall else None
-                merged["server_rss_mb"] = rss
-                merged["system_cpu_percent"] = process.cpu_percent(busy, wall)  # server + generator + anything else
-                merged["energy"] = energy.result(cpu1 - cpu0, merged.get("throughput_rps"))  # the server's, per request
+            if metrics:
+                for key, value in _server_delta(srv0, _safe_metrics(adapter, deployment)).items():
+                    setattr(metrics, key, value)
+                metrics.server_cpu_percent = 100 * (cpu1 - cpu0) / wall if wall else None
+                metrics.server_rss_mb = rss
+                metrics.system_cpu_percent = process.cpu_percent(busy, wall)  # server + generator + anything else
+                metrics.energy = Energy(**energy.result(cpu1 - cpu0, metrics.throughput_rps))  # the server's, per request
             warnings += answer_warnings(common.get("answers") or {})
-            gone = _server_gone(deployment, merged)
+            gone = _server_gone(deployment, metrics)
             if gone:
                 failure = f"{failure}; {gone}" if failure else gone
-            record = _base_record(cell, run_id, adapter) | common | window_fields(rep, settings.repeats, merged, failure, warnings, cell.users)
-            if cost is not None and cost.price_per_hour is not None and merged:
-                record["cost"] = cost_record(cost.price_per_hour, cost.currency, merged.get("throughput_rps"))
+            record_cost = None
+            if cost is not None and cost.price_per_hour is not None and metrics:
+                record_cost = Cost(**cost_record(cost.price_per_hour, cost.currency, metrics.throughput_rps))
+            record = ServerWindow(
+                **_identity(cell, run_id, adapter), **common,
+                **window_fields(rep, settings.repeats, metrics, failure, warnings, cell.users), cost=record_cost,
+            )
             store.append(record)
             if gone:
                 cause = f"not measured: during an earlier window ({point}, repeat {rep + 1}) {gone}"
                 for later in cells[i + 1:]:
-                    store.append(_base_record(later, run_id, adapter) | common | {"status": "failed", "error": cause})
+                    store.append(_not_measured(later, run_id, adapter, "failed", cause, **common))
                 return
 
 
-def _server_gone(deployment: Deployment, merged: dict[str, Any]) -> str | None:
+def _server_gone(deployment: Deployment, metrics: LoadMetrics | None) -> str | None:
     """Why measuring this server cannot go on: it exited, or every request of the window failed and it no
     longer passes its readiness check (hung). None while it runs and answers."""
     proc = deployment.process
     code = proc.exit_code()
     if code is not None:
         return f"the server {describe_exit(code)}; last lines of {proc.log_path}:\n{log_tail(proc.log_path, 8)}"
-    if merged.get("ok"):
+    if metrics and metrics.ok:
         return None
     for _ in range(3):  # a server shedding an overload may need a moment
         try:
@@ -136,11 +143,13 @@ def _server_gone(deployment: Deployment, merged: dict[str, Any]) -> str | None:
     return "the server stopped answering (every request failed and its readiness check fails); it is stopped"
 
 
-def answer_warnings(answers: dict[str, Any]) -> list[str]:
+def answer_warnings(answers: dict[str, Any]) -> list[RecordWarning]:
     if answers.get("verdict") != "mismatch":
         return []
-    return [f"the server's answers differ from {answers['reference_engine']}'s on {answers['checked'] - answers['matching']} of "
-            f"{answers['checked']} payloads (first: {answers.get('first_mismatch')}); its speed is not comparable"]
+    return [warning("answers-differ",
+                    f"the server's answers differ from {answers['reference_engine']}'s on {answers['checked'] - answers['matching']} of "
+                    f"{answers['checked']} payloads (first: {answers.get('first_mismatch')}); its speed is not comparable",
+                    applies_to="cell")]
 
 
 def cells_failed(store: ResultStore, cells: list[ServerCell]) -> int:
@@ -169,7 +178,7 @@ def run_server_cells(
         why = adapter.missing()
         if why:
             for c in todo:
-                store.append(_base_record(c, run_id, adapter) | {"status": "skipped", "error": f"{entry.name}: {why}"})
+                store.append(_not_measured(c, run_id, adapter, "skipped", f"{entry.name}: {why}"))
             skipped += len(todo)
             continue
         # One directory per (server with its settings, workload): two entries of one framework must not
@@ -200,6 +209,6 @@ def run_server_cells(
                 failed += bad
         except InfermeterError as exc:
             for c in todo:
-                store.append(_base_record(c, run_id, adapter) | {"status": "failed", "error": str(exc)})
+                store.append(_not_measured(c, run_id, adapter, "failed", str(exc)))
             failed += len(todo)
     return measured, skipped, failed

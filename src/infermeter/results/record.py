@@ -1,0 +1,250 @@
+"""The typed model of a result record: one measured window (a repeat) or one cell that was not measured.
+
+Every writer builds one of these; the store validates each record when it is written and when it is read
+(after migrating older schema versions, see results/migrate.py), and results.csv is a projection of it.
+
+Kinds (the `record_type` of each class):
+- engine: one window of an in-process engine cell;
+- server: one load window against a serving framework infermeter started;
+- load: one load window against an endpoint the user gave (`infermeter load URL`);
+- not-measured: a cell skipped (what it needs is missing) or failed before any window was measured.
+A measured window can still fail (status "failed": its calls failed, its server died); it then keeps what
+it measured. `superseded` marks a repeat of a cell that was measured again later (an interrupted cell run
+again by --resume); summaries, figures and `compare` leave such repeats out, and the file keeps them.
+
+Top-level fields are strict (a writer cannot add a field the model does not know); the metric blocks allow
+extra keys, so a metric added by a newer collector does not make a record unreadable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+
+from infermeter import SCHEMA_VERSION
+from infermeter.results.warnings import RecordWarning
+
+TargetKind = Literal["engine", "server", "load"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# -- shared blocks ---------------------------------------------------------------------------------------
+
+class SanityCheck(_Strict):
+    check: str
+    ok: bool
+    detail: str
+
+
+class Sanity(_Strict):
+    verdict: Literal["ok", "warn"]
+    checks: list[SanityCheck] = Field(default_factory=list)
+
+
+class Parity(_Open):
+    """Outputs against the reference engine. verdict: match / mismatch (values or shape) / absent when no
+    comparison could be made."""
+
+    reference_engine: str | None = None
+    samples: int | None = None
+    max_abs_diff: float | None = None
+    agreement: float | None = None
+    tolerance: float | None = None
+    verdict: str | None = None
+    note: str | None = None
+
+
+class Energy(_Open):
+    source: str = "n/a"
+    joules_per_inference: float | None = None
+    joules_per_1000: float | None = None
+
+
+class WindowMetrics(_Open):
+    """What every measured window has: latencies (exact summary of this window, and the encoded
+    HdrHistogram that merges across repeats), counts and the window's length."""
+
+    latency_ms: dict[str, float] = Field(default_factory=dict)
+    latency_hdr: str | None = None
+    requests: int = 0
+    failures: int = 0
+    window_s: float | None = None
+    system_cpu_percent: float | None = None
+    energy: Energy | None = None
+
+
+class EngineMetrics(WindowMetrics):
+    batches_per_s: float | None = None
+    samples_per_s: float | None = None
+    cpu_percent: float | None = None
+    other_cpu_percent: float | None = None
+    import_s: float | None = None
+    convert_s: float | None = None
+    artifact_bytes: int | None = None
+    load_s: float | None = None
+    first_inference_s: float | None = None
+    load_cached_s: float | None = None
+    first_inference_cached_s: float | None = None
+    rss_baseline_mb: float | None = None
+    rss_after_load_mb: float | None = None
+    peak_rss_mb: float | None = None
+    peak_rss_delta_mb: float | None = None
+
+
+class LoadMetrics(WindowMetrics):
+    ok: int = 0
+    unsent: int = 0
+    outcomes: dict[str, int] = Field(default_factory=dict)
+    throughput_rps: float | None = None
+    failures_per_s: float | None = None
+    failure_rate: float | None = None
+    generator_processes: int | None = None
+    generator_cpu_max: float | None = None
+    client_cpu_s: float | None = None
+    client_cpu_percent: float | None = None
+    client_rss_mb: float | None = None
+    errors: list[str] = Field(default_factory=list)
+    issue_lag_ms: dict[str, float] | None = None
+    issue_lag_hdr: str | None = None
+    # server windows: the framework's own figures and its process tree
+    server_requests: float | None = None
+    queue_ms_mean: float | None = None
+    inference_ms_mean: float | None = None
+    server_cpu_percent: float | None = None
+    server_rss_mb: float | None = None
+
+
+class EngineInfo(_Open):
+    name: str
+    label: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    runtime: dict[str, Any] = Field(default_factory=dict)
+    capabilities: list[str] = Field(default_factory=list)
+
+
+class ServerInfo(_Open):
+    name: str
+    label: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class Cost(_Strict):
+    price_per_hour: float
+    currency: str
+    per_million_requests: float | None = None
+
+
+# -- records ---------------------------------------------------------------------------------------------
+
+class _Record(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    cell_id: str
+    cell: dict[str, Any]  # the cell's full identity and settings, as planned (config.Cell / ServerCell / load point)
+    status: str
+    error: str | None = None
+    finished_at: str | None = None
+    machine: dict[str, Any] = Field(default_factory=dict)
+    packages: dict[str, str] = Field(default_factory=dict)
+    warnings: list[RecordWarning] = Field(default_factory=list)
+    superseded: bool = False
+    source: str | None = None  # set on reading several directories: which one the record came from
+
+    @property
+    def label(self) -> str:
+        return str(self.cell.get("label") or self.cell.get("workload") or self.cell_id)
+
+
+class _Window(_Record):
+    status: Literal["ok", "failed"]
+    repeat: int
+    repeats: int
+    sanity: Sanity | None = None
+
+
+class EngineWindow(_Window):
+    kind: Literal["engine"] = "engine"
+    workload: dict[str, Any] = Field(default_factory=dict)
+    engine: EngineInfo
+    artifact: dict[str, Any] = Field(default_factory=dict)
+    parity: Parity | None = None
+    thread_env: dict[str, Any] = Field(default_factory=dict)
+    metrics: EngineMetrics
+
+
+class ServerWindow(_Window):
+    kind: Literal["server"] = "server"
+    workload: dict[str, Any] = Field(default_factory=dict)
+    server: ServerInfo
+    answers: dict[str, Any] = Field(default_factory=dict)
+    deployment: dict[str, Any] = Field(default_factory=dict)
+    metrics: LoadMetrics | None = None  # None: the window's generator died before measuring anything
+    cost: Cost | None = None
+
+
+class LoadWindow(_Window):
+    kind: Literal["load"] = "load"
+    metrics: LoadMetrics | None = None
+
+
+class NotMeasured(_Record):
+    """A cell skipped (what it needs is missing here) or failed before any window: `error` says why."""
+
+    kind: TargetKind
+    status: Literal["skipped", "failed"]
+    error: str
+    engine: EngineInfo | None = None
+    server: ServerInfo | None = None
+    workload: dict[str, Any] = Field(default_factory=dict)
+    answers: dict[str, Any] = Field(default_factory=dict)
+    deployment: dict[str, Any] = Field(default_factory=dict)
+
+
+def _tag(value: Any) -> str:
+    get = value.get if isinstance(value, dict) else lambda k, d=None: getattr(value, k, d)
+    if get("repeat") is None:
+        return "not-measured"
+    return str(get("kind"))
+
+
+Record = Annotated[
+    Union[
+        Annotated[EngineWindow, Tag("engine")],
+        Annotated[ServerWindow, Tag("server")],
+        Annotated[LoadWindow, Tag("load")],
+        Annotated[NotMeasured, Tag("not-measured")],
+    ],
+    Discriminator(_tag),
+]
+AnyRecord = Union[EngineWindow, ServerWindow, LoadWindow, NotMeasured]
+_ADAPTER: TypeAdapter[AnyRecord] = TypeAdapter(Record)
+
+
+def parse_record(data: dict[str, Any] | AnyRecord) -> AnyRecord:
+    """Validate one record (of the current schema); raises pydantic.ValidationError."""
+    if isinstance(data, BaseModel):
+        return data  # type: ignore[return-value]
+    return _ADAPTER.validate_python(data)
+
+
+def to_json(record: AnyRecord) -> str:
+    return record.model_dump_json()
+
+
+def to_dict(record: AnyRecord) -> dict[str, Any]:
+    return record.model_dump(mode="json")
+
+
+def current(records: Iterable[AnyRecord]) -> list[AnyRecord]:
+    """The records that count: superseded repeats left out."""
+    return [r for r in records if not r.superseded]
