@@ -315,6 +315,33 @@ def report(
         err_console.print(f"{files.warnings} warnings, each with its remedy, in the report's 'Warnings and remedies'", soft_wrap=True)
 
 
+def _metadata_differences(records_a: list[dict], records_b: list[dict], allow_different_machines: bool) -> None:
+    """Name every machine and software difference between the runs; refuse different machines unless allowed."""
+    from infermeter.errors import DifferentMachinesError
+    from infermeter.results.metadata import metadata_diff
+
+    meta = metadata_diff(records_a, records_b)
+    if meta.different_machines and not allow_different_machines:
+        named = "; ".join(f"{d.field}: {d.a!r} in A, {d.b!r} in B" for d in meta.machine_diffs)
+        raise DifferentMachinesError(
+            f"A and B were measured on different machines ({named}); their figures differ by the machine as much as "
+            "by what was changed",
+            "compare runs from one machine, or pass --allow-different-machines to compare them anyway")
+    if meta.different_machines:
+        err_console.print(f"[yellow]warning[/]: A and B ran on different machines ({', '.join(d.field for d in meta.machine_diffs)}); "
+                          "every change below includes the machine's", highlight=False, soft_wrap=True)
+    for note in meta.notes:
+        err_console.print(f"[yellow]note[/]: {escape(note)}", soft_wrap=True)
+    if not meta.diffs:
+        return
+    t = Table(title="A and B differ in")
+    for c in ("field", "A", "B", "kind"):
+        t.add_column(c)
+    for d in meta.diffs:
+        t.add_row(escape(d.field), escape(d.a), escape(d.b), d.kind)
+    out_console.print(t)
+
+
 @app.command()
 def compare(
     a: Path = typer.Argument(..., help="results directory of the baseline run"),
@@ -322,15 +349,21 @@ def compare(
     fail_on: Optional[str] = typer.Option(None, help="exit 9 when a significant change passes a threshold, e.g. 'p99:+5%,throughput:-5%'"),
     alpha: float = typer.Option(0.05, help="significance level of Welch's t-test over repeats"),
     min_change: float = typer.Option(2.0, help="smallest change, in %, that counts as real"),
+    allow_different_machines: bool = typer.Option(
+        False, "--allow-different-machines",
+        help="compare runs measured on different machines (CPU, CPU count, memory, GPU, OS/kernel differ); refused otherwise"),
 ) -> None:
-    """Cell by cell: A's and B's throughput and latency, the change, its p-value, and a verdict."""
+    """Cell by cell: A's and B's throughput and latency, the change, its p-value, and a verdict. What differs
+    between the two runs' machines and software versions is listed first."""
     from infermeter.errors import RegressionError
     from infermeter.results.compare import breaches, compare_runs, parse_fail_on
 
     thresholds = parse_fail_on(fail_on) if fail_on else {}
     if not 0 < alpha < 1 or min_change < 0:
         raise InfermeterError("--alpha must be between 0 and 1 and --min-change at least 0", "e.g. --alpha 0.05 --min-change 2")
-    cells, only_a, only_b = compare_runs(_records_of(a), _records_of(b), alpha, min_change / 100)
+    records_a, records_b = _records_of(a), _records_of(b)
+    _metadata_differences(records_a, records_b, allow_different_machines)
+    cells, only_a, only_b = compare_runs(records_a, records_b, alpha, min_change / 100)
     if not cells:
         raise InfermeterError(f"{a} and {b} have no measured cell in common",
                               "compare two runs of the same suite (cells match by their full settings)")
@@ -487,9 +520,10 @@ _CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EAC
 
 
 def _fail(exc: InfermeterError) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    # Messages are plain text: a value in them like "[/x]" must print as itself, not be read as markup.
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
-        err_console.print(f"  [bold]fix:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"  [bold]fix:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
     sys.exit(exc.exit_code)
 
 
