@@ -170,6 +170,17 @@ def _numbers(text: Optional[str], kind: type) -> Optional[list]:
         raise InfermeterError(f"{text!r} is not a comma-separated list of numbers", "e.g. --users 1,10,25 or --rate 20,50") from None
 
 
+# The defaults `infermeter load --help` shows: the shared load model's own (load/settings.py, also a suite's
+# `load:` section). Copied so that --help need not import pydantic; tests/unit/test_load_settings.py holds
+# them equal. Unset flags take the model's default, never these.
+LOAD_DEFAULTS_SHOWN: dict[str, Any] = {"arrival": "poisson", "min_seconds": 10.0, "min_requests": 50, "max_seconds": 120.0,
+                                       "warmup_s": 2.0, "repeats": 5, "generator_processes": 1, "timeout_s": 60.0, "seed": 0}
+
+
+def _shown(field: str) -> str:
+    return str(LOAD_DEFAULTS_SHOWN[field])
+
+
 @app.command()
 def load(
     url: str = typer.Argument(..., help="http:// URL to send requests to"),
@@ -178,26 +189,28 @@ def load(
     header: list[str] = typer.Option([], "--header", "-H", help="'Name: value', repeatable"),
     users: Optional[str] = typer.Option(None, help="closed loop: virtual users, comma-separated sweep, e.g. 1,10,25,50"),
     rate: Optional[str] = typer.Option(None, help="open loop: arrivals per second, comma-separated sweep, e.g. 20,50"),
-    arrival: str = typer.Option("poisson", help="open loop arrivals: poisson or constant"),
-    duration: float = typer.Option(10.0, help="minimum seconds per window"),
-    min_requests: int = typer.Option(100, help="minimum requests per window"),
-    max_duration: float = typer.Option(120.0, help="a window stops here even below its minimums"),
-    warmup: float = typer.Option(2.0, help="seconds of load before each window, not counted"),
-    repeats: int = typer.Option(5, help="windows per point"),
-    workers: int = typer.Option(1, help="generator processes (use more when one core cannot drive the target)"),
-    timeout: float = typer.Option(10.0, help="seconds before a request counts as timed out"),
-    seed: int = typer.Option(0, help="seed of the open-loop schedule"),
+    arrival: Optional[str] = typer.Option(None, help="open loop arrivals: poisson or constant", show_default=_shown("arrival")),
+    duration: Optional[float] = typer.Option(None, help="minimum seconds per window", show_default=_shown("min_seconds")),
+    min_requests: Optional[int] = typer.Option(None, help="minimum requests per window", show_default=_shown("min_requests")),
+    max_duration: Optional[float] = typer.Option(None, help="a window stops here even below its minimums", show_default=_shown("max_seconds")),
+    warmup: Optional[float] = typer.Option(None, help="seconds of load before each window, not counted", show_default=_shown("warmup_s")),
+    repeats: Optional[int] = typer.Option(None, help="windows per point", show_default=_shown("repeats")),
+    workers: Optional[int] = typer.Option(None, help="generator processes (use more when one core cannot drive the target)",
+                                          show_default=_shown("generator_processes")),
+    timeout: Optional[float] = typer.Option(None, help="seconds before a request counts as timed out", show_default=_shown("timeout_s")),
+    seed: Optional[int] = typer.Option(None, help="seed of the open-loop schedule", show_default=_shown("seed")),
     out: Path = typer.Option(Path("results/load"), "--out", "-o"),
     resume: bool = typer.Option(False),
     allow_remote: bool = typer.Option(False, help="allow a target that is not this machine"),
 ) -> None:
     """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
     from infermeter.load.http import HttpTarget
-    from infermeter.load.runner import LoadSettings, check_loopback, check_points, probe, run_load
+    from infermeter.load.runner import check_loopback, check_points, probe, run_load
+    from infermeter.load.settings import cli_settings
     from infermeter.reports.table import load_table, summarise_load_cells
     from infermeter.results.store import ResultStore
 
-    if arrival not in ("poisson", "constant"):
+    if arrival is not None and arrival not in ("poisson", "constant"):
         raise InfermeterError(f"unknown arrival process {arrival!r}", "use --arrival poisson or --arrival constant")
     if not url.startswith("http://"):
         raise InfermeterError(f"{url!r} is not an http:// URL", "e.g. http://127.0.0.1:8080/predictions/resnet50")
@@ -213,7 +226,9 @@ def load(
             raise InfermeterError(f"header {h!r} is not 'Name: value'", "e.g. -H 'Content-Type: application/json'")
         headers.append((name.strip(), value.strip()))
     target = HttpTarget(url, (method or ("POST" if body else "GET")).upper(), payload, tuple(headers))
-    settings = LoadSettings(warmup, duration, min_requests, max_duration, timeout, repeats, workers, arrival, seed)  # type: ignore[arg-type]
+    given = dict(warmup_s=warmup, min_seconds=duration, min_requests=min_requests, max_seconds=max_duration,
+                 timeout_s=timeout, repeats=repeats, generator_processes=workers, arrival=arrival, seed=seed)
+    settings = cli_settings(**{k: v for k, v in given.items() if v is not None})  # unset: the model's default
     user_list, rate_list = _numbers(users, int), _numbers(rate, float)
     check_points(settings, user_list, rate_list)
     _warn_leftovers()
