@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infermeter.errors import ConfigError
+from infermeter.load.settings import WindowSettings
 
 ScenarioKind = Literal["single-stream", "offline", "concurrent"]
 
@@ -72,19 +73,12 @@ class ServerEntry(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-class LoadSection(_Strict):
-    """How server cells are driven: closed loop over virtual users and/or open loop over rates."""
+class LoadSection(WindowSettings):
+    """How server cells are driven: closed loop over virtual users and/or open loop over rates, each window
+    run as `infermeter load` runs its windows (the same model, WindowSettings: one set of defaults and bounds)."""
 
     users: list[int] = Field(default_factory=lambda: [1, 10, 25, 50, 75, 100])
     rates: list[float] = Field(default_factory=list)
-    arrival: Literal["poisson", "constant"] = "poisson"
-    warmup_s: float = Field(2.0, ge=0)
-    min_seconds: float = Field(10.0, gt=0)
-    min_requests: int = Field(50, ge=1)
-    max_seconds: float = Field(120.0, gt=0)
-    timeout_s: float = Field(60.0, gt=0)
-    repeats: int = Field(5, ge=1)
-    generator_processes: int = Field(1, ge=1)
 
     @field_validator("users")
     @classmethod
@@ -104,8 +98,6 @@ class LoadSection(_Strict):
     def _something(self) -> LoadSection:
         if not self.users and not self.rates:
             raise ValueError("give users (closed loop) or rates (open loop)")
-        if self.max_seconds < self.min_seconds:
-            raise ValueError(f"max_seconds ({self.max_seconds}) is below min_seconds ({self.min_seconds})")
         return self
 
 

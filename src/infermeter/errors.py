@@ -26,6 +26,12 @@ class ConfigError(InfermeterError):
     exit_code = 2
 
 
+class DifferentMachinesError(InfermeterError):
+    """`infermeter compare` was given runs measured on different machines (without --allow-different-machines)."""
+
+    exit_code = 2
+
+
 class NotInstalledError(InfermeterError):
     """An engine or workload needs a package that is not installed here."""
 

@@ -101,7 +101,7 @@ BAD_INPUT = [
     (lambda t: ["load", "http://127.0.0.1:1/", "--users", "1", "--rate", "5"], 2, "give virtual users (closed loop) or arrival rates"),
     (lambda t: ["load", "http://127.0.0.1:1/", "--users", "0"], 2, "users must be >= 1"),
     (lambda t: ["load", "http://127.0.0.1:1/", "--rate", "-5"], 2, "rates > 0"),
-    (lambda t: ["load", "http://127.0.0.1:1/", "--users", "1", "--duration", "0"], 2, "durations must be positive"),
+    (lambda t: ["load", "http://127.0.0.1:1/", "--users", "1", "--duration", "0"], 2, "--duration: Input should be greater than 0"),
     (lambda t: ["load", "http://127.0.0.1:1/", "--arrival", "bursty", "--rate", "5"], 2, "unknown arrival process"),
     (lambda t: ["load", "http://127.0.0.1:1/", "-H", "NoColon", "--users", "1"], 2, "is not 'Name: value'"),
     (lambda t: ["load", "http://127.0.0.1:1/", "--body", "/nonexistent/body.json", "--users", "1"], 2, "body file"),

@@ -86,3 +86,88 @@ def test_compare_command_prints_verdicts_and_exits_9_past_a_threshold(tmp_path):
     assert r.returncode == 2 and "holds no results.jsonl" in r.stderr
     r = cli("compare", a, write_run(tmp_path / "other", run_records(2, cells=("x",))))
     assert r.returncode == 2 and "no measured cell in common" in r.stderr
+
+
+MACHINE = {"hostname": "box-1", "platform": "Linux-6.8.0-45-generic-x86_64-with-glibc2.39", "python": "3.11.9",
+           "cpu_model": "AMD EPYC 7763 64-Core Processor", "logical_cpus": 2, "physical_cpus": 1, "affinity_cpus": 2,
+           "memory_gb": 8.33, "gpu": None}
+PACKAGES = {"infermeter": "0.1.0", "numpy": "2.1.0", "torch": "2.13.0"}
+
+
+def with_meta(records, machine=None, packages=None):
+    """The records of a run, each carrying this machine and these package versions (as every writer does)."""
+    return [r | {"machine": MACHINE | (machine or {}), "packages": PACKAGES | (packages or {})} for r in records]
+
+
+def test_metadata_diff_names_a_different_cpu_as_a_different_machine():
+    from infermeter.results.metadata import metadata_diff
+
+    d = metadata_diff(with_meta(run_records(1)), with_meta(run_records(2), machine={"cpu_model": "Intel Xeon 8375C"}))
+    assert d.different_machines
+    assert [(x.field, x.a, x.b) for x in d.diffs] == [("cpu_model", MACHINE["cpu_model"], "Intel Xeon 8375C")]
+
+
+def test_metadata_diff_lists_software_and_hostname_without_calling_it_another_machine():
+    from infermeter.results.metadata import metadata_diff
+
+    d = metadata_diff(with_meta(run_records(1)),
+                      with_meta(run_records(2), machine={"hostname": "ci-job-7", "python": "3.12.1", "memory_gb": 8.31},
+                                packages={"torch": "2.14.0", "onnxruntime": "1.20.0"}))
+    assert not d.different_machines
+    assert [(x.field, x.a, x.b) for x in d.diffs] == [
+        ("hostname", "box-1", "ci-job-7"), ("python", "3.11.9", "3.12.1"),
+        ("package onnxruntime", "(absent)", "1.20.0"), ("package torch", "2.13.0", "2.14.0")]
+
+
+def test_metadata_diff_of_one_machine_and_one_software_is_empty_and_mixed_runs_show_every_value():
+    from infermeter.results.metadata import metadata_diff
+
+    assert metadata_diff(with_meta(run_records(1)), with_meta(run_records(2))).diffs == ()
+    mixed = with_meta(run_records(2, cells=("c1",))) + with_meta(run_records(3, cells=("c2",)), machine={"logical_cpus": 4})
+    d = metadata_diff(with_meta(run_records(1)), mixed)
+    assert d.different_machines and [(x.field, x.a, x.b) for x in d.diffs] == [("logical_cpus", "2", "2 | 4")]
+
+
+def test_metadata_diff_without_machine_metadata_says_so_and_does_not_refuse():
+    from infermeter.results.metadata import metadata_diff
+
+    d = metadata_diff(run_records(1), with_meta(run_records(2)))
+    assert not d.different_machines and "run A's records carry no machine metadata" in d.notes[0]
+
+
+def test_compare_refuses_runs_from_different_machines_naming_the_difference(tmp_path):
+    a = write_run(tmp_path / "a", with_meta(run_records(1)))
+    b = write_run(tmp_path / "b", with_meta(run_records(2), machine={"cpu_model": "Intel Xeon 8375C", "physical_cpus": 2}))
+    r = cli("compare", a, b)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "different machines" in r.stderr and "cpu_model" in r.stderr and "Intel Xeon 8375C" in r.stderr
+    assert "physical_cpus" in r.stderr and "--allow-different-machines" in r.stderr
+    assert "not significant" not in r.stdout  # no figures compared
+
+
+def test_compare_with_allow_different_machines_lists_the_difference_then_compares(tmp_path):
+    a = write_run(tmp_path / "a", with_meta(run_records(1)))
+    b = write_run(tmp_path / "b", with_meta(run_records(2), machine={"cpu_model": "Intel Xeon 8375C"}))
+    r = cli("compare", a, b, "--allow-different-machines")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "cpu_model" in out and "Intel Xeon 8375C" in out and "not significant" in out
+    assert out.index("cpu_model") < out.index("not significant")  # named before the results
+
+
+def test_compare_lists_a_different_torch_version_and_still_compares(tmp_path):
+    a = write_run(tmp_path / "a", with_meta(run_records(1)))
+    b = write_run(tmp_path / "b", with_meta(run_records(2), packages={"torch": "2.14.0"}))
+    r = cli("compare", a, b)
+    assert r.returncode == 0, r.stderr
+    assert "torch" in r.stdout and "2.13.0" in r.stdout and "2.14.0" in r.stdout and "not significant" in r.stdout
+    same = cli("compare", a, write_run(tmp_path / "same", with_meta(run_records(3))))
+    assert same.returncode == 0 and "torch" not in same.stdout
+
+
+def test_a_refusal_prints_values_that_look_like_markup_as_they_are(tmp_path):
+    # Rich read "[/x]" in an error message as a closing tag and crashed with a traceback.
+    a = write_run(tmp_path / "a", with_meta(run_records(1), machine={"gpu": {"name": "A100"}}))
+    b = write_run(tmp_path / "b", with_meta(run_records(2), machine={"gpu": {"name": "[/x] H100"}}))
+    r = cli("compare", a, b)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "[/x] H100" in r.stderr

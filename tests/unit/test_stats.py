@@ -17,7 +17,7 @@ def test_window_percentiles_are_exact_and_in_ms():
 def test_over_repeats_mean_and_t_interval():
     r = stats.over_repeats([10.0, 12.0, 14.0])
     assert r.n == 3 and r.mean == pytest.approx(12.0)
-    assert r.ci95 == pytest.approx(4.303 * 2.0 / math.sqrt(3))
+    assert r.ci95 == pytest.approx(4.303 * 2.0 / math.sqrt(3), rel=1e-4)
     assert (r.min, r.max) == (10.0, 14.0)
     assert r.cv == pytest.approx(2.0 / 12.0)
     assert r.unstable  # 17% > 10%
@@ -83,3 +83,19 @@ def test_fast_histogram_summary_matches_hdrh_exactly():
         assert s["p99"] == h.get_value_at_percentile(99) / 1000
     empty = histogram.new()
     assert histogram.summary_ms(empty)["mean"] == 0.0 and histogram.values_at_percentiles(empty, [50]) == {50: 0}
+
+
+@pytest.mark.parametrize("dof, t", [(1, 12.706), (2, 4.303), (30, 2.042), (40, 2.021), (60, 2.000), (120, 1.980)])
+def test_t_quantiles_follow_the_t_distribution_past_30_degrees_of_freedom(dof, t):
+    # A hand table used to jump to the normal 1.96 past 30 degrees of freedom (dof 40 is 2.021).
+    assert stats.t95(dof) == pytest.approx(t, abs=5e-4)
+
+
+def test_interval_of_41_repeats_uses_the_t_quantile_of_40_dof():
+    v = [100.0 + (i % 5) for i in range(41)]
+    r = stats.over_repeats(v)
+    assert r.ci95 == pytest.approx(2.021 * float(np.std(v, ddof=1)) / math.sqrt(41), rel=5e-4)
+
+
+def test_no_degrees_of_freedom_no_quantile():
+    assert math.isnan(stats.t95(0))

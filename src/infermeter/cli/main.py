@@ -170,6 +170,17 @@ def _numbers(text: Optional[str], kind: type) -> Optional[list]:
         raise InfermeterError(f"{text!r} is not a comma-separated list of numbers", "e.g. --users 1,10,25 or --rate 20,50") from None
 
 
+# The defaults `infermeter load --help` shows: the shared load model's own (load/settings.py, also a suite's
+# `load:` section). Copied so that --help need not import pydantic; tests/unit/test_load_settings.py holds
+# them equal. Unset flags take the model's default, never these.
+LOAD_DEFAULTS_SHOWN: dict[str, Any] = {"arrival": "poisson", "min_seconds": 10.0, "min_requests": 50, "max_seconds": 120.0,
+                                       "warmup_s": 2.0, "repeats": 5, "generator_processes": 1, "timeout_s": 60.0, "seed": 0}
+
+
+def _shown(field: str) -> str:
+    return str(LOAD_DEFAULTS_SHOWN[field])
+
+
 @app.command()
 def load(
     url: str = typer.Argument(..., help="http:// URL to send requests to"),
@@ -178,26 +189,28 @@ def load(
     header: list[str] = typer.Option([], "--header", "-H", help="'Name: value', repeatable"),
     users: Optional[str] = typer.Option(None, help="closed loop: virtual users, comma-separated sweep, e.g. 1,10,25,50"),
     rate: Optional[str] = typer.Option(None, help="open loop: arrivals per second, comma-separated sweep, e.g. 20,50"),
-    arrival: str = typer.Option("poisson", help="open loop arrivals: poisson or constant"),
-    duration: float = typer.Option(10.0, help="minimum seconds per window"),
-    min_requests: int = typer.Option(100, help="minimum requests per window"),
-    max_duration: float = typer.Option(120.0, help="a window stops here even below its minimums"),
-    warmup: float = typer.Option(2.0, help="seconds of load before each window, not counted"),
-    repeats: int = typer.Option(5, help="windows per point"),
-    workers: int = typer.Option(1, help="generator processes (use more when one core cannot drive the target)"),
-    timeout: float = typer.Option(10.0, help="seconds before a request counts as timed out"),
-    seed: int = typer.Option(0, help="seed of the open-loop schedule"),
+    arrival: Optional[str] = typer.Option(None, help="open loop arrivals: poisson or constant", show_default=_shown("arrival")),
+    duration: Optional[float] = typer.Option(None, help="minimum seconds per window", show_default=_shown("min_seconds")),
+    min_requests: Optional[int] = typer.Option(None, help="minimum requests per window", show_default=_shown("min_requests")),
+    max_duration: Optional[float] = typer.Option(None, help="a window stops here even below its minimums", show_default=_shown("max_seconds")),
+    warmup: Optional[float] = typer.Option(None, help="seconds of load before each window, not counted", show_default=_shown("warmup_s")),
+    repeats: Optional[int] = typer.Option(None, help="windows per point", show_default=_shown("repeats")),
+    workers: Optional[int] = typer.Option(None, help="generator processes (use more when one core cannot drive the target)",
+                                          show_default=_shown("generator_processes")),
+    timeout: Optional[float] = typer.Option(None, help="seconds before a request counts as timed out", show_default=_shown("timeout_s")),
+    seed: Optional[int] = typer.Option(None, help="seed of the open-loop schedule", show_default=_shown("seed")),
     out: Path = typer.Option(Path("results/load"), "--out", "-o"),
     resume: bool = typer.Option(False),
     allow_remote: bool = typer.Option(False, help="allow a target that is not this machine"),
 ) -> None:
     """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
     from infermeter.load.http import HttpTarget
-    from infermeter.load.runner import LoadSettings, check_loopback, check_points, probe, run_load
+    from infermeter.load.runner import check_loopback, check_points, probe, run_load
+    from infermeter.load.settings import cli_settings
     from infermeter.reports.table import load_table, summarise_load_cells
     from infermeter.results.store import ResultStore
 
-    if arrival not in ("poisson", "constant"):
+    if arrival is not None and arrival not in ("poisson", "constant"):
         raise InfermeterError(f"unknown arrival process {arrival!r}", "use --arrival poisson or --arrival constant")
     if not url.startswith("http://"):
         raise InfermeterError(f"{url!r} is not an http:// URL", "e.g. http://127.0.0.1:8080/predictions/resnet50")
@@ -213,7 +226,9 @@ def load(
             raise InfermeterError(f"header {h!r} is not 'Name: value'", "e.g. -H 'Content-Type: application/json'")
         headers.append((name.strip(), value.strip()))
     target = HttpTarget(url, (method or ("POST" if body else "GET")).upper(), payload, tuple(headers))
-    settings = LoadSettings(warmup, duration, min_requests, max_duration, timeout, repeats, workers, arrival, seed)  # type: ignore[arg-type]
+    given = dict(warmup_s=warmup, min_seconds=duration, min_requests=min_requests, max_seconds=max_duration,
+                 timeout_s=timeout, repeats=repeats, generator_processes=workers, arrival=arrival, seed=seed)
+    settings = cli_settings(**{k: v for k, v in given.items() if v is not None})  # unset: the model's default
     user_list, rate_list = _numbers(users, int), _numbers(rate, float)
     check_points(settings, user_list, rate_list)
     _warn_leftovers()
@@ -315,6 +330,33 @@ def report(
         err_console.print(f"{files.warnings} warnings, each with its remedy, in the report's 'Warnings and remedies'", soft_wrap=True)
 
 
+def _metadata_differences(records_a: list[dict], records_b: list[dict], allow_different_machines: bool) -> None:
+    """Name every machine and software difference between the runs; refuse different machines unless allowed."""
+    from infermeter.errors import DifferentMachinesError
+    from infermeter.results.metadata import metadata_diff
+
+    meta = metadata_diff(records_a, records_b)
+    if meta.different_machines and not allow_different_machines:
+        named = "; ".join(f"{d.field}: {d.a!r} in A, {d.b!r} in B" for d in meta.machine_diffs)
+        raise DifferentMachinesError(
+            f"A and B were measured on different machines ({named}); their figures differ by the machine as much as "
+            "by what was changed",
+            "compare runs from one machine, or pass --allow-different-machines to compare them anyway")
+    if meta.different_machines:
+        err_console.print(f"[yellow]warning[/]: A and B ran on different machines ({', '.join(d.field for d in meta.machine_diffs)}); "
+                          "every change below includes the machine's", highlight=False, soft_wrap=True)
+    for note in meta.notes:
+        err_console.print(f"[yellow]note[/]: {escape(note)}", soft_wrap=True)
+    if not meta.diffs:
+        return
+    t = Table(title="A and B differ in")
+    for c in ("field", "A", "B", "kind"):
+        t.add_column(c)
+    for d in meta.diffs:
+        t.add_row(escape(d.field), escape(d.a), escape(d.b), d.kind)
+    out_console.print(t)
+
+
 @app.command()
 def compare(
     a: Path = typer.Argument(..., help="results directory of the baseline run"),
@@ -322,15 +364,21 @@ def compare(
     fail_on: Optional[str] = typer.Option(None, help="exit 9 when a significant change passes a threshold, e.g. 'p99:+5%,throughput:-5%'"),
     alpha: float = typer.Option(0.05, help="significance level of Welch's t-test over repeats"),
     min_change: float = typer.Option(2.0, help="smallest change, in %, that counts as real"),
+    allow_different_machines: bool = typer.Option(
+        False, "--allow-different-machines",
+        help="compare runs measured on different machines (CPU, CPU count, memory, GPU, OS/kernel differ); refused otherwise"),
 ) -> None:
-    """Cell by cell: A's and B's throughput and latency, the change, its p-value, and a verdict."""
+    """Cell by cell: A's and B's throughput and latency, the change, its p-value, and a verdict. What differs
+    between the two runs' machines and software versions is listed first."""
     from infermeter.errors import RegressionError
     from infermeter.results.compare import breaches, compare_runs, parse_fail_on
 
     thresholds = parse_fail_on(fail_on) if fail_on else {}
     if not 0 < alpha < 1 or min_change < 0:
         raise InfermeterError("--alpha must be between 0 and 1 and --min-change at least 0", "e.g. --alpha 0.05 --min-change 2")
-    cells, only_a, only_b = compare_runs(_records_of(a), _records_of(b), alpha, min_change / 100)
+    records_a, records_b = _records_of(a), _records_of(b)
+    _metadata_differences(records_a, records_b, allow_different_machines)
+    cells, only_a, only_b = compare_runs(records_a, records_b, alpha, min_change / 100)
     if not cells:
         raise InfermeterError(f"{a} and {b} have no measured cell in common",
                               "compare two runs of the same suite (cells match by their full settings)")
@@ -487,9 +535,10 @@ _CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EAC
 
 
 def _fail(exc: InfermeterError) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+    # Messages are plain text: a value in them like "[/x]" must print as itself, not be read as markup.
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
     if exc.hint:
-        err_console.print(f"  [bold]fix:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        err_console.print(f"  [bold]fix:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
     sys.exit(exc.exit_code)
 
 

@@ -11,7 +11,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,38 +21,16 @@ from infermeter.collectors.energy import EnergyWindow
 from infermeter.errors import ConfigError
 from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
 from infermeter.load.http import HttpTarget
-from infermeter.load.schedule import Arrival, arrivals, split
+from infermeter.load.schedule import arrivals, split
+from infermeter.load.settings import LoadSettings
 from infermeter.results.record import Energy, LoadMetrics, LoadWindow, Sanity
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning
 from infermeter.validity.sanity import load_sanity
 
 
-@dataclass(frozen=True)
-class LoadSettings:
-    warmup_s: float = 2.0
-    min_seconds: float = 10.0
-    min_requests: int = 100
-    max_seconds: float = 120.0
-    timeout_s: float = 10.0
-    repeats: int = 5
-    workers: int = 1  # generator processes
-    arrival: Arrival = "poisson"
-    seed: int = 0
-
-    def check(self) -> None:
-        if self.repeats < 1 or self.workers < 1 or self.min_requests < 1:
-            raise ConfigError("repeats, workers and min-requests must be at least 1", "e.g. --repeats 5 --workers 2")
-        if self.min_seconds <= 0 or self.max_seconds < self.min_seconds or self.timeout_s <= 0 or self.warmup_s < 0:
-            raise ConfigError(
-                "durations must be positive, with max-duration >= duration",
-                "e.g. --duration 10 --max-duration 120 --timeout 10 --warmup 2",
-            )
-
-
 def check_points(settings: LoadSettings, users: list[int] | None, rates: list[float] | None) -> None:
-    """The load asked for makes sense (checked before anything is contacted)."""
-    settings.check()
+    """The load asked for makes sense (checked before anything is contacted; `settings` validated itself)."""
     if bool(users) == bool(rates):
         raise ConfigError("give virtual users (closed loop) or arrival rates (open loop)", "--users 1,10,25 or --rate 50,100")
     if any(u < 1 for u in users or []) or any(r <= 0 for r in rates or []):
@@ -85,16 +63,17 @@ def probe(target: HttpTarget, timeout: float = 5.0) -> None:
 
 def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, repeat: int) -> list[LoadPlan]:
     """The generator processes' shares of one window: users or arrivals dealt between them."""
+    procs = s.generator_processes
     base = LoadPlan(target=target, mode="closed", warmup_s=s.warmup_s, min_seconds=s.min_seconds,
-                    min_requests=math.ceil(s.min_requests / s.workers), max_seconds=s.max_seconds, timeout_s=s.timeout_s)
+                    min_requests=math.ceil(s.min_requests / procs), max_seconds=s.max_seconds, timeout_s=s.timeout_s)
     if users is not None:
-        shares = [users // s.workers + (1 if i < users % s.workers else 0) for i in range(s.workers)]
+        shares = [users // procs + (1 if i < users % procs else 0) for i in range(procs)]
         return [replace(base, users=n) for n in shares if n > 0]
     assert rate is not None
     # The window is at least min_seconds long and holds at least min_requests arrivals.
     duration = max(s.min_seconds, s.min_requests / rate)
     schedule = arrivals(rate, duration, s.arrival, seed=s.seed + repeat)
-    return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, s.workers)]
+    return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, procs)]
 
 
 def measure_window(plans: list[LoadPlan]) -> tuple[LoadMetrics | None, str | None, list[RecordWarning]]:
@@ -128,8 +107,16 @@ def cell_of(target: HttpTarget, s: LoadSettings, users: int | None, rate: float 
     return {
         "target": target.url, "method": target.method, "body_bytes": len(target.body), "label": label,
         "scenario": "closed-loop" if users is not None else "open-loop",
-        "users": users, "rate": rate, "settings": asdict(s),
+        "users": users, "rate": rate, "settings": _settings_fields(s),
     }
+
+
+def _settings_fields(s: LoadSettings) -> dict[str, Any]:
+    # The keys the settings had before they were one pydantic model with the suite's `load:` ("workers",
+    # not "generator_processes"): a cell's id hashes them, and --resume and compare match cells by it.
+    fields = s.model_dump()
+    fields["workers"] = fields.pop("generator_processes")
+    return fields
 
 
 def run_load(

@@ -1,7 +1,8 @@
-"""Statistics over raw samples and over repeats. Pure numpy: no ML dependency."""
+"""Statistics over raw samples and over repeats. numpy and scipy: no ML dependency."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,20 +11,18 @@ import numpy as np
 
 from infermeter.results.histogram import PERCENTILES
 
-# Two-sided 95% Student t critical values by degrees of freedom (1..30); 1.96 beyond.
-_T95 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)
-
 # Repeats whose coefficient of variation exceeds this get an "unstable" warning.
 UNSTABLE_CV = 0.10
 
 
+@functools.lru_cache(maxsize=256)
 def t95(dof: int) -> float:
+    """Two-sided 95% Student t critical value (the 97.5% quantile) for `dof` degrees of freedom."""
     if dof < 1:
         return math.nan
-    return _T95[dof - 1] if dof <= len(_T95) else 1.96
+    from scipy.stats import t  # here, not at import: scipy.stats costs a noticeable fraction of a second
+
+    return float(t.ppf(0.975, dof))
 
 
 def latency_summary_ms(latencies_ns: np.ndarray) -> dict[str, float]:

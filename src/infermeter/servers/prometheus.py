@@ -1,8 +1,15 @@
-"""Read Prometheus text exposition: sums of the samples of the metrics asked for."""
+"""Read Prometheus text exposition: sums of the samples of the metrics asked for.
+
+Parsing is prometheus_client's (`text_string_to_metric_families`): it handles label values with spaces,
+braces and escapes, and the optional timestamp after the value, which a hand split of the line took for
+the value.
+"""
 
 from __future__ import annotations
 
 import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def scrape(url: str, names: tuple[str, ...], timeout: float = 5.0) -> dict[str, float]:
@@ -12,15 +19,30 @@ def scrape(url: str, names: tuple[str, ...], timeout: float = 5.0) -> dict[str, 
 
 
 def parse(text: str, names: tuple[str, ...]) -> dict[str, float]:
+    """Per name asked for, the sum of its samples over all label sets. A name is a sample name as it
+    appears in the exposition (histogram and summary parts by their `_sum` / `_count` / `_bucket` names).
+
+    A malformed exposition gives {}: the callers turn sums into per-request means by differences between
+    two scrapes, and a partial parse (one family lost) would make those means silently wrong, while {}
+    makes them absent.
+    """
+    wanted = set(names)
     out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        metric, _, value = line.rpartition(" ")
-        name = metric.split("{", 1)[0]
-        if name in names:
-            try:
-                out[name] = out.get(name, 0.0) + float(value)
-            except ValueError:
-                continue
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                for key in _names_of(family.type, sample.name) & wanted:
+                    out[key] = out.get(key, 0.0) + sample.value
+    except ValueError:
+        return {}
     return out
+
+
+def _names_of(family_type: str, sample_name: str) -> set[str]:
+    # The parser renames a counter's samples to end in `_total` (the OpenMetrics form) when the exposition
+    # declared it without (`# TYPE nv_inference_request_success counter`, Triton; TorchServe likewise), so
+    # the name the server wrote is no longer in the sample. Such a sample answers to both names; after
+    # parsing, `x` declared as a counter and `x_total` cannot be told apart.
+    if family_type == "counter" and sample_name.endswith("_total"):
+        return {sample_name, sample_name[: -len("_total")]}
+    return {sample_name}

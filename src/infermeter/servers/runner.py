@@ -45,9 +45,7 @@ def _tree_usage(procs: list[psutil.Process]) -> tuple[float, float]:
 
 
 def _settings(cell: ServerCell) -> LoadSettings:
-    ld = cell.load
-    return LoadSettings(ld.warmup_s, ld.min_seconds, ld.min_requests, ld.max_seconds, ld.timeout_s, ld.repeats,
-                        ld.generator_processes, ld.arrival, cell.seed)
+    return LoadSettings.of(cell.load, cell.seed)
 
 
 def _identity(cell: ServerCell, run_id: str, adapter: ServerAdapter | None) -> dict[str, Any]:

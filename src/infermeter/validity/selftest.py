@@ -73,7 +73,7 @@ def info(name: str, measured: float, unit: str, note: str = "") -> Check:
 def _window(url: str, seconds: float, users: int | None = None, rate: float | None = None, warmup_s: float = 0.5,
             arrival: str = "poisson", seed: int = 0) -> dict[str, Any]:
     s = LoadSettings(warmup_s=warmup_s, min_seconds=seconds, min_requests=1, max_seconds=seconds * 4 + 10, timeout_s=30,
-                     repeats=1, workers=1, arrival=arrival, seed=seed)  # type: ignore[arg-type]
+                     repeats=1, generator_processes=1, arrival=arrival, seed=seed)  # type: ignore[arg-type]
     target = HttpTarget(url, "POST", body=b"{}", headers=(("Content-Type", "application/json"),))
     return merge(run_processes(build_plans(target, s, users, rate, 0)))
 
