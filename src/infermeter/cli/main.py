@@ -542,10 +542,23 @@ def _fail(exc: InfermeterError) -> NoReturn:
     sys.exit(exc.exit_code)
 
 
+def _notes_to_stderr() -> None:
+    """What the library logs at WARNING (a results line that could not be read, say) reaches the user as
+    a plain note, never as markup."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("note: %(message)s"))
+    log = logging.getLogger("infermeter")
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+
+
 def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    _notes_to_stderr()
     try:
         # Not standalone: typer turns Ctrl-C into a returned exit code (130) instead of raising.
         code = app(standalone_mode=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -140,6 +141,9 @@ def cut_torn_tail(path: Path) -> int:
         return size - keep
 
 
+_log = logging.getLogger("infermeter.results")
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -185,6 +189,7 @@ class ResultStore:
         self.jsonl = out / "results.jsonl"
         self.csv = out / "results.csv"
         self.rejected: list[tuple[int, str]] = []  # (line number, why) of lines that are not records
+        self._told: set[tuple[int, str]] = set()
         self._runs_of: dict[str, set[str]] | None = None  # cell_id -> run ids already in the file (for appends)
 
     def create(self) -> int:
@@ -265,6 +270,11 @@ class ResultStore:
         with self.jsonl.open("rb") as f:
             for n, line in enumerate(f, start=1):
                 parsed.append(self._parse_line(n, line))
+        for n, why in self.rejected:
+            if (n, why) in self._told:
+                continue
+            self._told.add((n, why))
+            _log.warning("%s line %d is not read: %s; the line is kept as it is", self.jsonl, n, why)
         stale = superseded_lines([(r.cell_id, r.run_id) if r else None for r in parsed])
         out = []
         for i, r in enumerate(parsed):
