@@ -118,3 +118,10 @@ def test_a_writer_cannot_store_a_record_the_model_does_not_know(tmp_path):
     with pytest.raises(Exception):
         EngineWindow(run_id="r", cell_id="c", cell={}, status="done", repeat=0, repeats=1, engine={"name": "e", "label": "e"}, metrics={})
     assert [r.cell_id for r in store.read()] == [good.cell_id]
+
+
+def test_sql_sees_the_records_every_reader_sees(tmp_path):
+    from infermeter.results.frame import query
+
+    q = query("SELECT count(*) AS n, count(DISTINCT warnings) AS w FROM results", copy("engines", tmp_path))
+    assert q["n"].tolist() == [10]  # 16 lines, 6 of them superseded by the resumed run

@@ -68,22 +68,27 @@ def to_parquet(frame: Any, out: Path) -> Path:
 
 
 def query(sql: str, *paths: Path | str) -> Any:
-    """Run DuckDB SQL with a view `results` over every results.jsonl under `paths` (nested fields are
-    structs: `cell.workload`, `metrics.throughput_rps`); returns a pandas DataFrame."""
+    """Run DuckDB SQL with a view `results` over every record under `paths` (nested fields are structs:
+    `cell.workload`, `metrics.throughput_rps`); returns a pandas DataFrame. The view holds the records as
+    every other reader sees them: migrated to the current schema, validated, superseded repeats left out."""
+    import tempfile
+
     duckdb = _need("duckdb")
-    files = [str(f) for f in result_files(paths)]
+    records = records_under(paths)
     con = duckdb.connect()
-    try:
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        con.execute(f"CREATE VIEW results AS SELECT * FROM read_json_auto([{listed}], format='newline_delimited', "
-                    "union_by_name=true, filename=true)")
+    with tempfile.TemporaryDirectory(prefix="infermeter-query-") as tmp:
+        view = Path(tmp) / "records.jsonl"
+        view.write_text("".join(json.dumps(r) + "\n" for r in records))
         try:
-            return con.execute(sql).df()
-        except duckdb.Error as exc:
-            raise ConfigError(f"the query failed: {exc}", "query the view `results`, e.g. "
-                              "SELECT cell.workload, avg(metrics.throughput_rps) FROM results GROUP BY ALL") from None
-    finally:
-        con.close()
+            con.execute(f"CREATE VIEW results AS SELECT * FROM read_json_auto('{view}', format='newline_delimited', "
+                        "union_by_name=true)")
+            try:
+                return con.execute(sql).df()
+            except duckdb.Error as exc:
+                raise ConfigError(f"the query failed: {exc}", "query the view `results`, e.g. "
+                                  "SELECT cell.workload, avg(metrics.throughput_rps) FROM results GROUP BY ALL") from None
+        finally:
+            con.close()
 
 
 def merged_percentiles(frame: Any, by: list[str]) -> Any:
