@@ -201,6 +201,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "metrics": metrics,
                 "warnings": warnings,
+                **({"error": warnings[-1]} if window.errors else {}),
                 "sanity": engine_sanity(n, cell.concurrency, metrics["batches_per_s"], metrics["latency_ms"].get("mean"),
                                         metrics["other_cpu_percent"]),
             }

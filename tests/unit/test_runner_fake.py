@@ -130,3 +130,19 @@ def test_engine_labels_with_settings_survive_the_table(tmp_path, cache_root):
     console = Console(width=250, record=True)
     console.print(comparison_table(summarise_cells(list(ResultStore(tmp_path).records()))))
     assert "fake[service_ms=1.5]" in console.export_text()
+
+
+def test_a_failing_call_in_the_single_stream_window_is_counted(tmp_path, cache_root):
+    # Fails at call 400: warm-up (2 calls) and parity come first, and the window
+    # (at least 5 s: 2,500 calls) would go on well past it.
+    s = suite(engines=[{"name": "fake", "settings": {"service_ms": 2.0, "fail_after_calls": 400}}],
+              scenarios=[{"kind": "single-stream"}], warmup={"iterations": 2, "seconds": 0},
+              measure={"repeats": 1, "min_iterations": 20, "min_seconds": 5.0, "max_seconds": 10})
+    summary = run_suite(s, tmp_path, cache_root=cache_root, isolation="process")
+    assert summary.measured == 1  # the cell ran; its window recorded the failure instead of dying
+    (r,) = ResultStore(tmp_path).records()
+    assert r["status"] == "failed" and r["metrics"]["failures"] == 1
+    assert 200 < r["metrics"]["requests"] < 400  # the calls before the failure are kept
+    assert "fake engine told to fail" in r["error"]
+    assert any("1 predict calls failed" in w for w in r["warnings"])
+    assert not any("max_seconds" in w for w in r["warnings"])
