@@ -74,7 +74,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
     from infermeter.engines.base import LOAD_CACHE
     from infermeter.engines.registry import engine_class
     from infermeter.export.artifacts import Exporter
-    from infermeter.export.parity import check_parity, reference_outputs
+    from infermeter.export.parity import check_parity, parity_warning, reference_outputs
     from infermeter.load.inprocess import WindowRule, concurrent, sequential, warm_up
     from infermeter.workloads.registry import get_workload
 
@@ -185,11 +185,8 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
             }
             metrics["energy"] = energy.result(cpu_s, metrics["samples_per_s"])
             warnings = []
-            if parity.get("verdict") == "mismatch":
-                warnings.append(
-                    f"outputs differ from {parity['reference_engine']}: agreement {parity['agreement']:.3f}, "
-                    f"max |diff| {parity['max_abs_diff']} > tolerance {parity.get('tolerance')}; check the export or precision settings"
-                )
+            if mismatch := parity_warning(parity):
+                warnings.append(mismatch)
             if window.capped:
                 warnings.append(f"window hit max_seconds={m.max_seconds} with only {n} calls (< min_iterations)")
             if window.errors:

@@ -146,3 +146,17 @@ def test_a_failing_call_in_the_single_stream_window_is_counted(tmp_path, cache_r
     assert "fake engine told to fail" in r["error"]
     assert any("1 predict calls failed" in w for w in r["warnings"])
     assert not any("max_seconds" in w for w in r["warnings"])
+
+
+def test_an_output_of_the_wrong_shape_is_a_parity_mismatch(tmp_path, cache_root):
+    from infermeter.reports.table import engine_grid
+
+    run_suite(suite(engines=[{"name": "fake", "settings": {"wrong_shape": True}}], scenarios=[{"kind": "offline", "batch_sizes": [2]}]),
+              tmp_path, cache_root=cache_root, isolation="none")
+    recs = list(ResultStore(tmp_path).records())
+    p = recs[0]["parity"]
+    assert p["verdict"] == "mismatch" and p["max_abs_diff"] is None and "output shape" in p["note"]
+    assert any(w.startswith("outputs differ from fake: output shape") for w in recs[0]["warnings"])
+    grid = engine_grid(summarise_cells(recs))
+    col = grid.columns.index("agree / max|diff|")
+    assert grid.rows[0][col] == "MISMATCH shape"

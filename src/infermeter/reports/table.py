@@ -143,8 +143,10 @@ def engine_grid(rows: list[dict[str, Any]], title: str = "infermeter results") -
         parity, marks = "-", {}
         if p.get("max_abs_diff") is not None:
             parity = f"{fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}"
-            if p.get("verdict") == "mismatch":
-                parity, marks[g.columns.index("agree / max|diff|")] = f"MISMATCH {parity}", "bad"
+        elif p.get("verdict") == "mismatch":  # nothing to subtract: the shapes differ (the note says how)
+            parity = "shape"
+        if p.get("verdict") == "mismatch":
+            parity, marks[g.columns.index("agree / max|diff|")] = f"MISMATCH {parity}", "bad"
         if r.get("sanity") == "warn":
             marks[g.columns.index("sanity")] = "warn"
         p99 = ms(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")
