@@ -76,6 +76,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
     from infermeter.export.artifacts import Exporter
     from infermeter.export.parity import check_parity, parity_warning, reference_outputs
     from infermeter.load.inprocess import WindowRule, concurrent, sequential, warm_up
+    from infermeter.load.warmup import WarmupRule
     from infermeter.workloads.registry import get_workload
 
     cls = engine_class(cell.engine)
@@ -124,9 +125,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
         emit({"type": "phase", "phase": "parity"})
         parity = check_parity(workload, engine, cell.batch_size, reference, workload.reference_engine)
 
-        emit({"type": "phase", "phase": "warm-up"})
         w, m = cell.warmup, cell.measure
-        warm_up(engine.predict, batches, w.iterations, w.seconds, m.max_seconds)
         rule = WindowRule(m.min_iterations, m.min_seconds, m.max_seconds)
         runtime = engine.runtime_info()
         common = {
@@ -146,6 +145,9 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
             "packages": machine.package_versions(),
             "thread_env": machine.thread_env(),
         }
+        # Last before the first window, so that nothing in between (collecting metadata) lets the engine cool.
+        emit({"type": "phase", "phase": "warm-up"})
+        warmup = common["warmup"] = warm_up(engine.predict, batches, WarmupRule(**w.model_dump())).record()
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
             energy = EnergyWindow(cpu_watts_per_core).start()
@@ -200,7 +202,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 "warnings": warnings,
                 **({"error": warnings[-1]} if window.errors else {}),
                 "sanity": engine_sanity(n, cell.concurrency, metrics["batches_per_s"], metrics["latency_ms"].get("mean"),
-                                        metrics["other_cpu_percent"]),
+                                        metrics["other_cpu_percent"], warmup),
             }
             emit({"type": "record", "record": record})
     finally:

@@ -3,7 +3,8 @@
 The timed region is exactly one predict() call: numpy in, numpy out. Timestamps come from
 perf_counter_ns; nothing else happens between them. A window lasts until both a minimum duration and a
 minimum number of calls are reached (or the maximum duration, which is then flagged), or until a call
-fails: the error is recorded and the window ends.
+fails: the error is recorded and the window ends. Warm-up before the first window lasts until the
+latency no longer drifts (load/warmup.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from infermeter.load.warmup import WarmupResult, WarmupRule, WarmupTracker
 
 Predict = Callable[[dict[str, np.ndarray]], object]
 
@@ -33,16 +36,21 @@ class Window:
     errors: list[str] = field(default_factory=list)
 
 
-def warm_up(predict: Predict, batches: list[dict[str, np.ndarray]], iterations: int, seconds: float, max_seconds: float) -> int:
-    """Call predict until both `iterations` and `seconds` are reached (or max_seconds). Returns the count."""
-    start = time.perf_counter()
+def warm_up(predict: Predict, batches: list[dict[str, np.ndarray]], rule: WarmupRule,
+            clock: Callable[[], int] = time.perf_counter_ns) -> WarmupResult:
+    """Call predict, back to back, until the latency of the last calls no longer drifts (load/warmup.py),
+    with rule's minimums and maximum. A failing call ends the warm-up by raising: the cell fails."""
+    tracker = WarmupTracker(rule)
+    k = len(batches)
     n = 0
-    while n < iterations or time.perf_counter() - start < seconds:
-        predict(batches[n % len(batches)])
+    start = clock()
+    while True:
+        t0 = clock()
+        predict(batches[n % k])
+        t1 = clock()
         n += 1
-        if time.perf_counter() - start >= max_seconds:
-            break
-    return n
+        if tracker.add(t1 - t0, t1 - start):
+            return tracker.result()
 
 
 def sequential(predict: Predict, batches: list[dict[str, np.ndarray]], rule: WindowRule) -> Window:

@@ -25,6 +25,9 @@ REMEDIES: list[tuple[str, str]] = [
     (r"little's law: .*generator or client was a bottleneck",
      "give the load generator more processes (load.generator_processes, --workers) or its own cores"),
     (r"little's law: .*counting or timing error", "run `infermeter selftest`; if it passes, report the run: the figures disagree with each other"),
+    (r"steady warm-up: not steady",
+     "raise warmup.max_seconds so that warm-up can settle; if it never does, the engine changes speed as it runs "
+     "(throttling, memory growth): the record's warmup block shows the drift"),
     (r"quiet machine: ", "close other programs and never run two benchmarks at once; then measure the cell again (--resume after deleting it)"),
     (r"p99 from fewer than", "raise measure.min_iterations (in process) or lengthen the windows (servers) to 1,000 samples or more"),
     (r"cannot be exported to", "this model has no exporter for that engine; compare it on the engines named in the message"),

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from infermeter.reports.grid import Grid, to_rich
 from infermeter.results import histogram, stats
+from infermeter.validity.repeats import explain as explain_disagreement
 from infermeter.validity.sanity import cell_sanity
 
 
@@ -92,11 +93,12 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
             _add_sanity(row, ok)
             _add_outliers(row, ok, "samples_per_s")
-            for name in ("p50", "throughput"):
+            per_repeat = {"p50": [r["metrics"]["latency_ms"]["p50"] for r in ok], "throughput": [r["metrics"]["samples_per_s"] for r in ok]}
+            for name, unit in (("p50", "ms"), ("throughput", "samples/s")):
                 if row[name].unstable:
+                    cause, remedy = explain_disagreement(ok, per_repeat[name], name, unit)
                     row["warnings"].append(
-                        f"repeats disagree: {name} varies {row[name].cv:.0%} (> {stats.UNSTABLE_CV:.0%}); "
-                        "close other programs, pin threads, or raise min_seconds"
+                        f"repeats disagree: {name} varies {row[name].cv:.0%} (> {stats.UNSTABLE_CV:.0%}){cause}; {remedy}"
                     )
         rows.append(row)
     return rows
