@@ -24,8 +24,23 @@ class _Strict(BaseModel):
 
 
 class WarmupSettings(_Strict):
-    iterations: int = Field(5, ge=0)
-    seconds: float = Field(1.0, ge=0)
+    """Warm-up before a cell's first window: at least `iterations` calls and `seconds`, then on until the
+    latency of the last `window` calls no longer drifts, for at most `max_seconds` (then "not steady")."""
+
+    iterations: int = Field(5, ge=0, description="at least this many calls")
+    seconds: float = Field(1.0, ge=0, description="and at least this long")
+    max_seconds: float = Field(60.0, gt=0, description="at most this long; a warm-up still drifting then is flagged 'not steady'")
+    window: int = Field(40, ge=8, description="calls tested for drift: medians of the two halves and a trend over all")
+    tolerance: float = Field(0.05, gt=0, lt=1, description="the halves' medians may differ by this fraction")
+
+    @model_validator(mode="after")
+    def _max_not_below_min(self) -> WarmupSettings:
+        if self.max_seconds < self.seconds:
+            raise ValueError(f"max_seconds ({self.max_seconds}) is below seconds ({self.seconds})")
+        return self
+
+
+_WARMUP_KEYS_ADDED = ("max_seconds", "window", "tolerance")  # with steady-state warm-up (issue 12)
 
 
 class MeasureSettings(_Strict):
@@ -216,6 +231,10 @@ class Cell(_Strict):
     @property
     def cell_id(self) -> str:
         key = self.model_dump(exclude={"skip_reason"})
+        # Settings added later leave the id alone at their defaults, so older results still resume.
+        for k in _WARMUP_KEYS_ADDED:
+            if key["warmup"][k] == WarmupSettings.model_fields[k].default:
+                del key["warmup"][k]
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

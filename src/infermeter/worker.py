@@ -25,7 +25,7 @@ from infermeter.engines.base import Engine
 from infermeter.lifeline import die_with_parent
 from infermeter.workloads.base import Workload
 from infermeter.results import histogram, stats
-from infermeter.results.record import Energy, EngineInfo, EngineMetrics, EngineWindow, Parity, Sanity, to_dict
+from infermeter.results.record import Energy, EngineInfo, EngineMetrics, EngineWindow, Parity, Sanity, Warmup, to_dict
 from infermeter.results.warnings import warning
 from infermeter.validity.sanity import engine_sanity
 
@@ -75,8 +75,9 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
     from infermeter.engines.base import LOAD_CACHE
     from infermeter.engines.registry import engine_class
     from infermeter.export.artifacts import Exporter
-    from infermeter.export.parity import check_parity, reference_outputs
+    from infermeter.export.parity import check_parity, parity_warning, reference_outputs
     from infermeter.load.inprocess import WindowRule, concurrent, sequential, warm_up
+    from infermeter.load.warmup import WarmupRule
     from infermeter.workloads.registry import get_workload
 
     cls = engine_class(cell.engine)
@@ -125,9 +126,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
         emit({"type": "phase", "phase": "parity"})
         parity = check_parity(workload, engine, cell.batch_size, reference, workload.reference_engine)
 
-        emit({"type": "phase", "phase": "warm-up"})
         w, m = cell.warmup, cell.measure
-        warm_up(engine.predict, batches, w.iterations, w.seconds, m.max_seconds)
         rule = WindowRule(m.min_iterations, m.min_seconds, m.max_seconds)
         runtime = engine.runtime_info()
         engine_info = EngineInfo(
@@ -140,6 +139,9 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
             engine=engine_info, artifact=artifact.record(), parity=parity_block, machine=machine.machine_info(),
             packages=machine.package_versions(), thread_env=machine.thread_env(),
         )
+        # Last before the first window, so that nothing in between (collecting metadata) lets the engine cool.
+        emit({"type": "phase", "phase": "warm-up"})
+        warmup = warm_up(engine.predict, batches, WarmupRule(**w.model_dump()))
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
             energy = EnergyWindow(cpu_watts_per_core).start()
@@ -180,24 +182,24 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 energy=Energy(**energy.result(cpu_s, samples_per_s)),
             )
             warnings = []
-            if parity_block.verdict == "mismatch":
-                warnings.append(warning("parity-mismatch",
-                    f"outputs differ from {parity_block.reference_engine}: agreement {parity_block.agreement:.3f}, "
-                    f"max |diff| {parity_block.max_abs_diff} > tolerance {parity_block.tolerance}", applies_to="cell"))
+            if mismatch := parity_warning(parity):
+                warnings.append(mismatch)
             if window.capped:
                 warnings.append(warning("window-capped", f"window hit max_seconds={m.max_seconds} with only {n} calls (< min_iterations)"))
             if window.errors:
                 warnings.append(warning("calls-failed", f"{len(window.errors)} predict calls failed: {window.errors[0]}"))
             record = EngineWindow(
                 **common,
+                warmup=Warmup(**warmup.record()),
                 status="ok" if not window.errors else "failed",
+                error=warnings[-1].text if window.errors else None,
                 repeat=r,
                 repeats=m.repeats,
                 finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 metrics=metrics,
                 warnings=warnings,
                 sanity=Sanity(**engine_sanity(n, cell.concurrency, metrics.batches_per_s, metrics.latency_ms.get("mean"),
-                                              metrics.other_cpu_percent)),
+                                              metrics.other_cpu_percent, warmup.record())),
             )
             emit({"type": "record", "record": to_dict(record)})
     finally:

@@ -22,6 +22,8 @@ def test_minimal_suite_gets_defaults():
         ({"engines": [{"name": "pytorch", "settings": {"threads": 0}}]}, "threads"),
         ({"measure": {"min_seconds": 10, "max_seconds": 5}}, "max_seconds (5.0) is below min_seconds"),
         ({"measure": {"repeats": 0}}, "measure.repeats"),
+        ({"warmup": {"seconds": 10, "max_seconds": 5}}, "max_seconds (5.0) is below seconds"),
+        ({"warmup": {"window": 4}}, "warmup.window"),
         ({"scenarios": [{"kind": "offline", "batch_sizes": [0, 8]}]}, "batch_sizes"),
         ({"scenarios": [{"kind": "single-stream", "concurrency": [4]}]}, "use kind 'concurrent'"),
         ({"scenarios": ["burst"]}, "scenarios.0.kind"),
@@ -60,6 +62,16 @@ def test_cell_id_is_stable_and_changes_with_settings():
     b = plan(parse_suite(BASE))[0]
     c = plan(parse_suite({**BASE, "engines": [{"name": "onnxruntime", "settings": {"threads": 1}}]}))[0]
     assert a.cell_id == b.cell_id != c.cell_id
+
+
+def test_cell_ids_of_older_results_survive_the_new_warmup_settings():
+    """An id computed by the code before steady-state warm-up (warmup had iterations and seconds only):
+    --resume must still find those cells; a warm-up setting moved off its default makes a new cell."""
+    suite = {"workloads": ["fake-tiny"], "engines": [{"name": "fake", "settings": {"service_ms": 2.0}}],
+             "warmup": {"iterations": 3, "seconds": 0.5}}
+    assert plan(parse_suite(suite))[0].cell_id == "fd87aee2fed7303e"
+    moved = plan(parse_suite({**suite, "warmup": {"iterations": 3, "seconds": 0.5, "max_seconds": 30}}))[0]
+    assert moved.cell_id != "fd87aee2fed7303e"
 
 
 def test_engine_label_shows_settings():

@@ -4,6 +4,7 @@ import time
 import numpy as np
 
 from infermeter.load.inprocess import WindowRule, concurrent, sequential, warm_up
+from infermeter.load.warmup import WarmupRule
 
 BATCHES = [{"x": np.zeros(1)}, {"x": np.ones(1)}]
 
@@ -55,6 +56,30 @@ def test_concurrent_records_a_failing_call():
     assert w.errors and "boom" in w.errors[0]
 
 
-def test_warm_up_meets_count_and_time():
-    n = warm_up(lambda b: None, BATCHES, iterations=7, seconds=0.0, max_seconds=5)
-    assert n == 7
+def test_concurrent_failure_is_not_mistaken_for_a_capped_window():
+    def predict(b):
+        raise ValueError("boom")
+
+    assert not concurrent(predict, BATCHES, WindowRule(10, 0, 1), workers=2).capped
+
+
+def test_sequential_records_a_failing_call_and_ends_the_window():
+    calls = []
+
+    def predict(b):
+        calls.append(1)
+        if len(calls) == 3:
+            raise ValueError("boom on call 3")
+
+    w = sequential(predict, BATCHES, WindowRule(min_iterations=50, min_seconds=0.0, max_seconds=10))
+    assert len(calls) == 3  # stopped at the failure, like concurrent()
+    assert len(w.errors) == 1 and "boom on call 3" in w.errors[0]
+    assert len(w.latencies_ns) == 2 and w.wall_ns > 0
+    assert not w.capped
+
+
+def test_warm_up_meets_count_and_time_and_reports_what_it_did():
+    r = warm_up(lambda b: time.sleep(0.001), BATCHES, WarmupRule(iterations=50, seconds=0.1, max_seconds=10))
+    assert r.calls >= 50 and r.seconds >= 0.1
+    assert r.steady and not r.hit_max
+    assert r.early_ms >= 1.0 and r.late_ms >= 1.0

@@ -131,3 +131,50 @@ def test_engine_labels_with_settings_survive_the_table(tmp_path, cache_root):
     console = Console(width=250, record=True)
     console.print(comparison_table(summarise_cells(list(ResultStore(tmp_path).records()))))
     assert "fake[service_ms=1.5]" in console.export_text()
+
+
+def test_warm_up_waits_out_a_slow_start_and_is_recorded(tmp_path, cache_root):
+    """The fake engine starts 4x slower and settles over ~60 calls. A warm-up of 2 calls (the suite's
+    minimum) used to leave repeat 1 measuring that transient."""
+    s = suite(engines=[{"name": "fake", "settings": {"service_ms": 2.0, "settle_calls": 15}}],
+              scenarios=[{"kind": "single-stream"}], warmup={"iterations": 2, "seconds": 0, "max_seconds": 20},
+              measure={"repeats": 2, "min_iterations": 20, "min_seconds": 0.05, "max_seconds": 5})
+    run_suite(s, tmp_path, cache_root=cache_root, isolation="none")
+    recs = list(ResultStore(tmp_path).records())
+    p50 = [r["metrics"]["latency_ms"]["p50"] for r in recs]
+    assert p50[0] == pytest.approx(p50[1], rel=0.15), p50
+    w = recs[0]["warmup"]
+    assert w["steady"] and not w["hit_max"] and w["calls"] >= 40 and w["seconds"] > 0
+    assert w["late_ms"] < w["early_ms"] * 1.1 and w["statistic"] is not None
+    assert recs[1]["warmup"] == w  # one warm-up per cell, in each of its records
+    assert any(c["check"] == "steady warm-up" and c["ok"] for c in recs[0]["sanity"]["checks"])
+
+
+def test_a_failing_call_in_the_single_stream_window_is_counted(tmp_path, cache_root):
+    # Fails at call 400: warm-up (at most 0.3 s of 2 ms calls: 150) and parity come first, and the window
+    # (at least 5 s: 2,500 calls) would go on well past it.
+    s = suite(engines=[{"name": "fake", "settings": {"service_ms": 2.0, "fail_after_calls": 400}}],
+              scenarios=[{"kind": "single-stream"}], warmup={"iterations": 2, "seconds": 0, "max_seconds": 0.3},
+              measure={"repeats": 1, "min_iterations": 20, "min_seconds": 5.0, "max_seconds": 10})
+    summary = run_suite(s, tmp_path, cache_root=cache_root, isolation="process")
+    assert summary.measured == 1  # the cell ran; its window recorded the failure instead of dying
+    (r,) = ResultStore(tmp_path).records()
+    assert r["status"] == "failed" and r["metrics"]["failures"] == 1
+    assert 200 < r["metrics"]["requests"] < 400  # the calls before the failure are kept
+    assert "fake engine told to fail" in r["error"]
+    assert any(w["code"] == "calls-failed" and "1 predict calls failed" in w["text"] for w in r["warnings"])
+    assert not any("max_seconds" in w["text"] for w in r["warnings"])
+
+
+def test_an_output_of_the_wrong_shape_is_a_parity_mismatch(tmp_path, cache_root):
+    from infermeter.reports.table import engine_grid
+
+    run_suite(suite(engines=[{"name": "fake", "settings": {"wrong_shape": True}}], scenarios=[{"kind": "offline", "batch_sizes": [2]}]),
+              tmp_path, cache_root=cache_root, isolation="none")
+    recs = list(ResultStore(tmp_path).records())
+    p = recs[0]["parity"]
+    assert p["verdict"] == "mismatch" and p["max_abs_diff"] is None and "output shape" in p["note"]
+    assert any(w["text"].startswith("outputs differ from fake: output shape") for w in recs[0]["warnings"])
+    grid = engine_grid(summarise_cells(recs))
+    col = grid.columns.index("agree / max|diff|")
+    assert grid.rows[0][col] == "MISMATCH shape"

@@ -5,6 +5,7 @@ Never reported as a real engine: its name says what it is, and `infermeter engin
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -23,6 +24,9 @@ class FakeSettings(EngineSettings):
     load_ms: float = Field(0.0, ge=0)
     noise: float = Field(0.0, ge=0, description="added to outputs, to test parity checks")
     fail_on_load: bool = False
+    settle_calls: float = Field(0.0, ge=0, description="a warm-up transient: call n takes (1 + 3 exp(-n / settle_calls)) x its time")
+    fail_after_calls: int = Field(0, ge=0, description="predict raises once it has been called this many times since load (0: never)")
+    wrong_shape: bool = Field(False, description="return one output column too many, to test parity's shape check")
 
 
 class FakeEngine(Engine):
@@ -42,8 +46,15 @@ class FakeEngine(Engine):
         time.sleep(self.settings.load_ms / 1000)
         self.input_names = [s.name for s in inputs]
         self._weights = np.load(artifact)
+        self._calls = 0
 
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        s = self.settings
+        if s.fail_after_calls and self._calls >= s.fail_after_calls:
+            raise RuntimeError(f"fake engine told to fail after {s.fail_after_calls} calls")
         x = batch[self.input_names[0]]
-        time.sleep((self.settings.service_ms + self.settings.per_sample_ms * len(x)) / 1000)
-        return x.reshape(len(x), -1) @ self._weights + self.settings.noise
+        slow = 1 + 3 * math.exp(-self._calls / s.settle_calls) if s.settle_calls else 1.0
+        self._calls += 1
+        time.sleep(slow * (s.service_ms + s.per_sample_ms * len(x)) / 1000)
+        out = x.reshape(len(x), -1) @ self._weights + s.noise
+        return np.concatenate([out, out[:, :1]], axis=1) if s.wrong_shape else out

@@ -10,6 +10,7 @@ import numpy as np
 
 from infermeter.engines.base import Engine
 from infermeter.export.artifacts import Exporter, reference_path
+from infermeter.results.warnings import RecordWarning, warning
 from infermeter.workloads.base import Workload
 
 
@@ -50,8 +51,9 @@ def check_parity(workload: Workload, engine: Engine, batch_size: int, reference:
     outs = [engine.predict(workload.batch(batch_size, offset=i * batch_size)) for i in range(math.ceil(n / batch_size))]
     out = np.concatenate(outs)[:n]
     result: dict[str, Any] = {"reference_engine": reference_name, "samples": n}
-    if out.shape != reference.shape:
-        result.update(max_abs_diff=None, agreement=0.0, note=f"output shape {out.shape} != reference {reference.shape}")
+    if out.shape != reference.shape:  # a mismatch like any other: every consumer reads `verdict`
+        result.update(max_abs_diff=None, agreement=0.0, verdict="mismatch",
+                      note=f"output shape {tuple(out.shape)} != reference {tuple(reference.shape)}")
         return result
     diff = np.abs(out.astype(np.float64) - reference.astype(np.float64))
     tolerance = ATOL + RTOL * float(np.abs(reference).max())
@@ -61,3 +63,15 @@ def check_parity(workload: Workload, engine: Engine, batch_size: int, reference:
         verdict="match" if agreement == 1.0 and diff.max() <= tolerance else "mismatch",
     )
     return result
+
+
+def parity_warning(parity: dict[str, Any]) -> RecordWarning | None:
+    """The warning a mismatching parity block raises (None when it matches or was not checked)."""
+    if parity.get("verdict") != "mismatch":
+        return None
+    if parity.get("max_abs_diff") is None:
+        what = parity.get("note") or "outputs could not be compared"
+    else:
+        what = (f"agreement {parity['agreement']:.3f}, max |diff| {parity['max_abs_diff']} > tolerance "
+                f"{parity.get('tolerance')}")
+    return warning("parity-mismatch", f"outputs differ from {parity['reference_engine']}: {what}", applies_to="cell")

@@ -2,7 +2,9 @@
 
 The timed region is exactly one predict() call: numpy in, numpy out. Timestamps come from
 perf_counter_ns; nothing else happens between them. A window lasts until both a minimum duration and a
-minimum number of calls are reached (or the maximum duration, which is then flagged).
+minimum number of calls are reached (or the maximum duration, which is then flagged), or until a call
+fails: the error is recorded and the window ends. Warm-up before the first window lasts until the
+latency no longer drifts (load/warmup.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from infermeter.load.warmup import WarmupResult, WarmupRule, WarmupTracker
 
 Predict = Callable[[dict[str, np.ndarray]], object]
 
@@ -28,20 +32,25 @@ class WindowRule:
 class Window:
     latencies_ns: np.ndarray
     wall_ns: int
-    capped: bool  # stopped by max_seconds before the minimum count was reached
+    capped: bool  # stopped by max_seconds before the minimum count was reached (not by a failing call)
     errors: list[str] = field(default_factory=list)
 
 
-def warm_up(predict: Predict, batches: list[dict[str, np.ndarray]], iterations: int, seconds: float, max_seconds: float) -> int:
-    """Call predict until both `iterations` and `seconds` are reached (or max_seconds). Returns the count."""
-    start = time.perf_counter()
+def warm_up(predict: Predict, batches: list[dict[str, np.ndarray]], rule: WarmupRule,
+            clock: Callable[[], int] = time.perf_counter_ns) -> WarmupResult:
+    """Call predict, back to back, until the latency of the last calls no longer drifts (load/warmup.py),
+    with rule's minimums and maximum. A failing call ends the warm-up by raising: the cell fails."""
+    tracker = WarmupTracker(rule)
+    k = len(batches)
     n = 0
-    while n < iterations or time.perf_counter() - start < seconds:
-        predict(batches[n % len(batches)])
+    start = clock()
+    while True:
+        t0 = clock()
+        predict(batches[n % k])
+        t1 = clock()
         n += 1
-        if time.perf_counter() - start >= max_seconds:
-            break
-    return n
+        if tracker.add(t1 - t0, t1 - start):
+            return tracker.result()
 
 
 def sequential(predict: Predict, batches: list[dict[str, np.ndarray]], rule: WindowRule) -> Window:
@@ -51,20 +60,26 @@ def sequential(predict: Predict, batches: list[dict[str, np.ndarray]], rule: Win
     max_end = rule.max_seconds * 1e9
     k = len(batches)
     lat: list[int] = []
+    errors: list[str] = []
     append = lat.append
     i = 0
     start = t1 = clock()
     while True:
         batch = batches[i % k]
         t0 = clock()
-        predict(batch)
+        try:
+            predict(batch)
+        except Exception as exc:  # recorded and the window ends, as in concurrent(): the worker counts it
+            t1 = clock()
+            errors.append(repr(exc))
+            break
         t1 = clock()
         append(t1 - t0)
         i += 1
         elapsed = t1 - start
         if (i >= rule.min_iterations and elapsed >= min_end) or elapsed >= max_end:
             break
-    return Window(np.asarray(lat, dtype=np.int64), t1 - start, capped=i < rule.min_iterations)
+    return Window(np.asarray(lat, dtype=np.int64), t1 - start, capped=not errors and i < rule.min_iterations, errors=errors)
 
 
 def concurrent(predict: Predict, batches: list[dict[str, np.ndarray]], rule: WindowRule, workers: int) -> Window:
@@ -111,4 +126,4 @@ def concurrent(predict: Predict, batches: list[dict[str, np.ndarray]], rule: Win
         t.join()
     wall = clock() - start_box[0]
     lat = np.concatenate([np.asarray(x, dtype=np.int64) for x in per_thread])
-    return Window(lat, wall, capped=len(lat) < rule.min_iterations, errors=errors)
+    return Window(lat, wall, capped=not errors and len(lat) < rule.min_iterations, errors=errors)

@@ -12,6 +12,7 @@ from rich.table import Table
 from infermeter.reports.grid import Grid, to_rich
 from infermeter.results import histogram, stats
 from infermeter.results.warnings import RecordWarning, classify, warning
+from infermeter.validity.repeats import explain as explain_disagreement
 from infermeter.validity.sanity import cell_sanity
 
 
@@ -93,11 +94,13 @@ def summarise_cells(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
             _add_sanity(row, ok)
             _add_outliers(row, ok, "samples_per_s")
-            for name in ("p50", "throughput"):
+            per_repeat = {"p50": [r["metrics"]["latency_ms"]["p50"] for r in ok], "throughput": [r["metrics"]["samples_per_s"] for r in ok]}
+            for name, unit in (("p50", "ms"), ("throughput", "samples/s")):
                 if row[name].unstable:
+                    cause, remedy = explain_disagreement(ok, per_repeat[name], name, unit)
                     row["warnings"].append(warning(
-                        "repeats-disagree", f"repeats disagree: {name} varies {row[name].cv:.0%} (> {stats.UNSTABLE_CV:.0%})",
-                        "close other programs, pin threads, or raise min_seconds", applies_to="cell",
+                        "repeats-disagree", f"repeats disagree: {name} varies {row[name].cv:.0%} (> {stats.UNSTABLE_CV:.0%}){cause}",
+                        remedy, applies_to="cell",
                     ))
         rows.append(row)
     return rows
@@ -151,8 +154,10 @@ def engine_grid(rows: list[dict[str, Any]], title: str = "infermeter results") -
         parity, marks = "-", {}
         if p.get("max_abs_diff") is not None:
             parity = f"{fmt(p.get('agreement'), 3)} / {p.get('max_abs_diff'):.1e}"
-            if p.get("verdict") == "mismatch":
-                parity, marks[g.columns.index("agree / max|diff|")] = f"MISMATCH {parity}", "bad"
+        elif p.get("verdict") == "mismatch":  # nothing to subtract: the shapes differ (the note says how)
+            parity = "shape"
+        if p.get("verdict") == "mismatch":
+            parity, marks[g.columns.index("agree / max|diff|")] = f"MISMATCH {parity}", "bad"
         if r.get("sanity") == "warn":
             marks[g.columns.index("sanity")] = "warn"
         p99 = ms(r["latency"]["p99"]) + ("*" if r["latency"]["count"] < p99_floor else "")

@@ -123,6 +123,22 @@ class LoadMetrics(WindowMetrics):
     server_rss_mb: float | None = None
 
 
+class Warmup(_Open):
+    """How warm-up ended (load/warmup.py): after `calls` calls in `seconds`, steady or stopped at the
+    maximum; the steadiness test's statistic and the medians of the two halves of its last window."""
+
+    calls: int
+    seconds: float
+    steady: bool
+    hit_max: bool = False
+    window: int | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    early_ms: float | None = None
+    late_ms: float | None = None
+    max_seconds: float | None = None
+
+
 class EngineInfo(_Open):
     name: str
     label: str
@@ -178,6 +194,7 @@ class EngineWindow(_Window):
     engine: EngineInfo
     artifact: dict[str, Any] = Field(default_factory=dict)
     parity: Parity | None = None
+    warmup: Warmup | None = None  # absent in schema-1 records (warm-up was a fixed count)
     thread_env: dict[str, Any] = Field(default_factory=dict)
     metrics: EngineMetrics
 

@@ -54,6 +54,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "run `infermeter selftest`; if it passes, report the run: the figures disagree with each other"),
     "busy-machine": (r"quiet machine: ",
                      "close other programs and never run two benchmarks at once; then measure the cell again"),
+    "warmup-not-steady": (r"steady warm-up: not steady",
+                          "raise warmup.max_seconds so that warm-up can settle; if it never does, the engine changes speed as it runs "
+                          "(throttling, memory growth): the record's warmup block shows the drift"),
     "few-samples": (r"p99 from fewer than|samples for p",
                     "raise measure.min_iterations (in process) or lengthen the windows (servers) to 1,000 samples or more"),
     "not-exportable": (r"cannot be exported to",

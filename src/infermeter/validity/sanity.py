@@ -8,6 +8,8 @@ it marks it ("warn") and says why, in the record and in the report.
   generator, not the target.
 - Samples: p99 needs at least 1,000 samples (10 beyond it) to mean anything.
 - Machine: other processes using CPU during an in-process window slow it down (two benchmarks at once).
+- Warm-up: an in-process cell's warm-up that reached warmup.max_seconds with the latency still drifting
+  leaves its first windows measuring the warm-up, not the engine ("not steady").
 """
 
 from __future__ import annotations
@@ -70,9 +72,28 @@ def load_sanity(merged: dict[str, Any], users: int | None) -> dict[str, Any]:
     return verdict(checks)
 
 
-def engine_sanity(n: int, concurrency: int, calls_per_s: float | None, mean_ms: float | None, other_cpu_percent: float | None) -> dict[str, Any]:
-    """Verdict of one in-process window."""
+def warmup_check(warmup: dict[str, Any]) -> dict[str, Any]:
+    """From the record's `warmup` block (load/warmup.py WarmupResult)."""
+    calls, seconds = warmup["calls"], warmup["seconds"]
+    early, late, tau = warmup.get("early_ms"), warmup.get("late_ms"), warmup.get("statistic")
+    drift = "" if early is None or late is None else f"median {early:.3g} -> {late:.3g} ms over the last {warmup['window']} calls"
+    if tau is not None:
+        drift += f" (Kendall tau {tau:+.2f}, p {warmup['p_value']:.2g})"
+    if warmup["steady"]:
+        return _check("steady warm-up", True, f"steady after {calls} calls ({seconds:.1f} s)" + (f": {drift}" if drift else ""))
+    why = (f"still drifting when warmup.max_seconds={warmup['max_seconds']:g} was reached" if warmup.get("hit_max")
+           else "ended before the test could say")
+    return _check("steady warm-up", False,
+                  f"not steady: {why}, after {calls} calls ({seconds:.1f} s)" + (f": {drift}" if drift else "")
+                  + "; the first windows may still be warming up")
+
+
+def engine_sanity(n: int, concurrency: int, calls_per_s: float | None, mean_ms: float | None, other_cpu_percent: float | None,
+                  warmup: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Verdict of one in-process window (with its cell's warm-up, where recorded)."""
     checks = []
+    if warmup is not None:
+        checks.append(warmup_check(warmup))
     if concurrency > 1:
         little = little_check(concurrency, calls_per_s, mean_ms, n)
         if little:

@@ -1,0 +1,105 @@
+"""Why the repeats of an in-process cell disagree, from what the records measured.
+
+A spread between repeats used to be blamed on the machine ("close other programs") whatever its cause;
+bert-base on PyTorch eager was blamed for its own warm-up. Each cause here is named only when a recorded
+figure shows it, and the figure is quoted:
+- warm-up not steady: the cell's `warmup` block says it reached warmup.max_seconds still drifting;
+- other processes: `other_cpu_percent` of a repeat above the sanity limit (the CPU others used in it);
+- the first repeat off from the rest while the others agree: still warming up after a warm-up that was
+  judged steady;
+- a trend across repeats: every repeat slower (or faster) than the one before (Kendall's tau, p < 0.05).
+With none of these shown, the cause is said to be unmeasured, and the remedy is about the windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from infermeter.results.stats import UNSTABLE_CV
+from infermeter.validity.sanity import OTHER_CPU_LIMIT
+
+TREND_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Cause:
+    code: str  # stable name: warmup-not-steady, machine-busy, first-repeat-outlier, drift-across-repeats, unmeasured
+    text: str  # what was measured (no ";": the warning's text splits its remedy at the first one)
+    remedy: str  # "" when another cause's remedy covers it
+
+
+def _g(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def causes(records: Sequence[dict[str, Any]], values: Sequence[float | None], name: str, unit: str) -> list[Cause]:
+    """Measured causes of disagreement between `values` of metric `name` (one per record, in repeat order)."""
+    order = sorted(range(len(records)), key=lambda i: records[i].get("repeat", i))
+    records, values = [records[i] for i in order], [values[i] for i in order]
+    found: list[Cause] = []
+    has_warmup = any(isinstance(r.get("warmup"), dict) for r in records)
+    warm = next((r["warmup"] for r in records if isinstance(r.get("warmup"), dict) and not r["warmup"].get("steady", True)), None)
+    if warm is not None:
+        drift = ""
+        if warm.get("early_ms") is not None and warm.get("late_ms") is not None:
+            drift = f", median {_g(warm['early_ms'])} -> {_g(warm['late_ms'])} ms over its last {warm['window']} calls"
+        found.append(Cause(
+            "warmup-not-steady",
+            f"warm-up was not steady after {warm['calls']} calls ({warm['seconds']:.0f} s{drift})",
+            f"raise warmup.max_seconds (now {warm['max_seconds']:g}) so that warm-up settles before the first window",
+        ))
+
+    others = [(r.get("repeat", i), (r.get("metrics") or {}).get("other_cpu_percent")) for i, r in enumerate(records)]
+    busy = [(rep, v) for rep, v in others if v is not None and v > OTHER_CPU_LIMIT]
+    if busy:
+        quiet = [v for _, v in others if v is not None and v <= OTHER_CPU_LIMIT]
+        where = ", ".join(f"{v:.0f}% in repeat {rep + 1}" for rep, v in busy)
+        rest = f" against at most {max(quiet):.0f}% in the others" if quiet else ""
+        found.append(Cause(
+            "machine-busy",
+            f"other processes used CPU during the windows ({where}{rest}, limit {OTHER_CPU_LIMIT:.0f}%)",
+            "close other programs and never run two benchmarks at once, then measure the cell again",
+        ))
+
+    v = [x for x in values if x is not None]
+    if len(v) == len(values) and len(v) >= 3:
+        first, rest = v[0], np.asarray(v[1:], dtype=np.float64)
+        med = float(np.median(rest))
+        rest_cv = float(rest.std(ddof=1) / rest.mean()) if rest.size > 1 and rest.mean() else 0.0
+        if med and abs(first - med) / med > UNSTABLE_CV and rest_cv <= UNSTABLE_CV:
+            steady = " after a warm-up judged steady" if has_warmup and warm is None else ""
+            found.append(Cause(
+                "first-repeat-outlier",
+                f"repeat 1 gave {name} {_g(first)} {unit} against {_g(float(rest.min()))}-{_g(float(rest.max()))} in the others{steady}, "
+                "so the engine was still warming up",
+                # After a warm-up that was not steady, this is its consequence, with the remedy said already.
+                "" if warm is not None else "raise warmup.seconds (the least warm-up) or warmup.window, so that warm-up sees the slow phase out",
+            ))
+        elif len(v) >= 4:
+            from scipy.stats import kendalltau
+
+            tau, p = kendalltau(np.arange(len(v)), v)
+            if p < TREND_ALPHA:
+                way = "rose" if tau > 0 else "fell"
+                found.append(Cause(
+                    "drift-across-repeats",
+                    f"{name} {way} from repeat to repeat ({', '.join(_g(x) for x in v)} {unit}, Kendall tau {tau:+.2f})",
+                    "watch what changes as the engine runs (the CPU clock, its memory, caches), and add repeats",
+                ))
+    return found
+
+
+def explain(records: Sequence[dict[str, Any]], values: Sequence[float | None], name: str, unit: str) -> tuple[str, str]:
+    """(', cause: ...' to append to the disagreement, remedy) for the warning text."""
+    found = causes(records, values, name, unit)
+    if not found:
+        cpu = [(r.get("metrics") or {}).get("other_cpu_percent") for r in records]
+        seen = [c for c in cpu if c is not None]
+        quiet = f", other processes used at most {max(seen):.0f}% CPU" if seen else ""
+        return (f", cause not measured (warm-up steady{quiet})" if any(isinstance(r.get("warmup"), dict) for r in records)
+                else f", cause not measured{quiet}"), "lengthen the windows (measure.min_seconds), pin threads, or add repeats"
+    return ", cause: " + " and ".join(c.text for c in found), ", then ".join(c.remedy for c in found if c.remedy)

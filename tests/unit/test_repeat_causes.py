@@ -1,0 +1,94 @@
+"""Repeats that disagree are reported with the cause the records measured, and the machine is blamed only
+when other processes' CPU shows it (synthetic engine records, as `infermeter report` reads them)."""
+
+import numpy as np
+import pytest
+
+from infermeter.reports.table import summarise_cells
+from infermeter.results import histogram, stats
+from infermeter.validity import sanity
+
+STEADY = {"calls": 48, "seconds": 12.1, "steady": True, "hit_max": False, "window": 40, "statistic": -0.05,
+          "p_value": 0.6, "early_ms": 233.0, "late_ms": 232.0, "max_seconds": 60.0}
+DRIFTING = STEADY | {"calls": 240, "seconds": 60.2, "steady": False, "hit_max": True, "statistic": -0.41, "p_value": 0.0002,
+                     "early_ms": 301.0, "late_ms": 262.0}
+
+
+def cell(p50s, other_cpu=None, warmup=STEADY):
+    out = []
+    for rep, p50 in enumerate(p50s):
+        ns = np.linspace(0.98, 1.02, 301) * p50 * 1e6  # its p50 exactly
+        out.append({
+            "kind": "engine", "cell_id": "bert", "status": "ok", "repeat": rep, "repeats": len(p50s),
+            "cell": {"workload": "bert-base", "engine": "pytorch", "scenario": "single-stream", "batch_size": 1, "concurrency": 1},
+            "engine": {"label": "pytorch"}, "parity": {"verdict": "match", "agreement": 1.0, "max_abs_diff": 0.0},
+            "metrics": {"latency_hdr": histogram.encode(histogram.from_ns(ns)), "latency_ms": stats.latency_summary_ms(ns),
+                        "samples_per_s": 1000 / p50, "cpu_percent": 200.0, "peak_rss_mb": 900.0, "peak_rss_delta_mb": 500.0,
+                        "other_cpu_percent": (other_cpu or [3.0] * len(p50s))[rep]},
+            "warnings": [], "sanity": sanity.engine_sanity(5000, 1, 1000 / p50, p50, 3.0, warmup),
+            **({"warmup": warmup} if warmup is not None else {}),
+        })
+    return out
+
+
+def disagreement(records):
+    row = summarise_cells(records)[0]
+    found = [w for w in row["warnings"] if w.code == "repeats-disagree" and w.text.startswith("repeats disagree: p50")]
+    assert found, row["warnings"]
+    return found[0]
+
+
+def test_a_slow_first_repeat_after_warm_up_is_named_not_the_machine():
+    w = disagreement(cell([467.0, 232.0, 253.0, 240.0, 236.0]))
+    assert "repeat 1 gave p50 467 ms against 232-253 in the others after a warm-up judged steady" in w.text
+    assert "close other programs" not in w.text + w.remedy
+    assert "warmup.seconds" in w.remedy
+
+
+def test_a_warm_up_that_never_settled_is_named_with_its_drift():
+    w = disagreement(cell([467.0, 232.0, 253.0, 240.0, 236.0], warmup=DRIFTING))
+    assert "warm-up was not steady after 240 calls (60 s, median 301 -> 262 ms over its last 40 calls)" in w.text
+    assert "close other programs" not in w.text + w.remedy
+    assert w.remedy.startswith("Raise warmup.max_seconds (now 60)")
+
+
+def test_the_machine_is_blamed_only_with_the_cpu_figure_that_shows_it():
+    w = disagreement(cell([240.0, 236.0, 330.0, 238.0, 241.0], other_cpu=[4.0, 2.0, 85.0, 6.0, 3.0]))
+    assert "other processes used CPU during the windows (85% in repeat 3 against at most 6% in the others, limit 25%)" in w.text
+    assert "close other programs" in w.remedy.lower()
+
+
+def test_a_trend_across_repeats_is_named():
+    w = disagreement(cell([200.0, 230.0, 260.0, 290.0, 320.0]))
+    assert "p50 rose from repeat to repeat (200, 230, 260, 290, 320 ms" in w.text
+
+
+def test_without_evidence_the_cause_is_said_to_be_unmeasured():
+    w = disagreement(cell([240.0, 320.0, 236.0, 330.0, 238.0]))
+    assert "cause not measured (warm-up steady, other processes used at most 3% CPU)" in w.text
+    assert "close other programs" not in w.text + w.remedy
+    # Records written before warm-up was recorded: the same, without the warm-up's word.
+    w = disagreement(cell([240.0, 320.0, 236.0, 330.0, 238.0], warmup=None))
+    assert "cause not measured, other processes used at most 3% CPU" in w.text
+
+
+def test_a_warm_up_that_hit_its_maximum_puts_not_steady_in_the_sanity_verdict():
+    bad = sanity.engine_sanity(5000, 1, 4.0, 250.0, 3.0, DRIFTING)
+    check = next(c for c in bad["checks"] if c["check"] == "steady warm-up")
+    assert bad["verdict"] == "warn" and not check["ok"]
+    assert check["detail"].startswith("not steady: still drifting when warmup.max_seconds=60 was reached, after 240 calls (60.2 s)")
+    assert "median 301 -> 262 ms over the last 40 calls (Kendall tau -0.41" in check["detail"]
+    good = sanity.engine_sanity(5000, 1, 4.0, 250.0, 3.0, STEADY)
+    assert good["verdict"] == "ok" and "steady after 48 calls (12.1 s)" in good["checks"][0]["detail"]
+    assert sanity.engine_sanity(5000, 1, 4.0, 250.0, 3.0)["verdict"] == "ok"  # older records: no warm-up check
+
+    row = summarise_cells(cell([240.0, 236.0, 238.0], warmup=DRIFTING))[0]
+    assert row["sanity"] == "warn"
+    line = next(w for w in row["warnings"] if w.code == "warmup-not-steady")
+    assert "warmup.max_seconds" in line.remedy
+
+
+@pytest.mark.parametrize("p50s", [[240.0, 236.0, 238.0, 241.0]])
+def test_agreeing_repeats_raise_nothing(p50s):
+    row = summarise_cells(cell(p50s))[0]
+    assert not [w for w in row["warnings"] if w.code == "repeats-disagree"]
