@@ -16,7 +16,7 @@ import psutil
 from infermeter import SCHEMA_VERSION
 from infermeter.collectors import machine, process
 from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
-from infermeter.config import CostSection, ServerCell, Suite, plan_servers
+from infermeter.config import CostSection, OverheadSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.runner import LoadSettings, build_plans, measure_window, window_fields
@@ -25,6 +25,7 @@ from infermeter.results.store import ResultStore
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.process import describe_exit, log_tail
+from infermeter.servers.reference import RunJob, annotate_window, measure_deployment
 from infermeter.servers.registry import adapter_for
 from infermeter.workloads.base import file_slug
 from infermeter.workloads.registry import get_workload
@@ -77,7 +78,7 @@ def _server_delta(before: dict[str, float], after: dict[str, float]) -> dict[str
 def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
-    cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE,
+    cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE, budgets: OverheadSection | None = None,
 ) -> None:
     """Every load point `repeats` times. If the server dies, or stops answering, mid-run, the window says
     so and every load point not yet measured is recorded as failed with that cause; the run goes on."""
@@ -107,6 +108,7 @@ def measure_server(
             if gone:
                 failure = f"{failure}; {gone}" if failure else gone
             record = _base_record(cell, run_id, adapter) | common | window_fields(rep, settings.repeats, merged, failure, warnings, cell.users)
+            annotate_window(record, adapter.settings, cell.users, budgets)
             if cost is not None and cost.price_per_hour is not None and merged:
                 record["cost"] = cost_record(cost.price_per_hour, cost.currency, merged.get("throughput_rps"))
             store.append(record)
@@ -157,7 +159,7 @@ def _safe_metrics(adapter: ServerAdapter, deployment: Deployment) -> dict[str, f
 
 def run_server_cells(
     suite: Suite, out: Path, store: ResultStore, run_id: str, finished: set[str], cache_root: Path,
-    on_progress: Callable[[str], None],
+    on_progress: Callable[[str], None], run_job: RunJob | None = None,
 ) -> tuple[int, int, int]:
     """Returns (measured, skipped, failed) cell counts."""
     measured = skipped = failed = 0
@@ -184,6 +186,9 @@ def run_server_cells(
             on_progress(f"{wname} on {entry.name}: packaging and starting")
             workload = get_workload(wname, suite.seed)
             exporter = Exporter(workload, cache_root)
+            on_progress(f"{wname} on {entry.name}: timing its pipeline in process")
+            inprocess = measure_deployment(run_job, suite.overhead, adapter, workload, exporter, workdir / "inprocess",
+                                           out / "logs" / f"reference-{workdir.name}.log")
             deployment = adapter.deploy(workload, exporter, workdir)
             with deployment.process as proc:
                 adapter.on_ready(deployment)
@@ -193,8 +198,10 @@ def run_server_cells(
                     "workload": workload.record(),
                     "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
                     | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
+                    "inprocess": inprocess,
                 }
-                measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost, suite.energy.cpu_watts_per_core)
+                measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
+                               suite.energy.cpu_watts_per_core, suite.overhead)
                 bad = cells_failed(store, todo)
                 measured += len(todo) - bad
                 failed += bad
