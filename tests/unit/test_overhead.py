@@ -127,3 +127,17 @@ def test_budgets_are_suite_settings_with_defaults():
     assert suite.overhead.serving_budget_ms == 5.0 and suite.overhead.preprocess_budget_ms == 15.0 and suite.overhead.reference
     suite = parse_suite({"workloads": ["fake-tiny"], "engines": ["fake"], "overhead": {"serving_budget_ms": 2, "reference": False}})
     assert suite.overhead.serving_budget_ms == 2.0 and not suite.overhead.reference
+
+
+def test_serving_is_not_judged_while_other_processes_take_the_cpu_but_pre_processing_still_is():
+    ref = reference(SleepyPipeline(decode_s=0.0, model_s=0.005))
+    p = ref["batches"][0]["pipeline_ms"]
+    busy = window(p["p50"] + 40, p["min"] + 30) | {"system_cpu_percent": 190.0, "server_cpu_percent": 45.0, "client_cpu_percent": 5.0}
+    d = decompose(busy, ref)
+    assert d["other_cpu_percent"] == pytest.approx(140.0)
+    check = overhead_check(d, users=1)
+    assert check["ok"] and "serving not judged: other processes used 140%" in check["detail"]
+    quiet = busy | {"system_cpu_percent": 60.0}
+    assert not overhead_check(decompose(quiet, ref), users=1)["ok"]
+    slow = reference(SleepyPipeline(decode_s=0.030, model_s=0.005))
+    assert not overhead_check(decompose(busy, slow), users=1)["ok"]  # measured in process: judged anyway

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from infermeter.collectors import process
 from infermeter.config import OverheadSection
 from infermeter.results.stats import latency_summary_ms
 from infermeter.validity import overhead
@@ -51,6 +52,7 @@ def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_second
         if time.perf_counter() - start >= max_seconds:
             break
     times: dict[str, list[int]] = {s: [] for s in STAGES}
+    cpu0, busy0 = process.cpu_seconds(), process.system_busy_seconds()
     t_start = clock()
     calls = 0
     while True:
@@ -70,8 +72,10 @@ def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_second
         elapsed = (t3 - t_start) / 1e9
         if (calls >= min_calls and elapsed >= min_seconds) or elapsed >= max_seconds:
             break
+    own = process.cpu_seconds() - cpu0
+    others = process.cpu_percent(process.system_busy_seconds() - busy0 - own, elapsed)
     return {"batch_size": batch_size, "calls": calls, "warmup_calls": warm, "window_s": elapsed,
-            "capped": calls < min_calls, **{f"{s}_ms": _summary(v) for s, v in times.items()}}
+            "capped": calls < min_calls, "other_cpu_percent": max(0.0, others), **{f"{s}_ms": _summary(v) for s, v in times.items()}}
 
 
 def measure_job(job: dict[str, Any]) -> dict[str, Any]:
