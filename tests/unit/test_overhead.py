@@ -30,7 +30,10 @@ class SleepyPipeline:
 
 
 def reference(pipeline, batch_sizes=(1,)):
-    return {"status": "ok", "batches": [time_pipeline(pipeline, [b"a", b"b", b"c"], b, 0.2, 5) for b in batch_sizes]}
+    """A reference block of `pipeline`, as if measured on a quiet machine (the one running the tests may
+    be busy: the tests that need contention set it)."""
+    batches = [time_pipeline(pipeline, [b"a", b"b", b"c"], b, 0.2, 5) | {"other_cpu_percent": 0.0} for b in batch_sizes]
+    return {"status": "ok", "batches": batches}
 
 
 def window(client_p50, client_min=None, queue=None, compute=None, mean=None):
@@ -46,7 +49,7 @@ def window(client_p50, client_min=None, queue=None, compute=None, mean=None):
 def test_time_pipeline_times_each_stage_of_every_call():
     block = time_pipeline(SleepyPipeline(0.004, 0.010, 0.002), [b"a", b"b"], 2, min_seconds=0.1, min_calls=6)
     assert block["batch_size"] == 2 and block["calls"] >= 6 and block["warmup_calls"] >= 5 and not block["capped"]
-    assert block["decode_ms"]["p50"] == pytest.approx(8, abs=4)  # 2 payloads x 4 ms
+    assert 8 <= block["decode_ms"]["p50"] < 20  # 2 payloads x 4 ms (a busy machine wakes sleepers late)
     assert block["model_ms"]["min"] >= 10 and block["postprocess_ms"]["min"] >= 2
     assert block["pipeline_ms"]["min"] >= block["decode_ms"]["min"] + block["model_ms"]["min"]
     assert block["pre_post_ms"]["min"] >= 10
@@ -136,8 +139,11 @@ def test_serving_is_not_judged_while_other_processes_take_the_cpu_but_pre_proces
     d = decompose(busy, ref)
     assert d["other_cpu_percent"] == pytest.approx(140.0)
     check = overhead_check(d, users=1)
-    assert check["ok"] and "serving not judged: other processes used 140%" in check["detail"]
+    assert check["ok"] and "serving not judged: other processes used 140% of a core during the window" in check["detail"]
     quiet = busy | {"system_cpu_percent": 60.0}
     assert not overhead_check(decompose(quiet, ref), users=1)["ok"]
+    busy_ref = {"status": "ok", "batches": [ref["batches"][0] | {"other_cpu_percent": 90.0}]}
+    check = overhead_check(decompose(quiet, busy_ref), users=1)
+    assert check["ok"] and "90% during the in-process reference" in check["detail"]
     slow = reference(SleepyPipeline(decode_s=0.030, model_s=0.005))
     assert not overhead_check(decompose(busy, slow), users=1)["ok"]  # measured in process: judged anyway
