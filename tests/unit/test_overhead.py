@@ -147,3 +147,18 @@ def test_serving_is_not_judged_while_other_processes_take_the_cpu_but_pre_proces
     assert check["ok"] and "90% during the in-process reference" in check["detail"]
     slow = reference(SleepyPipeline(decode_s=0.030, model_s=0.005))
     assert not overhead_check(decompose(busy, slow), users=1)["ok"]  # measured in process: judged anyway
+
+
+def test_the_report_gives_each_overhead_warning_its_remedy():
+    from infermeter.reports.remedies import advise
+
+    ref = reference(SleepyPipeline(decode_s=0.030, model_s=0.002))
+    p = ref["batches"][0]["pipeline_ms"]
+    record = {"status": "ok", "metrics": window(p["p50"] + 1, p["min"] + 1), "warnings": [], "sanity": {"checks": []}}
+    annotate(record, ref, users=1)
+    assert "functools.cache" in advise("cell", record["warnings"][0]).remedy
+    lean = reference(SleepyPipeline(decode_s=0.0, model_s=0.002))
+    q = lean["batches"][0]["pipeline_ms"]
+    record = {"status": "ok", "metrics": window(q["p50"] + 30, q["min"] + 30), "warnings": [], "sanity": {"checks": []}}
+    annotate(record, lean, users=1)
+    assert "OMP_NUM_THREADS" in advise("cell", record["warnings"][0]).remedy

@@ -25,6 +25,12 @@ REMEDIES: list[tuple[str, str]] = [
     (r"little's law: .*generator or client was a bottleneck",
      "give the load generator more processes (load.generator_processes, --workers) or its own cores"),
     (r"little's law: .*counting or timing error", "run `infermeter selftest`; if it passes, report the run: the figures disagree with each other"),
+    (r"serving overhead(?: at 1 user)?: .*pre-processing takes",
+     "build what the workload's decode_payload / postprocess needs (tokenizer, processor, decoder) once per process "
+     "(functools.cache on its builder), not per request; then measure the server again"),
+    (r"serving overhead(?: at 1 user)?: ",
+     "check the server's threads (OMP_NUM_THREADS), workers and batching wait, then compare it with "
+     "benchmarks/serving_overhead.py on a quiet machine; the budgets are the suite's overhead.serving_budget_ms / preprocess_budget_ms"),
     (r"quiet machine: ", "close other programs and never run two benchmarks at once; then measure the cell again (--resume after deleting it)"),
     (r"p99 from fewer than", "raise measure.min_iterations (in process) or lengthen the windows (servers) to 1,000 samples or more"),
     (r"cannot be exported to", "this model has no exporter for that engine; compare it on the engines named in the message"),
