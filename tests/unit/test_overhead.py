@@ -36,9 +36,10 @@ def reference(pipeline, batch_sizes=(1,)):
     return {"status": "ok", "batches": batches}
 
 
-def window(client_p50, client_min=None, queue=None, compute=None, mean=None):
+def window(client_p50, client_min=None, queue=None, compute=None, mean=None, counted=100):
     m = {"latency_ms": {"p50": client_p50, "mean": mean if mean is not None else client_p50,
-                        "min": client_min if client_min is not None else client_p50}}
+                        "min": client_min if client_min is not None else client_p50},
+         "requests": 100, "server_requests": counted}
     if compute is not None:
         m["inference_ms_mean"] = compute
     if queue is not None:
@@ -83,6 +84,10 @@ def test_framework_time_is_split_from_network_where_the_framework_reports_it():
     assert d["network_protocol_ms"] + d["framework_ms"] + mean == pytest.approx(d["client_mean_ms"])
     check = overhead_check(d, users=1)
     assert not check["ok"] and "the framework adds" in check["detail"]
+    # counters that also counted the warm-up requests: the split is kept, but no cause is named from it
+    d = decompose(window(40.0, 39.0, queue=3.0, compute=35.0, mean=40.0, counted=140), ref)
+    assert d["framework_requests"] == 140 and d["client_requests"] == 100
+    assert "counters cover 140 requests, the client's window 100" in overhead_check(d, users=1)["detail"]
     # the same figures with nothing reported by the framework: one "serving" figure, said so
     d = decompose(window(40.0, 39.0), ref)
     assert d["framework_ms"] is None and d["network_protocol_ms"] is None
@@ -162,3 +167,59 @@ def test_the_report_gives_each_overhead_warning_its_remedy():
     record = {"status": "ok", "metrics": window(q["p50"] + 30, q["min"] + 30), "warnings": [], "sanity": {"checks": []}}
     annotate(record, lean, users=1)
     assert "OMP_NUM_THREADS" in advise("cell", record["warnings"][0]).remedy
+
+
+class StubAdapter:
+    name = "stub"
+
+    def __init__(self, runtime, max_batch_size=1):
+        from infermeter.servers.base import ServingModelSettings
+
+        self._runtime = runtime
+        self.settings = ServingModelSettings(max_batch_size=max_batch_size)
+        self.written = []
+
+    def runtime(self, workload):
+        return self._runtime
+
+    def serving_config(self, workload, exporter, directory):
+        self.written.append(directory)
+
+
+class StubWorkload:
+    name = "w"
+
+
+def test_the_reference_job_asks_for_batch_1_and_the_servers_batch_size(tmp_path):
+    from infermeter.config import OverheadSection
+    from infermeter.servers.reference import measure_deployment
+
+    jobs = []
+
+    def run_job(job, log, on_event):
+        jobs.append(job)
+        on_event({"type": "phase", "phase": "x"})
+        on_event({"type": "reference", "reference": {"status": "ok", "batches": []}})
+
+    adapter = StubAdapter("onnxruntime", max_batch_size=4)
+    block = measure_deployment(run_job, OverheadSection(reference_seconds=1.5, reference_calls=30), adapter, StubWorkload(), None,
+                               tmp_path / "ref", tmp_path / "ref.log")
+    assert block == {"status": "ok", "batches": []}
+    assert adapter.written == [tmp_path / "ref"]
+    assert jobs == [{"job": "reference", "serving_config": str(tmp_path / "ref"), "batch_sizes": [1, 4],
+                     "min_seconds": 1.5, "min_calls": 30}]
+
+
+def test_no_reference_where_the_framework_runs_its_own_model_or_the_suite_says_no(tmp_path):
+    from infermeter.config import OverheadSection
+    from infermeter.servers.reference import measure_deployment
+
+    def run_job(job, log, on_event):
+        on_event({"type": "error", "error": "ValueError: boom"})
+
+    args = (StubWorkload(), None, tmp_path / "ref", tmp_path / "ref.log")
+    assert measure_deployment(run_job, OverheadSection(), StubAdapter(None), *args)["status"] == "not applicable"
+    assert measure_deployment(run_job, OverheadSection(reference=False), StubAdapter("sklearn"), *args) is None
+    assert measure_deployment(None, OverheadSection(), StubAdapter("sklearn"), *args) is None
+    failed = measure_deployment(run_job, OverheadSection(), StubAdapter("sklearn"), *args)
+    assert failed["status"] == "failed" and "ValueError: boom" in failed["error"] and "ref.log" in failed["error"]

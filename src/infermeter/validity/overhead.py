@@ -11,7 +11,9 @@ just before the server started (servers/reference.py). Per request:
                    + model                 (engine.predict, in process)
 
 Frameworks that report no time of their own (LitServe, MLflow...) leave network, protocol and framework
-as one figure ("serving"). The framework's figures are means (counter deltas), so the split that uses
+as one figure ("serving"). The framework's counters are read before the load generator's warm-up, so
+its means cover the warm-up requests too (MLServer: 105 requests counted for 71 in the client's window);
+where the counts differ by more than 5% the split is kept but the check does not name a cause from it. The framework's figures are means (counter deltas), so the split that uses
 them is on means; the headline figures (serving, beyond the model) are on p50s, which a busy machine
 moves less. Each headline figure also has a floor, from the fastest requests and calls (client min
 minus pipeline min): on a machine shared with other work, the server's windows and the reference run at
@@ -78,6 +80,7 @@ def decompose(metrics: Mapping[str, Any], inprocess: Mapping[str, Any] | None) -
         return _num(ref.get(f"{stage}_ms"), "p50")
 
     pipeline_mean = _num(ref.get("pipeline_ms"), "mean")
+    counted, completed = _num(metrics, "server_requests"), _num(metrics, "requests")
     return {
         "client_p50_ms": client_p50,
         "client_mean_ms": client_mean,
@@ -96,7 +99,15 @@ def decompose(metrics: Mapping[str, Any], inprocess: Mapping[str, Any] | None) -
         "pre_post_floor_ms": _num(ref.get("pre_post_ms"), "min"),
         "other_cpu_percent": _other_cpu(metrics),
         "reference_other_cpu_percent": _num(ref, "other_cpu_percent"),
+        "framework_requests": counted if compute is not None else None,
+        "client_requests": completed,
     }
+
+
+def _same_requests(d: Mapping[str, Any]) -> bool:
+    """The framework's counters and the client's window cover the same requests (within 5%)."""
+    counted, completed = d.get("framework_requests"), d.get("client_requests")
+    return bool(counted and completed) and abs(counted - completed) <= 0.05 * completed
 
 
 def _other_cpu(metrics: Mapping[str, Any]) -> float | None:
@@ -113,9 +124,12 @@ def _fmt(v: float | None, digits: int = 1) -> str:
 
 def _serving_cause(d: Mapping[str, Any]) -> str:
     fw, net = d.get("framework_ms"), d.get("network_protocol_ms")
-    if fw is None or net is None:
+    if fw is None or net is None or not _same_requests(d):
+        why = ("this framework reports no time of its own to split them" if fw is None else
+               f"the framework's counters cover {d['framework_requests']:.0f} requests, the client's window "
+               f"{d['client_requests']:.0f} (warm-up included), so its figures do not split them")
         return (f"the server adds {d['serving_ms']:.1f} ms per request to the same pipeline run in process (network, protocol "
-                "and framework together: this framework reports no time of its own to split them)")
+                f"and framework together: {why})")
     if fw >= net:
         return (f"the framework adds {fw:.1f} ms per request: its reported time ({(d['framework_queue_ms'] or 0) + d['framework_compute_ms']:.1f} ms, "
                 "queue included) is above the same pipeline in process; its handler, a batching wait, or the engine "
