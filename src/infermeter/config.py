@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from infermeter.errors import ConfigError
 from infermeter.load.settings import WindowSettings
+from infermeter.validity.overhead import PREPROCESS_BUDGET_MS, SERVING_BUDGET_MS
 
 ScenarioKind = Literal["single-stream", "offline", "concurrent"]
 
@@ -129,6 +130,21 @@ class EnergySection(_Strict):
     cpu_watts_per_core: float = Field(10.0, gt=0, description="power of one busy CPU core, for the labelled estimate")
 
 
+class OverheadSection(_Strict):
+    """The serving-overhead check. Before each server starts, the very pipeline it runs (the workload's
+    decode, the engine, the postprocess; same runtime and threads) is timed in process on the same
+    payloads; every server window then says where its time went, and a window at 1 user whose time beyond
+    the model exceeds the budgets is flagged (see validity/overhead.py for the evidence behind them)."""
+
+    reference: bool = Field(True, description="time the server's pipeline in process before each deployment")
+    reference_seconds: float = Field(2.0, gt=0, description="each in-process window lasts at least this long...")
+    reference_calls: int = Field(20, ge=1, description="...and holds at least this many calls")
+    serving_budget_ms: float = Field(SERVING_BUDGET_MS, ge=0, description="network + protocol + framework per request "
+                                     "(client p50 minus the in-process pipeline p50)")
+    preprocess_budget_ms: float = Field(PREPROCESS_BUDGET_MS, ge=0, description="the workload's decode + postprocess per "
+                                        "request, in process")
+
+
 class Suite(_Strict):
     name: str = "suite"
     workloads: list[str] = Field(min_length=1)
@@ -137,6 +153,7 @@ class Suite(_Strict):
     load: LoadSection = Field(default_factory=LoadSection)
     cost: CostSection = Field(default_factory=CostSection)
     energy: EnergySection = Field(default_factory=EnergySection)
+    overhead: OverheadSection = Field(default_factory=OverheadSection)
     scenarios: list[Scenario] = Field(default_factory=lambda: [Scenario()])
     warmup: WarmupSettings = Field(default_factory=WarmupSettings)
     measure: MeasureSettings = Field(default_factory=MeasureSettings)

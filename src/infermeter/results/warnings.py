@@ -57,6 +57,13 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "warmup-not-steady": (r"steady warm-up: not steady",
                           "raise warmup.max_seconds so that warm-up can settle; if it never does, the engine changes speed as it runs "
                           "(throttling, memory growth): the record's warmup block shows the drift"),
+    "serving-overhead-preprocess": (r"serving overhead(?: at 1 user)?: .*pre-processing takes",
+                                    "build what the workload's decode_payload / postprocess needs (tokenizer, processor, decoder) "
+                                    "once per process (functools.cache on its builder), not per request; then measure the server again"),
+    "serving-overhead": (r"serving overhead(?: at 1 user)?: ",
+                         "check the server's threads (OMP_NUM_THREADS), workers and batching wait, then compare it with "
+                         "benchmarks/serving_overhead.py on a quiet machine; the budgets are the suite's "
+                         "overhead.serving_budget_ms / preprocess_budget_ms"),
     "few-samples": (r"p99 from fewer than|samples for p",
                     "raise measure.min_iterations (in process) or lengthen the windows (servers) to 1,000 samples or more"),
     "not-exportable": (r"cannot be exported to",

@@ -15,17 +15,18 @@ import psutil
 
 from infermeter.collectors import machine, process
 from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
-from infermeter.config import CostSection, ServerCell, Suite, plan_servers
+from infermeter.config import CostSection, OverheadSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.runner import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.results.cost import cost_record
-from infermeter.results.record import Cost, LoadMetrics, Energy, NotMeasured, ServerInfo, ServerWindow
+from infermeter.results.record import Cost, Energy, LoadMetrics, NotMeasured, ServerInfo, ServerWindow, to_dict
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning, warning
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.process import describe_exit, log_tail
+from infermeter.servers.reference import RunJob, annotate_window, measure_deployment
 from infermeter.servers.registry import adapter_for
 from infermeter.workloads.base import file_slug
 from infermeter.workloads.registry import get_workload
@@ -77,7 +78,7 @@ def _server_delta(before: dict[str, float], after: dict[str, float]) -> dict[str
 def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
-    cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE,
+    cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE, budgets: OverheadSection | None = None,
 ) -> None:
     """Every load point `repeats` times. If the server dies, or stops answering, mid-run, the window says
     so and every load point not yet measured is recorded as failed with that cause; the run goes on."""
@@ -110,10 +111,11 @@ def measure_server(
             record_cost = None
             if cost is not None and cost.price_per_hour is not None and metrics:
                 record_cost = Cost(**cost_record(cost.price_per_hour, cost.currency, metrics.throughput_rps))
-            record = ServerWindow(
+            record = to_dict(ServerWindow(
                 **_identity(cell, run_id, adapter), **common,
                 **window_fields(rep, settings.repeats, metrics, failure, warnings, cell.users), cost=record_cost,
-            )
+            ))
+            annotate_window(record, adapter.settings, cell.users, budgets)  # the decomposition and its check
             store.append(record)
             if gone:
                 cause = f"not measured: during an earlier window ({point}, repeat {rep + 1}) {gone}"
@@ -164,7 +166,7 @@ def _safe_metrics(adapter: ServerAdapter, deployment: Deployment) -> dict[str, f
 
 def run_server_cells(
     suite: Suite, out: Path, store: ResultStore, run_id: str, finished: set[str], cache_root: Path,
-    on_progress: Callable[[str], None],
+    on_progress: Callable[[str], None], run_job: RunJob | None = None,
 ) -> tuple[int, int, int]:
     """Returns (measured, skipped, failed) cell counts."""
     measured = skipped = failed = 0
@@ -191,6 +193,9 @@ def run_server_cells(
             on_progress(f"{wname} on {entry.name}: packaging and starting")
             workload = get_workload(wname, suite.seed)
             exporter = Exporter(workload, cache_root)
+            on_progress(f"{wname} on {entry.name}: timing its pipeline in process")
+            inprocess = measure_deployment(run_job, suite.overhead, adapter, workload, exporter, workdir / "inprocess",
+                                           out / "logs" / f"reference-{workdir.name}.log")
             deployment = adapter.deploy(workload, exporter, workdir)
             with deployment.process as proc:
                 adapter.on_ready(deployment)
@@ -200,8 +205,10 @@ def run_server_cells(
                     "workload": workload.record(),
                     "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
                     | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
+                    "inprocess": inprocess,
                 }
-                measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost, suite.energy.cpu_watts_per_core)
+                measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
+                               suite.energy.cpu_watts_per_core, suite.overhead)
                 bad = cells_failed(store, todo)
                 measured += len(todo) - bad
                 failed += bad

@@ -73,13 +73,25 @@ class ServingModel:
             return bytes(value)
         return base64.b64decode(value) if self.config.bytes_encoding == "base64" else value.encode("utf-8")
 
-    def predict(self, payloads: list[bytes | str]) -> list[Any]:
-        """JSON-able answers, one per payload; all payloads go through the model as one batch."""
+    # The three stages of a request, apart so that the in-process reference (servers/reference.py) times
+    # each of them on exactly the code every framework runs.
+    def decode(self, payloads: list[bytes | str]) -> dict[str, Any]:
+        """The model's input batch: every payload through the workload's decode_payload, stacked."""
         import numpy as np
 
         samples = [self.workload.decode_payload(self.payload(p)) for p in payloads]
-        batch = {n: np.stack([s[n] for s in samples]) for n in self.names}
-        return [self.workload.postprocess(row) for row in self.engine.predict(batch)]
+        return {n: np.stack([s[n] for s in samples]) for n in self.names}
+
+    def infer(self, batch: dict[str, Any]) -> Any:
+        return self.engine.predict(batch)
+
+    def answers(self, outputs: Any) -> list[Any]:
+        """JSON-able answers, one per output row (the workload's postprocess)."""
+        return [self.workload.postprocess(row) for row in outputs]
+
+    def predict(self, payloads: list[bytes | str]) -> list[Any]:
+        """JSON-able answers, one per payload; all payloads go through the model as one batch."""
+        return self.answers(self.infer(self.decode(payloads)))
 
     def predict_json(self, payloads: list[bytes | str]) -> list[str]:
         return [json.dumps(a) for a in self.predict(payloads)]

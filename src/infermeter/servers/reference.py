@@ -1,0 +1,142 @@
+"""The in-process reference of a deployment: the very pipeline a server runs (a ServingModel built from
+the same serving.json the adapter writes: same workload, runtime, artifact and threads), fed the same
+payloads the load generator sends, timed stage by stage (decode, model, postprocess), measured in a
+fresh worker process just before the server starts, so that nothing else of the run competes with it.
+
+Every server window of the deployment carries the result (`inprocess`) and the decomposition built from
+it (validity/overhead.py). The pipeline runs in infermeter's own environment, not the framework's: where a
+framework's environment pins a different engine version, that difference lands in "framework".
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infermeter.collectors import process
+from infermeter.config import OverheadSection
+from infermeter.results.stats import latency_summary_ms
+from infermeter.validity import overhead
+
+JOB = "reference"  # the worker job type (next to "prepare" and "cell")
+WARMUP_CALLS = 5
+WARMUP_SECONDS = 0.5
+MAX_SECONDS = 20.0  # per batch size: a slow model (BART: seconds per call) stops here, flagged "capped"
+STAGES = ("decode", "model", "postprocess", "pre_post", "pipeline")
+SUMMARY_KEYS = ("p50", "p90", "mean", "min")
+
+RunJob = Callable[[dict[str, Any], Path, Callable[[dict[str, Any]], None]], None]
+
+
+def _summary(ns: list[int]) -> dict[str, float]:
+    full = latency_summary_ms(np.asarray(ns, dtype=np.int64))
+    return {k: full[k] for k in SUMMARY_KEYS}
+
+
+def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_seconds: float, min_calls: int,
+                  max_seconds: float = MAX_SECONDS) -> dict[str, Any]:
+    """Warm up, then call decode -> infer -> answers back to back on batches of `batch_size` payloads
+    (cycling through them) until both `min_seconds` and `min_calls` are reached; per-call times per stage."""
+    n = len(payloads)
+    groups = [[payloads[(i * batch_size + j) % n] for j in range(batch_size)] for i in range(n)]
+    clock = time.perf_counter_ns
+    start, warm = time.perf_counter(), 0
+    while warm < WARMUP_CALLS or time.perf_counter() - start < WARMUP_SECONDS:
+        model.answers(model.infer(model.decode(groups[warm % n])))
+        warm += 1
+        if time.perf_counter() - start >= max_seconds:
+            break
+    times: dict[str, list[int]] = {s: [] for s in STAGES}
+    cpu0, busy0 = process.cpu_seconds(), process.system_busy_seconds()
+    t_start = clock()
+    calls = 0
+    while True:
+        t0 = clock()
+        batch = model.decode(groups[calls % n])
+        t1 = clock()
+        out = model.infer(batch)
+        t2 = clock()
+        model.answers(out)
+        t3 = clock()
+        times["decode"].append(t1 - t0)
+        times["model"].append(t2 - t1)
+        times["postprocess"].append(t3 - t2)
+        times["pre_post"].append(t1 - t0 + t3 - t2)
+        times["pipeline"].append(t3 - t0)
+        calls += 1
+        elapsed = (t3 - t_start) / 1e9
+        if (calls >= min_calls and elapsed >= min_seconds) or elapsed >= max_seconds:
+            break
+    own = process.cpu_seconds() - cpu0
+    others = process.cpu_percent(process.system_busy_seconds() - busy0 - own, elapsed)
+    return {"batch_size": batch_size, "calls": calls, "warmup_calls": warm, "window_s": elapsed,
+            "capped": calls < min_calls, "other_cpu_percent": max(0.0, others), **{f"{s}_ms": _summary(v) for s, v in times.items()}}
+
+
+def measure_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Run in the worker process: the `inprocess` block of a deployment."""
+    from infermeter.servers.serving_model import ServingConfig, ServingModel
+
+    config = ServingConfig.read(job["serving_config"])
+    if config.threads:  # what the adapter's server_env sets for the server
+        os.environ["OMP_NUM_THREADS"] = str(config.threads)
+    t = time.perf_counter()
+    model = ServingModel(config)
+    load_s = time.perf_counter() - t
+    payloads = model.workload.payloads()
+    batches = [time_pipeline(model, payloads, b, job["min_seconds"], job["min_calls"]) for b in job["batch_sizes"]]
+    return {"status": "ok", "runtime": config.runtime, "threads": config.threads or None, "artifact": config.artifact,
+            "payloads": len(payloads), "load_s": load_s, "batches": batches}
+
+
+def not_measured(status: str, why: str) -> dict[str, Any]:
+    return {"status": status, "error": why}
+
+
+def measure_deployment(run_job: RunJob | None, section: OverheadSection, adapter: Any, workload: Any, exporter: Any,
+                       directory: Path, log_path: Path) -> dict[str, Any] | None:
+    """The `inprocess` block for one (workload, server entry), measured in a worker process before the
+    server starts; a block with status "not applicable" or "failed" (and why) where it cannot be; None
+    when the suite turned it off (or no worker runs here)."""
+    if run_job is None or not section.reference:
+        return None
+    if adapter.runtime(workload.name) is None:
+        return not_measured("not applicable", f"{adapter.name} runs the model itself (the client sends tensors); "
+                            "there is no infermeter pipeline inside it to time in process")
+    if getattr(workload, "members", None):
+        return not_measured("not applicable", "ensembles are not served through one ServingModel")
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        adapter.serving_config(workload, exporter, directory)
+    except Exception as exc:  # the deployment itself will fail with this cause and say so
+        return not_measured("failed", f"{type(exc).__name__}: {exc}")
+    batch = adapter.settings.max_batch_size
+    job = {"job": JOB, "serving_config": str(directory), "batch_sizes": [1] + ([batch] if batch > 1 else []),
+           "min_seconds": section.reference_seconds, "min_calls": section.reference_calls}
+    got: dict[str, Any] = {}
+
+    def on_event(ev: dict[str, Any]) -> None:
+        if ev["type"] == "reference":
+            got["block"] = ev["reference"]
+        elif ev["type"] == "error":
+            got["error"] = ev["error"]
+
+    run_job(job, log_path, on_event)
+    if "block" in got:
+        return got["block"]
+    return not_measured("failed", got.get("error", "the reference worker ended without a result") + f"; see {log_path}")
+
+
+def annotate_window(record: dict[str, Any], settings: Any, users: int | None, budgets: OverheadSection | None) -> None:
+    """Add the decomposition and the overhead check to one server window's record (which carries the
+    deployment's `inprocess` block). Server-side batching at 1 user waits up to its configured delay for
+    a batch that never fills: that wait is allowed on top of the serving budget."""
+    b = budgets or OverheadSection()
+    wait = settings.max_batch_delay_ms if settings.max_batch_size > 1 else 0.0
+    overhead.annotate(record, record.get("inprocess"), users=users, serving_budget_ms=b.serving_budget_ms,
+                      preprocess_budget_ms=b.preprocess_budget_ms, batch_wait_ms=wait)

@@ -1,0 +1,224 @@
+"""The serving-overhead decomposition and check (validity/overhead.py) and the in-process timing of a
+server's pipeline (servers/reference.py), on synthetic pipelines and figures: no server, no ML package."""
+
+import time
+
+import pytest
+
+from infermeter.config import parse_suite
+from infermeter.servers.reference import time_pipeline
+from infermeter.validity.overhead import annotate, decompose, overhead_check
+
+
+class SleepyPipeline:
+    """A ServingModel's three stages (decode -> infer -> answers), each sleeping a set time per call."""
+
+    def __init__(self, decode_s: float, model_s: float, post_s: float = 0.0) -> None:
+        self.decode_s, self.model_s, self.post_s = decode_s, model_s, post_s
+
+    def decode(self, payloads):
+        time.sleep(self.decode_s * len(payloads))
+        return {"x": payloads}
+
+    def infer(self, batch):
+        time.sleep(self.model_s)
+        return batch["x"]
+
+    def answers(self, outputs):
+        time.sleep(self.post_s)
+        return list(outputs)
+
+
+def reference(pipeline, batch_sizes=(1,)):
+    """A reference block of `pipeline`, as if measured on a quiet machine (the one running the tests may
+    be busy: the tests that need contention set it)."""
+    batches = [time_pipeline(pipeline, [b"a", b"b", b"c"], b, 0.2, 5) | {"other_cpu_percent": 0.0} for b in batch_sizes]
+    return {"status": "ok", "batches": batches}
+
+
+def window(client_p50, client_min=None, queue=None, compute=None, mean=None, counted=100):
+    m = {"latency_ms": {"p50": client_p50, "mean": mean if mean is not None else client_p50,
+                        "min": client_min if client_min is not None else client_p50},
+         "requests": 100, "server_requests": counted}
+    if compute is not None:
+        m["inference_ms_mean"] = compute
+    if queue is not None:
+        m["queue_ms_mean"] = queue
+    return m
+
+
+def test_time_pipeline_times_each_stage_of_every_call():
+    block = time_pipeline(SleepyPipeline(0.004, 0.010, 0.002), [b"a", b"b"], 2, min_seconds=0.1, min_calls=6)
+    assert block["batch_size"] == 2 and block["calls"] >= 6 and block["warmup_calls"] >= 5 and not block["capped"]
+    assert 8 <= block["decode_ms"]["p50"] < 20  # 2 payloads x 4 ms (a busy machine wakes sleepers late)
+    assert block["model_ms"]["min"] >= 10 and block["postprocess_ms"]["min"] >= 2
+    assert block["pipeline_ms"]["min"] >= block["decode_ms"]["min"] + block["model_ms"]["min"]
+    assert block["pre_post_ms"]["min"] >= 10
+
+
+def test_check_flags_a_slow_decode_naming_pre_processing():
+    ref = reference(SleepyPipeline(decode_s=0.030, model_s=0.005))  # a tokenizer built per request
+    pipeline = ref["batches"][0]["pipeline_ms"]
+    d = decompose(window(pipeline["p50"] + 1.0, pipeline["min"] + 1.0), ref)
+    assert d["pre_post_ms"] > 29 and d["serving_ms"] == pytest.approx(1.0) and d["beyond_model_ms"] > 30
+    check = overhead_check(d, users=1)
+    assert check["ok"] is False
+    assert "pre-processing takes" in check["detail"] and "built per request" in check["detail"]
+    assert "framework" not in check["detail"].split("; ", 1)[1]
+
+
+def test_check_passes_a_fast_pipeline_behind_a_lean_server():
+    ref = reference(SleepyPipeline(decode_s=0.0002, model_s=0.005))
+    pipeline = ref["batches"][0]["pipeline_ms"]
+    check = overhead_check(decompose(window(pipeline["p50"] + 1.5, pipeline["min"] + 1.5), ref), users=1)
+    assert check["ok"] is True, check["detail"]
+
+
+def test_framework_time_is_split_from_network_where_the_framework_reports_it():
+    ref = reference(SleepyPipeline(decode_s=0.0, model_s=0.010))
+    mean = ref["batches"][0]["pipeline_ms"]["mean"]
+    # client 40 ms = 2 ms outside the framework + 38 ms reported (3 queue + 35 compute), pipeline ~10 ms
+    d = decompose(window(40.0, 39.0, queue=3.0, compute=35.0, mean=40.0), ref)
+    assert d["network_protocol_ms"] == pytest.approx(2.0)
+    assert d["framework_ms"] == pytest.approx(38.0 - mean)
+    assert d["network_protocol_ms"] + d["framework_ms"] + mean == pytest.approx(d["client_mean_ms"])
+    check = overhead_check(d, users=1)
+    assert not check["ok"] and "the framework adds" in check["detail"]
+    # counters that also counted the warm-up requests: the split is kept, but no cause is named from it
+    d = decompose(window(40.0, 39.0, queue=3.0, compute=35.0, mean=40.0, counted=140), ref)
+    assert d["framework_requests"] == 140 and d["client_requests"] == 100
+    assert "counters cover 140 requests, the client's window 100" in overhead_check(d, users=1)["detail"]
+    # the same figures with nothing reported by the framework: one "serving" figure, said so
+    d = decompose(window(40.0, 39.0), ref)
+    assert d["framework_ms"] is None and d["network_protocol_ms"] is None
+    assert "reports no time of its own" in overhead_check(d, users=1)["detail"]
+
+
+def test_check_applies_only_with_one_request_in_flight_and_allows_the_batching_wait():
+    ref = reference(SleepyPipeline(decode_s=0.0, model_s=0.005))
+    p = ref["batches"][0]["pipeline_ms"]
+    d = decompose(window(p["p50"] + 12, p["min"] + 12), ref)
+    assert overhead_check(d, users=10) is None and overhead_check(d, users=None) is None
+    assert overhead_check(d, users=1)["ok"] is False
+    assert overhead_check(d, users=1, batch_wait_ms=10)["ok"] is True  # LitServe waits batch_timeout at 1 user
+
+
+def test_contention_during_the_window_alone_is_not_flagged():
+    """The server's p50 is high but its fastest requests are as fast as the pipeline in process: the
+    machine was busy during that window, the server adds nothing."""
+    ref = reference(SleepyPipeline(decode_s=0.0, model_s=0.005))
+    p = ref["batches"][0]["pipeline_ms"]
+    assert overhead_check(decompose(window(p["p50"] + 20, p["min"] + 1), ref), users=1)["ok"] is True
+
+
+def test_annotate_puts_the_check_into_the_window_verdict_and_warnings():
+    ref = reference(SleepyPipeline(decode_s=0.030, model_s=0.002))
+    p = ref["batches"][0]["pipeline_ms"]
+    record = {"status": "ok", "metrics": window(p["p50"] + 1, p["min"] + 1), "warnings": [],
+              "sanity": {"verdict": "ok", "checks": [{"check": "generator CPU", "ok": True, "detail": "fine"}]}}
+    annotate(record, ref, users=1)
+    assert record["inprocess"] == ref and record["decomposition"]["pre_post_ms"] > 29
+    assert record["sanity"]["verdict"] == "warn"
+    assert [c["check"] for c in record["sanity"]["checks"]] == ["generator CPU", "serving overhead"]
+    [warning] = record["warnings"]
+    assert warning["code"] == "serving-overhead-preprocess" and warning["remedy"].startswith("Build what")
+    assert warning["text"].startswith("serving overhead at 1 user:") and "pre-processing takes" in warning["text"]
+
+
+def test_no_reference_no_decomposition_and_no_check():
+    record = {"status": "ok", "metrics": window(10.0), "warnings": [], "sanity": {"verdict": "ok", "checks": []}}
+    annotate(record, {"status": "not applicable", "error": "tensors in"}, users=1)
+    assert record["decomposition"] is None and record["sanity"]["verdict"] == "ok" and record["warnings"] == []
+
+
+def test_budgets_are_suite_settings_with_defaults():
+    suite = parse_suite({"workloads": ["fake-tiny"], "engines": ["fake"]})
+    assert suite.overhead.serving_budget_ms == 5.0 and suite.overhead.preprocess_budget_ms == 15.0 and suite.overhead.reference
+    suite = parse_suite({"workloads": ["fake-tiny"], "engines": ["fake"], "overhead": {"serving_budget_ms": 2, "reference": False}})
+    assert suite.overhead.serving_budget_ms == 2.0 and not suite.overhead.reference
+
+
+def test_serving_is_not_judged_while_other_processes_take_the_cpu_but_pre_processing_still_is():
+    ref = reference(SleepyPipeline(decode_s=0.0, model_s=0.005))
+    p = ref["batches"][0]["pipeline_ms"]
+    busy = window(p["p50"] + 40, p["min"] + 30) | {"system_cpu_percent": 190.0, "server_cpu_percent": 45.0, "client_cpu_percent": 5.0}
+    d = decompose(busy, ref)
+    assert d["other_cpu_percent"] == pytest.approx(140.0)
+    check = overhead_check(d, users=1)
+    assert check["ok"] and "serving not judged: other processes used 140% of a core during the window" in check["detail"]
+    quiet = busy | {"system_cpu_percent": 60.0}
+    assert not overhead_check(decompose(quiet, ref), users=1)["ok"]
+    busy_ref = {"status": "ok", "batches": [ref["batches"][0] | {"other_cpu_percent": 90.0}]}
+    check = overhead_check(decompose(quiet, busy_ref), users=1)
+    assert check["ok"] and "90% during the in-process reference" in check["detail"]
+    slow = reference(SleepyPipeline(decode_s=0.030, model_s=0.005))
+    assert not overhead_check(decompose(busy, slow), users=1)["ok"]  # measured in process: judged anyway
+
+
+def test_each_overhead_warning_carries_its_remedy():
+    ref = reference(SleepyPipeline(decode_s=0.030, model_s=0.002))
+    p = ref["batches"][0]["pipeline_ms"]
+    record = {"status": "ok", "metrics": window(p["p50"] + 1, p["min"] + 1), "warnings": [], "sanity": {"checks": []}}
+    annotate(record, ref, users=1)
+    assert "functools.cache" in record["warnings"][0]["remedy"]
+    lean = reference(SleepyPipeline(decode_s=0.0, model_s=0.002))
+    q = lean["batches"][0]["pipeline_ms"]
+    record = {"status": "ok", "metrics": window(q["p50"] + 30, q["min"] + 30), "warnings": [], "sanity": {"checks": []}}
+    annotate(record, lean, users=1)
+    assert record["warnings"][0]["code"] == "serving-overhead" and "OMP_NUM_THREADS" in record["warnings"][0]["remedy"]
+
+
+class StubAdapter:
+    name = "stub"
+
+    def __init__(self, runtime, max_batch_size=1):
+        from infermeter.servers.base import ServingModelSettings
+
+        self._runtime = runtime
+        self.settings = ServingModelSettings(max_batch_size=max_batch_size)
+        self.written = []
+
+    def runtime(self, workload):
+        return self._runtime
+
+    def serving_config(self, workload, exporter, directory):
+        self.written.append(directory)
+
+
+class StubWorkload:
+    name = "w"
+
+
+def test_the_reference_job_asks_for_batch_1_and_the_servers_batch_size(tmp_path):
+    from infermeter.config import OverheadSection
+    from infermeter.servers.reference import measure_deployment
+
+    jobs = []
+
+    def run_job(job, log, on_event):
+        jobs.append(job)
+        on_event({"type": "phase", "phase": "x"})
+        on_event({"type": "reference", "reference": {"status": "ok", "batches": []}})
+
+    adapter = StubAdapter("onnxruntime", max_batch_size=4)
+    block = measure_deployment(run_job, OverheadSection(reference_seconds=1.5, reference_calls=30), adapter, StubWorkload(), None,
+                               tmp_path / "ref", tmp_path / "ref.log")
+    assert block == {"status": "ok", "batches": []}
+    assert adapter.written == [tmp_path / "ref"]
+    assert jobs == [{"job": "reference", "serving_config": str(tmp_path / "ref"), "batch_sizes": [1, 4],
+                     "min_seconds": 1.5, "min_calls": 30}]
+
+
+def test_no_reference_where_the_framework_runs_its_own_model_or_the_suite_says_no(tmp_path):
+    from infermeter.config import OverheadSection
+    from infermeter.servers.reference import measure_deployment
+
+    def run_job(job, log, on_event):
+        on_event({"type": "error", "error": "ValueError: boom"})
+
+    args = (StubWorkload(), None, tmp_path / "ref", tmp_path / "ref.log")
+    assert measure_deployment(run_job, OverheadSection(), StubAdapter(None), *args)["status"] == "not applicable"
+    assert measure_deployment(run_job, OverheadSection(reference=False), StubAdapter("sklearn"), *args) is None
+    assert measure_deployment(None, OverheadSection(), StubAdapter("sklearn"), *args) is None
+    failed = measure_deployment(run_job, OverheadSection(), StubAdapter("sklearn"), *args)
+    assert failed["status"] == "failed" and "ValueError: boom" in failed["error"] and "ref.log" in failed["error"]
