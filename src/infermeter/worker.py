@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from infermeter.collectors import machine, process
+from infermeter.collectors import machine, process, speed
 from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
 from infermeter.config import Cell
 from infermeter.engines.base import Engine
@@ -144,6 +144,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
         warmup = warm_up(engine.predict, batches, WarmupRule(**w.model_dump()))
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
+            speed_before = speed.probe_ms()  # outside the window's CPU and energy accounting
             energy = EnergyWindow(cpu_watts_per_core).start()
             cpu0 = process.cpu_seconds()
             busy0 = process.system_busy_seconds()
@@ -153,6 +154,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 window = sequential(engine.predict, batches, rule)
             cpu_s = process.cpu_seconds() - cpu0
             others_s = process.system_busy_seconds() - busy0 - cpu_s
+            speed_after = speed.probe_ms()
             wall_s = window.wall_ns / 1e9
             peak = process.peak_rss_mb()
             n = len(window.latencies_ns)
@@ -180,6 +182,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 peak_rss_mb=peak,
                 peak_rss_delta_mb=peak - rss_baseline,
                 energy=Energy(**energy.result(cpu_s, samples_per_s)),
+                speed_probe_ms=(speed_before + speed_after) / 2,
             )
             warnings = []
             if mismatch := parity_warning(parity):

@@ -222,3 +222,19 @@ def test_no_reference_where_the_framework_runs_its_own_model_or_the_suite_says_n
     assert measure_deployment(None, OverheadSection(), StubAdapter("sklearn"), *args) is None
     failed = measure_deployment(run_job, OverheadSection(), StubAdapter("sklearn"), *args)
     assert failed["status"] == "failed" and "ValueError: boom" in failed["error"] and "ref.log" in failed["error"]
+
+
+def test_a_machine_that_changed_speed_since_the_reference_is_not_blamed_on_the_server():
+    """The reference is timed before the server starts; on a VM the machine's own speed moved 15-20% within a
+    minute here. When the speed probe says it moved, the serving part is not judged."""
+    ref = reference(SleepyPipeline(decode_s=0.0, model_s=0.002))
+    ref["batches"][0]["speed_probe_ms"] = 0.70
+    q = ref["batches"][0]["pipeline_ms"]
+    slow = window(q["p50"] + 30, q["min"] + 30) | {"speed_probe_ms": 0.84}
+    d = decompose(slow, ref)
+    assert d["speed_ratio"] == pytest.approx(1.2)
+    check = overhead_check(d, users=1)
+    assert check["ok"] and "the machine itself ran at another speed" in check["detail"] and "1.20x" in check["detail"]
+    same = window(q["p50"] + 30, q["min"] + 30) | {"speed_probe_ms": 0.71}
+    check = overhead_check(decompose(same, ref), users=1)
+    assert not check["ok"] and "serving not judged" not in check["detail"]

@@ -83,6 +83,9 @@ class WindowMetrics(_Open):
 
 
 class EngineMetrics(WindowMetrics):
+    # A fixed reference computation (collectors/speed.py) timed just before and after the window, in ms:
+    # how fast the machine itself was, to tell a slower machine from a slower engine.
+    speed_probe_ms: float | None = None
     batches_per_s: float | None = None
     samples_per_s: float | None = None
     cpu_percent: float | None = None
@@ -121,6 +124,7 @@ class LoadMetrics(WindowMetrics):
     inference_ms_mean: float | None = None
     server_cpu_percent: float | None = None
     server_rss_mb: float | None = None
+    speed_probe_ms: float | None = None  # as on engine windows: the machine's own speed around the window
 
 
 class Warmup(_Open):

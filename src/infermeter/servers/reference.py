@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from infermeter.collectors import process
+from infermeter.collectors import process, speed
 from infermeter.config import OverheadSection
 from infermeter.results.stats import latency_summary_ms
 from infermeter.validity import overhead
@@ -52,6 +52,7 @@ def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_second
         if time.perf_counter() - start >= max_seconds:
             break
     times: dict[str, list[int]] = {s: [] for s in STAGES}
+    probe0 = speed.probe_ms()
     cpu0, busy0 = process.cpu_seconds(), process.system_busy_seconds()
     t_start = clock()
     calls = 0
@@ -74,8 +75,9 @@ def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_second
             break
     own = process.cpu_seconds() - cpu0
     others = process.cpu_percent(process.system_busy_seconds() - busy0 - own, elapsed)
+    probe = (probe0 + speed.probe_ms()) / 2
     return {"batch_size": batch_size, "calls": calls, "warmup_calls": warm, "window_s": elapsed,
-            "capped": calls < min_calls, "other_cpu_percent": max(0.0, others), **{f"{s}_ms": _summary(v) for s, v in times.items()}}
+            "capped": calls < min_calls, "other_cpu_percent": max(0.0, others), "speed_probe_ms": probe, **{f"{s}_ms": _summary(v) for s, v in times.items()}}
 
 
 def measure_job(job: dict[str, Any]) -> dict[str, Any]:

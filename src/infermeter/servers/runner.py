@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import psutil
 
-from infermeter.collectors import machine, process
+from infermeter.collectors import machine, process, speed
 from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
 from infermeter.config import CostSection, OverheadSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
@@ -91,13 +91,16 @@ def measure_server(
             energy = EnergyWindow(cpu_watts_per_core).start()
             cpu0, _ = _tree_usage(tree)
             srv0 = _safe_metrics(adapter, deployment)
+            probe0 = speed.probe_ms()  # the machine's own speed around the window (collectors/speed.py)
             busy0 = process.system_busy_seconds()
             t0 = time.perf_counter()
             metrics, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep))
             wall = time.perf_counter() - t0
             busy = process.system_busy_seconds() - busy0
             cpu1, rss = _tree_usage(tree)
+            probe1 = speed.probe_ms()
             if metrics:
+                metrics.speed_probe_ms = (probe0 + probe1) / 2
                 for key, value in _server_delta(srv0, _safe_metrics(adapter, deployment)).items():
                     setattr(metrics, key, value)
                 metrics.server_cpu_percent = 100 * (cpu1 - cpu0) / wall if wall else None

@@ -43,6 +43,9 @@ from typing import Any
 from infermeter.validity.sanity import OTHER_CPU_LIMIT, verdict
 from infermeter.results.warnings import warning
 
+# Beyond this change of the machine's own speed between the reference and a window (the speed probe),
+# the serving part is not judged: on this VM the probe moved 15-20% within a minute with nothing running.
+SPEED_DRIFT = 0.10
 SERVING_BUDGET_MS = 5.0
 PREPROCESS_BUDGET_MS = 15.0
 CHECK_NAME = "serving overhead"
@@ -57,6 +60,10 @@ def _batch_one(inprocess: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     if not inprocess or inprocess.get("status") != "ok":
         return None
     return next((b for b in inprocess.get("batches") or [] if b.get("batch_size") == 1), None)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
 
 
 def _minus(a: float | None, b: float | None) -> float | None:
@@ -97,6 +104,9 @@ def decompose(metrics: Mapping[str, Any], inprocess: Mapping[str, Any] | None) -
         "pre_post_ms": p50("pre_post"),
         "beyond_model_ms": _minus(client_p50, p50("model")),
         "serving_floor_ms": _minus(_num(client, "min"), _num(ref.get("pipeline_ms"), "min")),
+        # The machine's speed at the window against at the reference (collectors/speed.py): 1.2 = the same
+        # fixed computation took 20% longer around this window, so the window's pipeline ran slower too.
+        "speed_ratio": _ratio(_num(metrics, "speed_probe_ms"), _num(ref, "speed_probe_ms")),
         "pre_post_floor_ms": _num(ref.get("pre_post_ms"), "min"),
         "other_cpu_percent": _other_cpu(metrics),
         "reference_other_cpu_percent": _num(ref, "other_cpu_percent"),
@@ -153,7 +163,9 @@ def overhead_check(d: Mapping[str, Any] | None, users: int | None, serving_budge
     over_pre = over(d["pre_post_ms"], d.get("pre_post_floor_ms"), preprocess_budget_ms)
     other, other_ref = d.get("other_cpu_percent"), d.get("reference_other_cpu_percent")
     busy = any(v is not None and v > OTHER_CPU_LIMIT for v in (other, other_ref))
-    over_serving = not busy and over(d["serving_ms"], d.get("serving_floor_ms"), allowance)
+    ratio = d.get("speed_ratio")
+    drifted = ratio is not None and abs(ratio - 1) > SPEED_DRIFT
+    over_serving = not busy and not drifted and over(d["serving_ms"], d.get("serving_floor_ms"), allowance)
     detail = (f"{d['beyond_model_ms']:.1f} ms per request beyond the model (client p50 {d['client_p50_ms']:.1f} ms, model in process "
               f"{d['model_ms']:.1f} ms): serving {d['serving_ms']:.1f} ms (budget {allowance:g}"
               + (f", with {batch_wait_ms:g} ms batching wait" if batch_wait_ms else "")
@@ -163,6 +175,10 @@ def overhead_check(d: Mapping[str, Any] | None, users: int | None, serving_budge
         detail += (f"; serving not judged: other processes used {_fmt(other, 0)}% of a core during the window and "
                    f"{_fmt(other_ref, 0)}% during the in-process reference (limit {OTHER_CPU_LIMIT:.0f}%): the machine is "
                    "busy with other work")
+    if drifted and not busy:
+        detail += (f"; serving not judged: the machine itself ran at another speed during the window than during the "
+                   f"in-process reference (a fixed computation took {ratio:.2f}x as long; limit ±{SPEED_DRIFT:.0%}), so the "
+                   "difference says more about the machine than the server")
     causes = []
     if over_pre:
         causes.append((d["pre_post_ms"] - preprocess_budget_ms,

@@ -65,8 +65,11 @@ def causes(records: Sequence[dict[str, Any]], values: Sequence[float | None], na
             "close other programs and never run two benchmarks at once, then measure the cell again",
         ))
 
+    slower = _machine_speed(records, values, name, unit)
+    if slower:
+        found.append(slower)
     v = [x for x in values if x is not None]
-    if len(v) == len(values) and len(v) >= 3:
+    if slower is None and len(v) == len(values) and len(v) >= 3:
         first, rest = v[0], np.asarray(v[1:], dtype=np.float64)
         med = float(np.median(rest))
         rest_cv = float(rest.std(ddof=1) / rest.mean()) if rest.size > 1 and rest.mean() else 0.0
@@ -91,6 +94,36 @@ def causes(records: Sequence[dict[str, Any]], values: Sequence[float | None], na
                     "watch what changes as the engine runs (the CPU clock, its memory, caches), and add repeats",
                 ))
     return found
+
+
+MACHINE_RHO = 0.7  # how closely the repeats must follow the machine's own speed to blame it
+
+
+def _machine_speed(records: Sequence[dict[str, Any]], values: Sequence[float | None], name: str, unit: str) -> Cause | None:
+    """The machine itself ran at different speeds, and the repeats followed it: the speed probe (a fixed
+    computation timed around each window) varied by more than the unstable threshold and its rank order
+    matches the metric's (slower probe, slower repeat)."""
+    pairs = [((r.get("metrics") or {}).get("speed_probe_ms"), v) for r, v in zip(records, values)]
+    pairs = [(p, v) for p, v in pairs if p is not None and v is not None]
+    if len(pairs) < 3:
+        return None
+    probe = np.asarray([p for p, _ in pairs])
+    if probe.max() / probe.min() - 1 <= UNSTABLE_CV:
+        return None
+    from scipy.stats import spearmanr
+
+    rho = float(spearmanr(probe, [v for _, v in pairs]).statistic)
+    if name == "throughput":
+        rho = -rho  # a slower machine gives less throughput
+    if not rho >= MACHINE_RHO:
+        return None
+    return Cause(
+        "machine-slower",
+        f"the machine itself changed speed: a fixed reference computation took {_g(probe.min())}-{_g(probe.max())} ms around "
+        f"the windows ({probe.max() / probe.min() - 1:.0%} apart) and the repeats' {name} followed it (Spearman {rho:.2f})",
+        "this machine's CPU speed varies (a virtual machine sharing its host?): run on dedicated cores or bare metal, "
+        "or add repeats and read medians",
+    )
 
 
 def explain(records: Sequence[dict[str, Any]], values: Sequence[float | None], name: str, unit: str) -> tuple[str, str]:
