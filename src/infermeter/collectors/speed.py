@@ -6,6 +6,10 @@ inside the machine shows it (no other process is busy, steal time stays near zer
 machine idle, the same 384x384 matrix product took 1.5 to 4.0 ms over one minute. When a cell's repeats
 disagree, the probe says whether the machine slowed down with them, so a warning that blames the machine
 has its evidence.
+
+The probe is a sort on one thread, not a matrix product: BLAS spreads a product over a thread pool whose
+start-up and whose competition with an engine's own (spinning) threads made a 256x256 product read 0.6 to
+1.2 ms in one process within seconds, where the sort read 2.6 to 3.1 ms.
 """
 
 from __future__ import annotations
@@ -15,22 +19,23 @@ from functools import lru_cache
 
 import numpy as np
 
-SIZE = 256
-CALLS = 9  # the median of these: one call caught by a context switch does not move it
+SIZE = 200_000
+CALLS = 7  # the median of these: one call caught by a context switch does not move it
 
 
 @lru_cache(maxsize=1)
-def _operands() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    return rng.random((SIZE, SIZE)), rng.random((SIZE, SIZE))
+def _values() -> np.ndarray:
+    return np.random.default_rng(0).random(SIZE)
 
 
 def probe_ms() -> float:
-    """Median time of one SIZE x SIZE float64 matrix product, in ms (about 10 ms in all on this machine)."""
-    a, b = _operands()
+    """Median time of sorting SIZE random float64 values on one thread, in ms (about 3 ms each here,
+    about 25 ms per probe with its first, untimed call)."""
+    values = _values()
+    np.sort(values)
     times = []
     for _ in range(CALLS):
         t = time.perf_counter()
-        a @ b
+        np.sort(values)
         times.append(time.perf_counter() - t)
     return float(np.median(times) * 1e3)
