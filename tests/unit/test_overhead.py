@@ -7,7 +7,7 @@ import pytest
 
 from infermeter.config import parse_suite
 from infermeter.servers.reference import time_pipeline
-from infermeter.validity.overhead import annotate, decompose, overhead_check
+from infermeter.validity.overhead import assess, decompose, overhead_check
 
 
 class SleepyPipeline:
@@ -111,24 +111,20 @@ def test_contention_during_the_window_alone_is_not_flagged():
     assert overhead_check(decompose(window(p["p50"] + 20, p["min"] + 1), ref), users=1)["ok"] is True
 
 
-def test_annotate_puts_the_check_into_the_window_verdict_and_warnings():
+def test_assess_gives_the_decomposition_the_check_and_its_warning():
     ref = reference(SleepyPipeline(decode_s=0.030, model_s=0.002))
     p = ref["batches"][0]["pipeline_ms"]
-    record = {"status": "ok", "metrics": window(p["p50"] + 1, p["min"] + 1), "warnings": [],
-              "sanity": {"verdict": "ok", "checks": [{"check": "generator CPU", "ok": True, "detail": "fine"}]}}
-    annotate(record, ref, users=1)
-    assert record["inprocess"] == ref and record["decomposition"]["pre_post_ms"] > 29
-    assert record["sanity"]["verdict"] == "warn"
-    assert [c["check"] for c in record["sanity"]["checks"]] == ["generator CPU", "serving overhead"]
-    [warning] = record["warnings"]
-    assert warning["code"] == "serving-overhead-preprocess" and warning["remedy"].startswith("Build what")
-    assert warning["text"].startswith("serving overhead at 1 user:") and "pre-processing takes" in warning["text"]
+    a = assess(window(p["p50"] + 1, p["min"] + 1), True, ref, users=1)
+    assert a.decomposition["pre_post_ms"] > 29
+    assert a.check["check"] == "serving overhead" and not a.check["ok"]
+    assert a.warning.code == "serving-overhead-preprocess" and a.warning.remedy.startswith("Build what")
+    assert a.warning.text.startswith("serving overhead at 1 user:") and "pre-processing takes" in a.warning.text
+    assert assess(window(p["p50"] + 1, p["min"] + 1), False, ref, users=1).decomposition is None  # a failed window
 
 
 def test_no_reference_no_decomposition_and_no_check():
-    record = {"status": "ok", "metrics": window(10.0), "warnings": [], "sanity": {"verdict": "ok", "checks": []}}
-    annotate(record, {"status": "not applicable", "error": "tensors in"}, users=1)
-    assert record["decomposition"] is None and record["sanity"]["verdict"] == "ok" and record["warnings"] == []
+    a = assess(window(10.0), True, {"status": "not applicable", "error": "tensors in"}, users=1)
+    assert a.decomposition is None and a.check is None and a.warning is None
 
 
 def test_budgets_are_suite_settings_with_defaults():
@@ -158,14 +154,11 @@ def test_serving_is_not_judged_while_other_processes_take_the_cpu_but_pre_proces
 def test_each_overhead_warning_carries_its_remedy():
     ref = reference(SleepyPipeline(decode_s=0.030, model_s=0.002))
     p = ref["batches"][0]["pipeline_ms"]
-    record = {"status": "ok", "metrics": window(p["p50"] + 1, p["min"] + 1), "warnings": [], "sanity": {"checks": []}}
-    annotate(record, ref, users=1)
-    assert "functools.cache" in record["warnings"][0]["remedy"]
+    assert "functools.cache" in assess(window(p["p50"] + 1, p["min"] + 1), True, ref, users=1).warning.remedy
     lean = reference(SleepyPipeline(decode_s=0.0, model_s=0.002))
     q = lean["batches"][0]["pipeline_ms"]
-    record = {"status": "ok", "metrics": window(q["p50"] + 30, q["min"] + 30), "warnings": [], "sanity": {"checks": []}}
-    annotate(record, lean, users=1)
-    assert record["warnings"][0]["code"] == "serving-overhead" and "OMP_NUM_THREADS" in record["warnings"][0]["remedy"]
+    found = assess(window(q["p50"] + 30, q["min"] + 30), True, lean, users=1).warning
+    assert found.code == "serving-overhead" and "OMP_NUM_THREADS" in found.remedy
 
 
 class StubAdapter:

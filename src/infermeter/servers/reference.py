@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from infermeter.collectors import process, speed
 from infermeter.config import OverheadSection
+from infermeter.results.record import LoadMetrics
 from infermeter.results.stats import latency_summary_ms
 from infermeter.validity import overhead
 
@@ -134,11 +135,12 @@ def measure_deployment(run_job: RunJob | None, section: OverheadSection, adapter
     return not_measured("failed", got.get("error", "the reference worker ended without a result") + f"; see {log_path}")
 
 
-def annotate_window(record: dict[str, Any], settings: Any, users: int | None, budgets: OverheadSection | None) -> None:
-    """Add the decomposition and the overhead check to one server window's record (which carries the
-    deployment's `inprocess` block). Server-side batching at 1 user waits up to its configured delay for
-    a batch that never fills: that wait is allowed on top of the serving budget."""
+def assess_window(metrics: LoadMetrics | None, measured: bool, inprocess: Mapping[str, Any] | None, settings: Any,
+                  users: int | None, budgets: OverheadSection | None) -> overhead.Assessment:
+    """The decomposition and the overhead check of one server window. Server-side batching at 1 user waits
+    up to its configured delay for a batch that never fills: that wait is allowed on top of the serving
+    budget."""
     b = budgets or OverheadSection()
     wait = settings.max_batch_delay_ms if settings.max_batch_size > 1 else 0.0
-    overhead.annotate(record, record.get("inprocess"), users=users, serving_budget_ms=b.serving_budget_ms,
-                      preprocess_budget_ms=b.preprocess_budget_ms, batch_wait_ms=wait)
+    return overhead.assess(metrics.model_dump() if metrics else None, measured, inprocess, users=users,
+                           serving_budget_ms=b.serving_budget_ms, preprocess_budget_ms=b.preprocess_budget_ms, batch_wait_ms=wait)

@@ -20,13 +20,14 @@ from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.runner import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.results.cost import cost_record
-from infermeter.results.record import Cost, Energy, LoadMetrics, NotMeasured, ServerInfo, ServerWindow, to_dict
+from infermeter.results.record import Cost, Energy, LoadMetrics, NotMeasured, Sanity, ServerInfo, ServerWindow
+from infermeter.validity.sanity import verdict
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning, warning
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.process import describe_exit, log_tail
-from infermeter.servers.reference import RunJob, annotate_window, measure_deployment
+from infermeter.servers.reference import RunJob, assess_window, measure_deployment
 from infermeter.servers.registry import adapter_for
 from infermeter.workloads.base import file_slug
 from infermeter.workloads.registry import get_workload
@@ -114,12 +115,14 @@ def measure_server(
             record_cost = None
             if cost is not None and cost.price_per_hour is not None and metrics:
                 record_cost = Cost(**cost_record(cost.price_per_hour, cost.currency, metrics.throughput_rps))
-            record = to_dict(ServerWindow(
-                **_identity(cell, run_id, adapter), **common,
-                **window_fields(rep, settings.repeats, metrics, failure, warnings, cell.users), cost=record_cost,
-            ))
-            annotate_window(record, adapter.settings, cell.users, budgets)  # the decomposition and its check
-            store.append(record)
+            fields = window_fields(rep, settings.repeats, metrics, failure, warnings, cell.users)
+            assessed = assess_window(metrics, failure is None, common.get("inprocess"), adapter.settings, cell.users, budgets)
+            if assessed.check is not None:
+                fields["sanity"] = Sanity(**verdict([c.model_dump() for c in fields["sanity"].checks] + [assessed.check]))
+            if assessed.warning is not None:
+                fields["warnings"].append(assessed.warning)
+            store.append(ServerWindow(**_identity(cell, run_id, adapter), **common, **fields, cost=record_cost,
+                                      decomposition=assessed.decomposition))
             if gone:
                 cause = f"not measured: during an earlier window ({point}, repeat {rep + 1}) {gone}"
                 for later in cells[i + 1:]:

@@ -38,10 +38,11 @@ client p50).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from infermeter.validity.sanity import OTHER_CPU_LIMIT, verdict
-from infermeter.results.warnings import warning
+from infermeter.results.warnings import RecordWarning, warning
 
 # Beyond this change of the machine's own speed between the reference and a window (the speed probe),
 # the serving part is not judged: on this VM the probe moved 15-20% within a minute with nothing running.
@@ -197,17 +198,24 @@ def warning_text(check: Mapping[str, Any]) -> str:
     return f"serving overhead at 1 user: {check['detail']}"
 
 
-def annotate(record: dict[str, Any], inprocess: Mapping[str, Any] | None, *, users: int | None,
-             serving_budget_ms: float = SERVING_BUDGET_MS, preprocess_budget_ms: float = PREPROCESS_BUDGET_MS,
-             batch_wait_ms: float = 0.0) -> None:
-    """Add the in-process reference, the decomposition and the check to one server window's record."""
-    record["inprocess"] = dict(inprocess) if inprocess is not None else None
-    d = decompose(record.get("metrics") or {}, inprocess) if record.get("status") == "ok" else None
-    record["decomposition"] = d
+@dataclass(frozen=True)
+class Assessment:
+    """One server window against its in-process reference: the decomposition (None without one), the
+    sanity check (None where it does not apply) and the warning a failed check raises."""
+
+    decomposition: dict[str, float | None] | None
+    check: dict[str, Any] | None
+    warning: RecordWarning | None
+
+
+def assess(metrics: Mapping[str, Any] | None, measured: bool, inprocess: Mapping[str, Any] | None, *, users: int | None,
+           serving_budget_ms: float = SERVING_BUDGET_MS, preprocess_budget_ms: float = PREPROCESS_BUDGET_MS,
+           batch_wait_ms: float = 0.0) -> Assessment:
+    """Decompose one window (`measured`: its status is ok) and check it against the budgets."""
+    d = decompose(metrics or {}, inprocess) if measured else None
     check = overhead_check(d, users, serving_budget_ms, preprocess_budget_ms, batch_wait_ms)
-    if check is None or "sanity" not in record:
-        return
-    record["sanity"] = verdict(list(record["sanity"].get("checks", [])) + [check])
-    if not check["ok"]:
+    found = None
+    if check is not None and not check["ok"]:
         code = "serving-overhead-preprocess" if "pre-processing takes" in check["detail"] else "serving-overhead"
-        record.setdefault("warnings", []).append(warning(code, warning_text(check)).model_dump())
+        found = warning(code, warning_text(check))
+    return Assessment(d, check, found)
