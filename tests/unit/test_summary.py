@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from infermeter.reports.content import build_report
 from infermeter.results import histogram, stats
 from infermeter.results.compare import compare_runs
 from infermeter.results.migrate import migrate
@@ -119,6 +120,23 @@ def test_server_cells_carry_the_median_of_each_decomposition_figure_over_ok_wind
     assert Decomposition.of([]) is None
     [none] = summarise_loads([server_window(0, ns)], kind="server")
     assert none.decomposition is None
+
+
+def test_the_report_shows_where_a_servers_time_goes_at_one_user():
+    ns = np.full(1000, 20e6)
+    records = [server_window(i, ns, d) for i, d in enumerate(DECOMPOSITIONS)]
+    records += [server_window(i, ns, DECOMPOSITIONS[0], users=4) for i in range(2)]  # not at one user: not in the table
+    records += [server_window(i, ns, None, label="other[t=1]") for i in range(2)]  # no decomposition: not in the table
+    report = build_report(as_records(records), {})
+    section = next(s for s in report.sections if s.title == "Serving frameworks under load")
+    [grid] = [g for g in section.grids if g.title == "where a server's time goes at one user"]
+    assert grid.columns == ["workload", "server", "client p50", "pipeline p50", "decode", "model", "post", "fw queue", "fw compute",
+                            "net + proto", "framework", "serving"]
+    assert grid.rows == [["w", "srv[t=1]", "22.0", "17.0", "1.10", "14.5", "1.00", "0.600", "18.0", "3.50", "1.50", "5.00"]]
+    from infermeter.reports.markdown import render_markdown
+
+    md = render_markdown(report)
+    assert "**where a server's time goes at one user**" in md and "| w | srv[t=1] | 22.0 | 17.0 |" in md
 
 
 def test_cost_ranking_and_compare_read_the_summaries():

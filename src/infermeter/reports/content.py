@@ -15,7 +15,7 @@ from infermeter.reports.figure import Figure
 from infermeter.reports.grid import Grid
 from infermeter.reports.pivots import engine_pivots, server_pivots
 from infermeter.reports.remedies import Advice, advise
-from infermeter.reports.table import ENERGY_NOTE, engine_grid, load_grid, resources_grid
+from infermeter.reports.table import ENERGY_NOTE, engine_grid, load_grid, overhead_grid, resources_grid
 from infermeter.results import stats
 from infermeter.results.environment import environment_of
 from infermeter.results.record import AnyRecord, NotMeasured, ServerWindow
@@ -68,11 +68,13 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
 
     sections = []
     if F.ok(servers):
+        overhead = overhead_grid(servers)
         sections.append(Section(
             "Serving frameworks under load",
             "Real servers on 127.0.0.1, each from its own environment, driven by infermeter's load generator. "
             "Requests carry the workload's raw input and every server runs the same pre-processing.",
-            server_pivots(servers) + [load_grid(servers, "every load point", server=True), resources_grid(servers, "what each load point cost")],
+            server_pivots(servers) + ([overhead] if overhead else [])
+            + [load_grid(servers, "every load point", server=True), resources_grid(servers, "what each load point cost")],
             taking("throughput-vs-users", "latency-vs-users", "latency-vs-rate", "energy-vs-users"),
         ))
     sections.append(Section(

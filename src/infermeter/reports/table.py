@@ -200,3 +200,29 @@ def resources_grid(rows: list[LoadCellSummary], title: str = "resources") -> Gri
 def resources_table(rows: list[LoadCellSummary], title: str = "resources") -> Table:
     return to_rich(resources_grid(rows, title))
 
+
+# (heading, Decomposition field)
+OVERHEAD_COLUMNS = [
+    ("client p50", "client_p50_ms"), ("pipeline p50", "pipeline_ms"), ("decode", "decode_ms"), ("model", "model_ms"),
+    ("post", "postprocess_ms"), ("fw queue", "framework_queue_ms"), ("fw compute", "framework_compute_ms"),
+    ("net + proto", "network_protocol_ms"), ("framework", "framework_ms"), ("serving", "serving_ms"),
+]
+OVERHEAD_NOTE = (
+    "ms per request, median over each cell's windows. pipeline: the deployment's own decode + model + postprocess, "
+    "timed in process on the same payloads just before the server started (its p50; decode, model, post: each stage's p50). "
+    "fw queue / compute: the framework's own reported time (means), where it reports one. net + proto: client mean minus "
+    "the framework's time; framework: the framework's time minus the pipeline in process (means). serving: client p50 minus "
+    "pipeline p50, i.e. network, protocol and framework together. -: not measured or not reported."
+)
+
+
+def overhead_grid(rows: list[LoadCellSummary], title: str = "where a server's time goes at one user") -> Grid | None:
+    """Per workload and server at one virtual user: client latency set against the pipeline in process."""
+    shown = [r for r in rows if r.measured and r.users == 1 and r.decomposition is not None]
+    if not shown:
+        return None
+    g = Grid(title, ["workload", "server", *(h for h, _ in OVERHEAD_COLUMNS)], caption=OVERHEAD_NOTE, left=2)
+    for r in sorted(shown, key=lambda r: str(r.workload)):
+        d = r.decomposition
+        g.add([str(r.workload), str(r.server), *(ms(getattr(d, key)) for _, key in OVERHEAD_COLUMNS)])
+    return g
