@@ -17,8 +17,6 @@ Needs the servers' environments: infermeter servers install litserve mlserver
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,8 @@ from typing import Any
 from rich.console import Console
 
 from infermeter.config import parse_suite
+from infermeter.results.store import ResultStore
+from infermeter.results.summary import summarise_loads
 from infermeter.runner import run_suite
 
 COLUMNS = [  # (heading, decomposition key)
@@ -47,11 +47,6 @@ COLUMNS = [  # (heading, decomposition key)
 ]
 
 
-def median(values: list[Any]) -> float | None:
-    nums = [v for v in values if isinstance(v, (int, float))]
-    return statistics.median(nums) if nums else None
-
-
 def suite_for(workload: str, servers: list[str], runtime: str | None, threads: int, seconds: float, repeats: int) -> dict[str, Any]:
     settings: dict[str, Any] = {"workers": 1, "threads": threads} | ({"runtime": runtime} if runtime else {})
     return {
@@ -62,26 +57,23 @@ def suite_for(workload: str, servers: list[str], runtime: str | None, threads: i
     }
 
 
-def report(records: list[dict[str, Any]]) -> None:
-    by_server: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        if r.get("kind") == "server":
-            by_server.setdefault(r["server"]["label"], []).append(r)
+def report(records: list[Any]) -> None:
     print("medians over each server's windows, ms per request (client-pipe: client p50 minus in-process pipeline p50;")
     print("floor: the same from the fastest requests and calls; net+proto and framework from means, where the framework reports its time)")
     print(f"{'server':<50}" + "".join(f"{h:>13}" for h, _ in COLUMNS))
-    for label, recs in by_server.items():
-        ok = [r for r in recs if r.get("status") == "ok" and r.get("decomposition")]
-        if not ok:
-            why = recs[0].get("error") or (recs[0].get("inprocess") or {}).get("error") or "no decomposition"
+    for cell in summarise_loads(records, kind="server"):
+        label, d = str(cell.server), cell.decomposition
+        if d is None:
+            inprocess = next((r.inprocess for r in cell.records if getattr(r, "inprocess", None)), None) or {}
+            why = cell.error or inprocess.get("error") or "no decomposition"
             print(f"{label:<50} not measured: {why}")
             continue
-        row = [median([r["decomposition"].get(key) for r in ok]) for _, key in COLUMNS]
+        row = [getattr(d, key) for _, key in COLUMNS]
         print(f"{label[:49]:<50}" + "".join(f"{'-' if v is None else f'{v:.2f}':>13}" for v in row))
-        for r in ok:
-            for c in r.get("sanity", {}).get("checks", []):
-                if c["check"] == "serving overhead":
-                    print(f"    repeat {r['repeat'] + 1}: {'ok' if c['ok'] else 'WARN'}: {c['detail']}")
+        for w in cell.windows:
+            for c in w.sanity.checks if w.sanity else []:
+                if c.check == "serving overhead":
+                    print(f"    repeat {w.repeat + 1}: {'ok' if c.ok else 'WARN'}: {c.detail}")
 
 
 def main() -> None:
@@ -98,8 +90,7 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="serving-overhead-"))
     suite = parse_suite(suite_for(args.workload, args.servers, args.runtime or None, args.threads, args.seconds, args.repeats))
     run_suite(suite, out, cache_root=args.cache, console=Console(stderr=True))
-    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
-    report(records)
+    report(ResultStore(out).read())
     print(f"records in {out / 'results.jsonl'}")
 
 

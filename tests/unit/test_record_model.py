@@ -10,10 +10,10 @@ import pytest
 
 from infermeter.config import parse_suite
 from infermeter.reports.report import write_report
-from infermeter.reports.table import summarise_cells, summarise_load_cells
 from infermeter.results.compare import compare_runs
 from infermeter.results.record import EngineWindow, parse_record
 from infermeter.results.store import ResultStore
+from infermeter.results.summary import summarise_engines, summarise_loads
 from infermeter.runner import run_suite
 
 SCHEMA1 = Path(__file__).parent.parent / "data" / "schema1"  # written by infermeter at c7e155a (see its README)
@@ -41,9 +41,9 @@ def test_schema1_cell_measured_again_after_a_kill_counts_its_repeats_once(tmp_pa
     raw = [json.loads(line) for line in store.jsonl.read_text().splitlines()]
     twice = {r["cell_id"] for r in raw if r["status"] == "ok" and sum(x["cell_id"] == r["cell_id"] and x["status"] == "ok" for x in raw) == 5}
     assert len(twice) == 1
-    rows = {r["cell_id"]: r for r in summarise_cells(list(store.records()))}
-    assert rows[twice.pop()]["repeats"] == 3
-    assert all(row["repeats"] == 3 for row in rows.values() if row["status"] == "ok")
+    rows = {r.cell_id: r for r in summarise_engines(store.read())}
+    assert rows[twice.pop()].repeats == 3
+    assert all(row.repeats == 3 for row in rows.values() if row.status == "ok")
 
 
 def test_schema1_results_report_and_compare(tmp_path):
@@ -51,12 +51,12 @@ def test_schema1_results_report_and_compare(tmp_path):
     files = write_report(dirs, tmp_path / "report")
     md = files.markdown.read_text()
     assert "fake[service_ms=1.0]" in md and "litserve[runtime=onnxruntime]" in md
-    records = list(ResultStore(dirs[0]).records())
+    records = ResultStore(dirs[0]).read()
     diffs, only_a, only_b = compare_runs(records, records)
     assert len(diffs) == 2 and {d.repeats for d in diffs} == {(3, 3)}
     assert not any(m.significant for d in diffs for m in d.diffs)
-    server_rows = summarise_load_cells(list(ResultStore(dirs[2]).records()), kind="server")
-    assert [r["repeats"] for r in server_rows] == [2, 2]
+    server_rows = summarise_loads(ResultStore(dirs[2]).read(), kind="server")
+    assert [r.repeats for r in server_rows] == [2, 2]
 
 
 def test_schema1_results_resume(tmp_path, cache_root):
@@ -84,12 +84,12 @@ def test_resume_after_a_kill_mid_cell_supersedes_the_partial_repeats(tmp_path, c
     raw = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(raw) == 8 and [r["superseded"] for r in raw] == [False] * 3 + [True] * 2 + [False] * 3
     store = ResultStore(out)
-    rows = summarise_cells(list(store.records()))
-    assert [r["repeats"] for r in rows] == [3, 3]
+    rows = summarise_engines(store.read())
+    assert [r.repeats for r in rows] == [3, 3]
     assert len(list(store.records())) == 6 and len(list(store.records(include_superseded=True))) == 8
     csv_rows = (out / "results.csv").read_text().splitlines()[1:]
     assert sum(row.endswith(",True") for row in csv_rows) == 2
-    assert store.finished_cells() == {r["cell_id"] for r in rows}
+    assert store.finished_cells() == {r.cell_id for r in rows}
 
 
 def test_lines_that_are_not_records_are_reported_and_the_rest_read(tmp_path, caplog):

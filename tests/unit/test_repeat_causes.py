@@ -4,7 +4,7 @@ when other processes' CPU shows it (synthetic engine records, as `infermeter rep
 import numpy as np
 import pytest
 
-from infermeter.reports.table import summarise_cells
+from infermeter.results.summary import summarise_engines
 from infermeter.results import histogram, stats
 from infermeter.validity import sanity
 
@@ -33,9 +33,9 @@ def cell(p50s, other_cpu=None, warmup=STEADY, probe=None):
 
 
 def disagreement(records):
-    row = summarise_cells(records)[0]
-    found = [w for w in row["warnings"] if w.code == "repeats-disagree" and w.text.startswith("repeats disagree: p50")]
-    assert found, row["warnings"]
+    row = summarise_engines(records)[0]
+    found = [w for w in row.warnings if w.code == "repeats-disagree" and w.text.startswith("repeats disagree: p50")]
+    assert found, row.warnings
     return found[0]
 
 
@@ -83,16 +83,16 @@ def test_a_warm_up_that_hit_its_maximum_puts_not_steady_in_the_sanity_verdict():
     assert good["verdict"] == "ok" and "steady after 48 calls (12.1 s)" in good["checks"][0]["detail"]
     assert sanity.engine_sanity(5000, 1, 4.0, 250.0, 3.0)["verdict"] == "ok"  # older records: no warm-up check
 
-    row = summarise_cells(cell([240.0, 236.0, 238.0], warmup=DRIFTING))[0]
-    assert row["sanity"] == "warn"
-    line = next(w for w in row["warnings"] if w.code == "warmup-not-steady")
+    row = summarise_engines(cell([240.0, 236.0, 238.0], warmup=DRIFTING))[0]
+    assert row.sanity == "warn"
+    line = next(w for w in row.warnings if w.code == "warmup-not-steady")
     assert "warmup.max_seconds" in line.remedy
 
 
 @pytest.mark.parametrize("p50s", [[240.0, 236.0, 238.0, 241.0]])
 def test_agreeing_repeats_raise_nothing(p50s):
-    row = summarise_cells(cell(p50s))[0]
-    assert not [w for w in row["warnings"] if w.code == "repeats-disagree"]
+    row = summarise_engines(cell(p50s))[0]
+    assert not [w for w in row.warnings if w.code == "repeats-disagree"]
 
 
 def test_a_machine_that_changed_speed_is_named_with_the_probe_that_shows_it():

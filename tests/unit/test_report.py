@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from infermeter.reports.content import build_report, keep_runs_apart
+from infermeter.reports.content import build_report
 from infermeter.reports.remedies import advise
 from infermeter.results.warnings import CATALOGUE, FALLBACK_REMEDY as FALLBACK
 from infermeter.reports.report import write_report
-from infermeter.reports.table import summarise_load_cells
 from infermeter.results import histogram, stats
-from infermeter.results.frame import records_under
+from infermeter.results.frame import read_under
+from infermeter.results.summary import summarise_loads
 from infermeter.results.store import ResultStore
 
 ENERGY = {"source": "estimate", "joules_per_1000": 2.5, "joules_per_inference": 0.0025,
@@ -112,7 +112,7 @@ def test_report_writes_html_markdown_and_every_figure(results_dir, tmp_path):
 
 
 def test_every_warning_and_missing_cell_comes_with_a_remedy(results_dir):
-    report = build_report(records_under([results_dir]), {})
+    report = build_report(read_under([results_dir]), {})
     by_problem = {a.problem: a for a in report.advice}
     assert any(p.startswith("failed: the server was killed by SIGKILL") for p in by_problem)
     assert any(p.startswith("skipped: w cannot be exported to savedmodel") for p in by_problem)
@@ -156,12 +156,12 @@ def test_every_remedy_pattern_compiles_and_old_records_without_energy_still_repo
 
 def test_two_runs_of_one_suite_stay_apart(results_dir, tmp_path):
     shutil.copytree(results_dir, tmp_path / "after")
-    records = records_under([results_dir, tmp_path / "after"])
+    records = read_under([results_dir, tmp_path / "after"])
     report = build_report(records, {})
     fig = next(f for f in report.figures if f.id == "throughput-vs-users-w")
     assert sorted(s.name for s in fig.series) == ["alpha[threads=1] @after", "alpha[threads=1] @run", "beta[threads=1] @after", "beta[threads=1] @run"]
-    rows = summarise_load_cells(keep_runs_apart(records), kind="server")
-    assert {r["repeats"] for r in rows if r["status"] == "ok"} == {2}  # each run's own repeats, not 4 pooled
+    rows = summarise_loads(records, kind="server")
+    assert {r.repeats for r in rows if r.status == "ok"} == {2}  # each run's own repeats, not 4 pooled
 
 
 def test_load_test_results_report_under_the_endpoint(tmp_path):

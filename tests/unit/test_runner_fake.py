@@ -7,7 +7,7 @@ import pytest
 from infermeter import SCHEMA_VERSION
 from infermeter.config import parse_suite
 from infermeter.errors import ConfigError
-from infermeter.reports.table import summarise_cells
+from infermeter.results.summary import summarise_engines
 from infermeter.results.store import ResultStore
 from infermeter.runner import run_suite
 
@@ -75,11 +75,11 @@ def test_skipped_cells_are_stored_with_their_reason(tmp_path, cache_root):
 
 def test_summary_merges_histograms_and_counts_repeats(tmp_path, cache_root):
     run_suite(suite(), tmp_path, cache_root=cache_root, isolation="none")
-    rows = summarise_cells(list(ResultStore(tmp_path).records()))
-    assert len(rows) == 2 and rows[0]["repeats"] == 2
-    total = sum(r["metrics"]["requests"] for r in ResultStore(tmp_path).records() if r["cell_id"] == rows[0]["cell_id"])
-    assert rows[0]["latency"]["count"] == total
-    json.dumps(rows[0]["latency"])
+    rows = summarise_engines(ResultStore(tmp_path).read())
+    assert len(rows) == 2 and rows[0].repeats == 2
+    total = sum(r["metrics"]["requests"] for r in ResultStore(tmp_path).records() if r["cell_id"] == rows[0].cell_id)
+    assert rows[0].latency.count == total
+    json.dumps(rows[0].latency.as_dict())
 
 
 def test_ensemble_runs_members_on_one_engine_and_averages_probabilities(tmp_path, cache_root):
@@ -106,7 +106,7 @@ def test_summary_csv_has_one_row_per_cell_with_repeat_statistics(tmp_path, cache
     from infermeter.reports.table import write_summary_csv
 
     run_suite(suite(), tmp_path, cache_root=cache_root, isolation="none")
-    write_summary_csv(summarise_cells(list(ResultStore(tmp_path).records())), tmp_path / "summary.csv")
+    write_summary_csv(summarise_engines(ResultStore(tmp_path).read()), tmp_path / "summary.csv")
     rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
     assert len(rows) == 2
     assert float(rows[0]["p50_ms_min"]) <= float(rows[0]["p50_ms_mean"]) <= float(rows[0]["p50_ms_max"])
@@ -129,7 +129,7 @@ def test_engine_labels_with_settings_survive_the_table(tmp_path, cache_root):
 
     run_suite(suite(engines=[{"name": "fake", "settings": {"service_ms": 1.5}}]), tmp_path, cache_root=cache_root, isolation="none")
     console = Console(width=250, record=True)
-    console.print(comparison_table(summarise_cells(list(ResultStore(tmp_path).records()))))
+    console.print(comparison_table(summarise_engines(ResultStore(tmp_path).read())))
     assert "fake[service_ms=1.5]" in console.export_text()
 
 
@@ -175,6 +175,6 @@ def test_an_output_of_the_wrong_shape_is_a_parity_mismatch(tmp_path, cache_root)
     p = recs[0]["parity"]
     assert p["verdict"] == "mismatch" and p["max_abs_diff"] is None and "output shape" in p["note"]
     assert any(w["text"].startswith("outputs differ from fake: output shape") for w in recs[0]["warnings"])
-    grid = engine_grid(summarise_cells(recs))
+    grid = engine_grid(summarise_engines(recs))
     col = grid.columns.index("agree / max|diff|")
     assert grid.rows[0][col] == "MISMATCH shape"

@@ -4,6 +4,8 @@ import subprocess
 import sys
 
 from infermeter.reports.scorecard import scorecard_rows, serving_lines
+from infermeter.results.migrate import migrate
+from infermeter.results.record import parse_record
 
 
 def test_serving_lines_count_handler_and_config_not_artifacts_logs_or_comments(tmp_path):
@@ -21,7 +23,8 @@ def test_rows_take_cold_start_and_lines_once_per_deployment(tmp_path):
     work.mkdir()
     (work / "app.py").write_text("a = 1\nb = 2\n")
     dep = {"log": str(work / "server.log"), "cold_start_s": 1.5}
-    records = [{"kind": "server", "server": {"name": "litserve"}, "deployment": dep, "repeat": k} for k in range(3)]
+    records = [parse_record(migrate({"kind": "server", "cell_id": "c", "cell": {}, "status": "ok", "server": {"name": "litserve"},
+                                     "deployment": dep, "repeat": k, "repeats": 3})) for k in range(3)]
     rows = {r["server"]: r for r in scorecard_rows(records)}
     assert rows["litserve"]["cold_start_s"] == 1.5 and rows["litserve"]["serving_lines"] == 2
     assert rows["triton"]["study_scores"] == (4, 5, 5, 4, 5) and "V2 protocol" in rows["triton"]["features"]

@@ -6,6 +6,7 @@ import pytest
 
 from infermeter.results import stats
 from infermeter.results.cost import cost_ranking, cost_record, per_million_requests
+from infermeter.results.summary import LoadCellSummary
 from infermeter.servers.answers import same_answer
 from infermeter.servers.base import json_payload_bodies
 from infermeter.servers.serving_model import ServingConfig, json_bytes_encoding
@@ -19,12 +20,12 @@ def test_cost_per_million_requests_from_throughput():
 
 
 def test_cost_ranking_orders_servers_by_their_cheapest_load_point():
-    def row(server, users, cost):
-        return {"workload": "w", "server": server, "users": users, "status": "ok", "currency": "USD",
-                "cost_per_million": stats.over_repeats([cost])}
+    def row(server, users, cost=None, status="ok"):
+        return LoadCellSummary(cell_id=f"{server}-{users}", kind="server", label=f"w on {server}", workload="w", scenario="closed-loop",
+                               status=status, error=None, repeats=1, server=server, users=users, currency="USD",
+                               cost_per_million=stats.over_repeats([] if cost is None else [cost]))
 
-    rows = [row("a", 1, 3.0), row("a", 10, 1.0), row("b", 1, 2.0), row("b", 10, 1.5),
-            {"workload": "w", "server": "c", "status": "failed"}]
+    rows = [row("a", 1, 3.0), row("a", 10, 1.0), row("b", 1, 2.0), row("b", 10, 1.5), row("c", 1, status="failed")]
     [line] = cost_ranking(rows)
     assert line == "cost per million requests, w: 1. a 1.0000 USD (10 users); 2. b 1.5000 USD (10 users)"
 

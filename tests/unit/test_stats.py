@@ -54,7 +54,7 @@ def test_histogram_keeps_microsecond_resolution():
 
 
 def test_outlying_repeats_are_found_and_reported_not_dropped():
-    from infermeter.reports.table import summarise_load_cells
+    from infermeter.results.summary import summarise_loads
 
     assert stats.outliers([100, 101, 99, 100.5, 60]) == [4]
     assert stats.outliers([100, 101, 99, 100.5]) == []  # no outlier
@@ -64,9 +64,9 @@ def test_outlying_repeats_are_found_and_reported_not_dropped():
              "metrics": {"latency_hdr": histogram.encode(histogram.from_ns(np.full(100, 1e6))), "throughput_rps": v,
                          "failures_per_s": 0.0, "failure_rate": 0.0, "generator_cpu_max": 0.1, "outcomes": {"200": 100}}}
             for i, v in enumerate([100, 101, 99, 100.5, 60])]
-    row = summarise_load_cells(recs)[0]
-    assert any(w.code == "outlying-repeats" and "repeat 5: 60" in w.text for w in row["warnings"])
-    assert row["repeats"] == 5 and row["throughput"].n == 5  # kept
+    row = summarise_loads(recs)[0]
+    assert any(w.code == "outlying-repeats" and "repeat 5: 60" in w.text for w in row.warnings)
+    assert row.repeats == 5 and row.throughput.n == 5  # kept
 
 
 def test_fast_histogram_summary_matches_hdrh_exactly():

@@ -44,11 +44,10 @@ def _run(
 ) -> None:
     from infermeter.config import load_suite, parse_suite
     from infermeter.engines.registry import engine_class
-    from infermeter.reports.table import (
-        comparison_table, load_table, not_measured, resources_table, summarise_cells, summarise_load_cells, write_summary_csv,
-    )
+    from infermeter.reports.table import comparison_table, load_table, not_measured, resources_table, write_summary_csv
     from infermeter.results.cost import cost_ranking
     from infermeter.results.store import ResultStore
+    from infermeter.results.summary import summarise_engines, summarise_loads
     from infermeter.runner import run_suite
 
     suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")
@@ -61,23 +60,23 @@ def _run(
         if not suite.engines:
             raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
     summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console)
-    records = list(ResultStore(out).records())
-    rows = summarise_cells(records)
-    write_summary_csv(rows, out / "summary.csv")
-    if rows:
-        out_console.print(comparison_table(rows, title=f"{suite.name}: {out}"))
-    server_rows = summarise_load_cells(records, kind="server")
+    records = ResultStore(out).read()
+    engine_rows = summarise_engines(records)
+    write_summary_csv(engine_rows, out / "summary.csv")
+    if engine_rows:
+        out_console.print(comparison_table(engine_rows, title=f"{suite.name}: {out}"))
+    server_rows = summarise_loads(records, kind="server")
     if server_rows:
         out_console.print(load_table(server_rows, title=f"{suite.name}: servers", server=True))
         out_console.print(resources_table(server_rows, title=f"{suite.name}: what each server cost"))
         for line in cost_ranking(server_rows):
             out_console.print(line, highlight=False, soft_wrap=True, markup=False)
-        rows = rows + server_rows
+    rows = [*engine_rows, *server_rows]
     for line in not_measured(rows):
         out_console.print(line, style="yellow", highlight=False, soft_wrap=True, markup=False)
     for r in rows:
-        for w in r["warnings"]:
-            err_console.print(f"[yellow]warning[/] {escape(r.get('label') or (str(r['workload']) + ' ' + str(r['engine'])))}: {escape(w.text)}", soft_wrap=True)
+        for w in r.warnings:
+            err_console.print(f"[yellow]warning[/] {escape(r.label)}: {escape(w.text)}", soft_wrap=True)
     err_console.print(
         f"{summary.measured} cells measured, {summary.skipped} skipped, {summary.failed} failed"
         + (f", {summary.resumed} already done" if summary.resumed else "")
@@ -207,8 +206,9 @@ def load(
     from infermeter.load.http import HttpTarget
     from infermeter.load.runner import check_loopback, check_points, probe, run_load
     from infermeter.load.settings import cli_settings
-    from infermeter.reports.table import load_table, summarise_load_cells
+    from infermeter.reports.table import load_table
     from infermeter.results.store import ResultStore
+    from infermeter.results.summary import summarise_loads
 
     if arrival is not None and arrival not in ("poisson", "constant"):
         raise InfermeterError(f"unknown arrival process {arrival!r}", "use --arrival poisson or --arrival constant")
@@ -238,20 +238,20 @@ def load(
         run_load(target, out, settings, user_list, rate_list, resume=resume,
                  on_progress=lambda msg: status.update(f"load test: {msg}"))
     store = ResultStore(out)
-    records = list(store.records())
-    rows = summarise_load_cells(records)
+    records = store.read()
+    rows = summarise_loads(records)
     out_console.print(load_table(rows, title=f"load test: {url}"))
     for r in rows:
-        for w in r["warnings"]:
-            err_console.print(f"[yellow]warning[/] {r['scenario']} users={r['users']} rate={r['rate']}: {escape(w.text)}", soft_wrap=True)
+        for w in r.warnings:
+            err_console.print(f"[yellow]warning[/] {r.scenario} users={r.users} rate={r.rate}: {escape(w.text)}", soft_wrap=True)
     err_console.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
-    unfinished = {r["cell_id"] for r in records} - store.finished_cells(records)
+    unfinished = {r.cell_id for r in records} - store.finished_cells(records)
     if unfinished:
-        causes = sorted({str(r.get("error")).splitlines()[0] for r in records if r["cell_id"] in unfinished and r.get("status") != "ok"})
+        causes = sorted({str(r.error).splitlines()[0] for r in records if r.cell_id in unfinished and r.status != "ok"})
         for cause in causes[:5]:
             err_console.print(f"[red]failed window[/]: {escape(cause)}", soft_wrap=True)
         raise CellsFailedError(
-            f"{len(unfinished)} of {len({r['cell_id'] for r in records})} load points have failed windows; causes above and in {out / 'results.jsonl'}",
+            f"{len(unfinished)} of {len({r.cell_id for r in records})} load points have failed windows; causes above and in {out / 'results.jsonl'}",
             "fix the cause, then rerun with --resume to measure just those points again",
         )
 
@@ -301,13 +301,13 @@ def servers_install(names: list[str] = typer.Argument(..., help="server names, o
             err_console.print(f"[yellow]{name} still cannot run here:[/] {why}", soft_wrap=True)
 
 
-def _records_of(path: Path) -> list[dict]:
+def _records_of(path: Path) -> list:
     from infermeter.results.store import ResultStore
 
     store = ResultStore(path)
     if not store.jsonl.exists():
         raise InfermeterError(f"{path} holds no results.jsonl", "give the --out directory of an infermeter run or load test")
-    return list(store.records())
+    return store.read()
 
 
 @app.command()
@@ -330,7 +330,7 @@ def report(
         err_console.print(f"{files.warnings} warnings, each with its remedy, in the report's 'Warnings and remedies'", soft_wrap=True)
 
 
-def _metadata_differences(records_a: list[dict], records_b: list[dict], allow_different_machines: bool) -> None:
+def _metadata_differences(records_a: list, records_b: list, allow_different_machines: bool) -> None:
     """Name every machine and software difference between the runs; refuse different machines unless allowed."""
     from infermeter.errors import DifferentMachinesError
     from infermeter.results.metadata import metadata_diff
@@ -441,9 +441,9 @@ def scorecard(paths: list[Path] = typer.Argument(None, help="results directories
     """Usability of each serving framework, measured: install size and time, cold start, lines written to serve."""
     from infermeter.reports.grid import to_rich
     from infermeter.reports.scorecard import scorecard_grid
-    from infermeter.results.frame import records_under
+    from infermeter.results.frame import read_under
 
-    grid = scorecard_grid(records_under(paths) if paths else [])
+    grid = scorecard_grid(read_under(paths) if paths else [])
     caption, grid.caption = grid.caption, ""
     out_console.print(to_rich(grid))
     out_console.print(caption, highlight=False, soft_wrap=True)

@@ -1,4 +1,4 @@
-"""The report's figures, built from summarised cells (reports/table.py): throughput and latency against
+"""The report's figures, drawn from cell summaries (results/summary.py): throughput and latency against
 virtual users and offered rate per framework, latency at one user per framework and model, throughput,
 memory and energy against batch size, load and first-inference time, and latency CDFs from the merged
 histograms. A figure with nothing to show is left out and named in `not_drawn` with the reason."""
@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from infermeter.reports.figure import Colours, Figure, Point, Series, finite, interval
-from infermeter.results import histogram
+from infermeter.results.summary import AnySummary
 
-Row = dict[str, Any]
+Row = AnySummary
 
 # Quantiles a CDF is drawn at: half-percent steps to p90, then ten per decade into the tail (p99, p99.9,
 # p99.99), then the maximum.
@@ -25,13 +25,14 @@ def slug(*parts: Any) -> str:
 
 
 def ok(rows: Iterable[Row]) -> list[Row]:
-    return [r for r in rows if r.get("status") == "ok"]
+    """The cells with figures to show (an ok repeat, and latencies)."""
+    return [r for r in rows if r.measured and r.latency is not None]
 
 
 def by_workload(rows: Iterable[Row]) -> dict[str, list[Row]]:
     out: dict[str, list[Row]] = defaultdict(list)
     for r in rows:
-        out[str(r.get("workload"))].append(r)
+        out[str(r.workload)].append(r)
     return dict(out)
 
 
@@ -42,8 +43,8 @@ def y_scale_for(values: Iterable[float]) -> str:
 
 
 def _latency_note(r: Row) -> str:
-    lat = r["latency"]
-    return f"p50 {lat['p50']:.3g} ms, p90 {lat['p90']:.3g} ms, p99 {lat['p99']:.3g} ms, {int(lat['count'])} samples"
+    lat = r.latency
+    return f"p50 {lat.p50:.3g} ms, p90 {lat.p90:.3g} ms, p99 {lat.p99:.3g} ms, {lat.count} samples"
 
 
 def _line(fid: str, title: str, x_label: str, y_label: str, series: list[Series], x_scale: str, caption: str = "",
@@ -72,14 +73,14 @@ def server_load_figures(servers: list[Row], colour: Colours) -> list[Figure]:
     against offered rate for open-loop points."""
     figs: list[Figure | None] = []
     for workload, rows in by_workload(ok(servers)).items():
-        closed = [r for r in rows if r.get("users") is not None]
-        opened = [r for r in rows if r.get("rate") is not None]
-        labels = list(dict.fromkeys(r["server"] for r in rows))
+        closed = [r for r in rows if r.users is not None]
+        opened = [r for r in rows if r.rate is not None]
+        labels = list(dict.fromkeys(r.server for r in rows))
         if closed:
             thr, lat = [], []
             for label in labels:
-                pts = sorted((r for r in closed if r["server"] == label), key=lambda r: r["users"])
-                thr.append(Series(label, [Point(r["users"], r["throughput"].mean, *interval(r["throughput"].mean, r["throughput"].ci95),
+                pts = sorted((r for r in closed if r.server == label), key=lambda r: r.users)
+                thr.append(Series(label, [Point(r.users, r.throughput.mean, *interval(r.throughput.mean, r.throughput.ci95),
                                                 note=_latency_note(r)) for r in pts], colour(label)))
                 lat += _p50_p99(label, pts, "users", colour)
             figs.append(_line(slug("throughput-vs-users", workload), f"{workload}: throughput against virtual users",
@@ -91,7 +92,7 @@ def server_load_figures(servers: list[Row], colour: Colours) -> list[Figure]:
         if opened:
             lat = []
             for label in labels:
-                pts = sorted((r for r in opened if r["server"] == label), key=lambda r: r["rate"])
+                pts = sorted((r for r in opened if r.server == label), key=lambda r: r.rate)
                 lat += _p50_p99(label, pts, "rate", colour)
             figs.append(_line(slug("latency-vs-rate", workload), f"{workload}: latency against offered rate",
                               "offered rate (requests/s, open loop)", "latency (ms)", lat, "linear",
@@ -101,11 +102,11 @@ def server_load_figures(servers: list[Row], colour: Colours) -> list[Figure]:
 
 def _p50_p99(label: str, rows: list[Row], x: str, colour: Colours) -> list[Series]:
     def note(r: Row) -> str:
-        return f"{r['throughput'].mean:.4g} requests/s achieved; " + _latency_note(r)
+        return f"{r.throughput.mean:.4g} requests/s achieved; " + _latency_note(r)
 
     return [
-        Series(f"{label} p50", [Point(r[x], r["latency"]["p50"], note=note(r)) for r in rows], colour(label)),
-        Series(f"{label} p99", [Point(r[x], r["latency"]["p99"], note=note(r)) for r in rows], colour(label), dashed=True),
+        Series(f"{label} p50", [Point(getattr(r, x), r.latency.p50, note=note(r)) for r in rows], colour(label)),
+        Series(f"{label} p99", [Point(getattr(r, x), r.latency.p99, note=note(r)) for r in rows], colour(label), dashed=True),
     ]
 
 
@@ -113,12 +114,12 @@ def one_user_latency_figure(engines: list[Row], servers: list[Row], colour: Colo
     """p50 at one user per framework and model, with the in-process engines at batch 1 beside them."""
     values: dict[str, dict[str, Row]] = defaultdict(dict)
     for r in ok(servers):
-        if r.get("users") == 1:
-            values[r["server"]][str(r["workload"])] = r
+        if r.users == 1:
+            values[r.server][str(r.workload)] = r
     for r in batch_one(engines):
-        values[f"in process: {r['engine']}"][str(r["workload"])] = r
+        values[f"in process: {r.engine}"][str(r.workload)] = r
     categories = list(dict.fromkeys(w for per in values.values() for w in per))
-    series = [Series(label, [Point(w, per[w]["latency"]["p50"], note=_latency_note(per[w])) for w in categories if w in per],
+    series = [Series(label, [Point(w, per[w].latency.p50, note=_latency_note(per[w])) for w in categories if w in per],
                      colour(label.removeprefix("in process: ")))
               for label, per in values.items()]
     return _bars("latency-at-one-user", "Latency at one user, per framework and model", "p50 latency (ms)", categories, series,
@@ -130,10 +131,10 @@ def batch_one(engines: list[Row]) -> list[Row]:
     """One cell per (workload, engine) at batch 1: single-stream if there is one, else offline batch 1."""
     chosen: dict[tuple[str, str], Row] = {}
     for r in ok(engines):
-        if r.get("batch_size") != 1 or (r.get("concurrency") or 1) != 1:
+        if r.batch_size != 1 or (r.concurrency or 1) != 1:
             continue
-        key = (str(r["workload"]), str(r["engine"]))
-        if key not in chosen or r.get("scenario") == "single-stream":
+        key = (str(r.workload), r.engine)
+        if key not in chosen or r.scenario == "single-stream":
             chosen[key] = r
     return list(chosen.values())
 
@@ -145,11 +146,11 @@ def _sweep(rows: list[Row]) -> dict[str, list[Row]]:
     """Per engine, its one-caller cells by batch size (offline preferred over single-stream at batch 1)."""
     per: dict[str, dict[int, Row]] = defaultdict(dict)
     for r in rows:
-        if (r.get("concurrency") or 1) != 1 or r.get("batch_size") is None:
+        if (r.concurrency or 1) != 1 or r.batch_size is None:
             continue
-        b = r["batch_size"]
-        if b not in per[r["engine"]] or r.get("scenario") == "offline":
-            per[r["engine"]][b] = r
+        b = r.batch_size
+        if b not in per[r.engine] or r.scenario == "offline":
+            per[r.engine][b] = r
     return {e: [cells[b] for b in sorted(cells)] for e, cells in per.items()}
 
 
@@ -159,7 +160,7 @@ def batch_figures(engines: list[Row], colour: Colours) -> tuple[list[Figure], li
     not_drawn: list[str] = []
     for workload, rows in by_workload(ok(engines)).items():
         sweep = _sweep(rows)
-        if len({r["batch_size"] for cells in sweep.values() for r in cells}) < 2:
+        if len({r.batch_size for cells in sweep.values() for r in cells}) < 2:
             not_drawn.append(f"{workload}: throughput, memory and energy against batch size (one batch size only; "
                              "add an offline scenario with batch_sizes: [1, 2, 4, ...])")
             continue
@@ -171,19 +172,18 @@ def batch_figures(engines: list[Row], colour: Colours) -> tuple[list[Figure], li
                 for r in cells:
                     y, lo, hi = value(r)
                     if finite(y):
-                        pts.append(Point(r["batch_size"], y, lo, hi, note(r)))
+                        pts.append(Point(r.batch_size, y, lo, hi, note(r)))
                 out.append(Series(engine, pts, colour(engine)))
             return out
 
         def thr(r: Row) -> tuple[float | None, float | None, float | None]:
-            return (r["throughput"].mean, *interval(r["throughput"].mean, r["throughput"].ci95))
+            return (r.throughput.mean, *interval(r.throughput.mean, r.throughput.ci95))
 
         figs.append(_line(slug("throughput-vs-batch", workload), f"{workload}: throughput against batch size", "batch size",
-                          "samples/s", series(thr, lambda r: f"p50 {r['latency']['p50']:.3g} ms per batch; " + _latency_note(r)),
+                          "samples/s", series(thr, lambda r: f"p50 {r.latency.p50:.3g} ms per batch; " + _latency_note(r)),
                           "log2", "mean over repeats; bars: 95% interval. One caller, in process."))
         figs.append(_line(slug("memory-vs-batch", workload), f"{workload}: peak memory against batch size", "batch size",
-                          "peak RSS (MB)", series(lambda r: (r["peak_rss_mb"], None, None),
-                                                  lambda r: f"{r['peak_rss_delta_mb']:.0f} MB above the process before loading"),
+                          "peak RSS (MB)", series(lambda r: (r.peak_rss_mb, None, None), _memory_note),
                           "log2", "peak resident memory of the measuring process (model, runtime and inputs), max over repeats."))
         energy = _line(slug("energy-vs-batch", workload), f"{workload}: energy per 1,000 inferences against batch size",
                        "batch size", "joules per 1,000 inferences", series(_energy_value, _energy_note), "log2", energy_caption(rows))
@@ -194,19 +194,24 @@ def batch_figures(engines: list[Row], colour: Colours) -> tuple[list[Figure], li
     return [f for f in figs if f], not_drawn
 
 
+def _memory_note(r: Row) -> str:
+    delta = r.peak_rss_delta_mb
+    return "" if delta is None else f"{delta:.0f} MB above the process before loading"
+
+
 def _energy_value(r: Row) -> tuple[float | None, float | None, float | None]:
-    e = r.get("energy_per_1000")
-    if e is None or e.n == 0:
+    e = r.energy_per_1000
+    if e.n == 0:
         return None, None, None
     return (e.mean, *interval(e.mean, e.ci95))
 
 
 def _energy_note(r: Row) -> str:
-    return "estimate from CPU time, not measured" if r.get("energy_source") == "estimate" else f"source: {r.get('energy_source')}"
+    return "estimate from CPU time, not measured" if r.energy_source == "estimate" else f"source: {r.energy_source}"
 
 
 def energy_caption(rows: list[Row]) -> str:
-    sources = {r.get("energy_source") for r in rows}
+    sources = {r.energy_source for r in rows}
     if "estimate" in sources:
         return ("ESTIMATE, not a measurement: CPU-seconds of the measured processes x energy.cpu_watts_per_core "
                 "(no readable RAPL counters here). Use it to rank, not as watts.")
@@ -216,14 +221,14 @@ def energy_caption(rows: list[Row]) -> str:
 def server_energy_figures(servers: list[Row], colour: Colours) -> list[Figure]:
     figs = []
     for workload, rows in by_workload(ok(servers)).items():
-        closed = [r for r in rows if r.get("users") is not None]
+        closed = [r for r in rows if r.users is not None]
         series = []
-        for label in dict.fromkeys(r["server"] for r in closed):
+        for label in dict.fromkeys(r.server for r in closed):
             pts = []
-            for r in sorted((r for r in closed if r["server"] == label), key=lambda r: r["users"]):
+            for r in sorted((r for r in closed if r.server == label), key=lambda r: r.users):
                 y, lo, hi = _energy_value(r)
                 if finite(y):
-                    pts.append(Point(r["users"], y, lo, hi, _energy_note(r)))
+                    pts.append(Point(r.users, y, lo, hi, _energy_note(r)))
             series.append(Series(label, pts, colour(label)))
         fig = _line(slug("energy-vs-users", workload), f"{workload}: energy per 1,000 requests against virtual users",
                     "virtual users (closed loop)", "joules per 1,000 requests", series, "linear",
@@ -236,15 +241,16 @@ def server_energy_figures(servers: list[Row], colour: Colours) -> list[Figure]:
 def startup_figures(engines: list[Row], servers: list[Row], colour: Colours) -> list[Figure]:
     """Per workload: load (cold and with the engine's cache warm), first inference, and servers' cold start."""
     figs = []
-    workloads = list(dict.fromkeys([str(r["workload"]) for r in ok(engines)] + [str(r["workload"]) for r in ok(servers)]))
+    workloads = list(dict.fromkeys(str(r.workload) for r in ok(engines) + ok(servers)))
     kinds = [("export / convert", "convert_s"), ("load, cold", "load_s"), ("load, engine cache warm", "load_cached_s"),
              ("first inference", "first_inference_s"), ("server start to ready", "cold_start_s")]
     for workload in workloads:
         first: dict[str, Row] = {}
         for r in ok(engines) + ok(servers):
-            if str(r["workload"]) == workload:
-                first.setdefault(r.get("server") or r["engine"], r)
-        series = [Series(name, [Point(label, r[key], note=f"{r[key]:.3g} s") for label, r in first.items() if finite(r.get(key))],
+            if str(r.workload) == workload:
+                first.setdefault(getattr(r, "server", None) or getattr(r, "engine", ""), r)
+        series = [Series(name, [Point(label, getattr(r, key), note=f"{getattr(r, key):.3g} s") for label, r in first.items()
+                                if finite(getattr(r, key, None))],
                          colour(f"startup: {name}"))
                   for name, key in kinds]
         fig = _bars(slug("startup", workload), f"{workload}: load and first-inference time", "seconds", list(first), series,
@@ -258,12 +264,12 @@ def startup_figures(engines: list[Row], servers: list[Row], colour: Colours) -> 
 # ---- latency distributions -----------------------------------------------------------------------------
 
 
-def cdf_points(hist: Any) -> list[Point]:
-    """(latency ms, fraction at or below) from a merged HdrHistogram, at CDF_QUANTILES."""
+def cdf_points(r: Row) -> list[Point]:
+    """(latency ms, fraction at or below) of a cell, at CDF_QUANTILES (from its merged histogram)."""
     pts: list[Point] = []
-    at = histogram.values_at_percentiles(hist, CDF_QUANTILES)
+    at = r.quantiles_ms(CDF_QUANTILES)
     for q in CDF_QUANTILES:
-        ms = at[q] / 1000.0
+        ms = at[q]
         if len(pts) > 1 and ms == pts[-1].x:  # the first point stays at 0, so the curve rises from the axis
             pts[-1] = Point(ms, q / 100, note=f"p{q:.4g}")
         else:
@@ -275,23 +281,23 @@ def cdf_figures(engines: list[Row], servers: list[Row], colour: Colours) -> list
     """Per workload: one request at a time (engines at batch 1, servers at one user), and the servers at
     their highest user count."""
     figs = []
-    one = [(f"in process: {r['engine']}", r["engine"], r) for r in batch_one(engines)]
-    one += [(r["server"], r["server"], r) for r in ok(servers) if r.get("users") == 1]
-    closed = [r for r in ok(servers) if r.get("users") is not None]
-    for workload in dict.fromkeys(str(r["workload"]) for _, _, r in one):
-        series = [Series(name, cdf_points(r["histogram"]), colour(key), markers=False) for name, key, r in one
-                  if str(r["workload"]) == workload and r.get("histogram") is not None]
+    one = [(f"in process: {r.engine}", r.engine, r) for r in batch_one(engines)]
+    one += [(r.server, r.server, r) for r in ok(servers) if r.users == 1]
+    closed = [r for r in ok(servers) if r.users is not None]
+    for workload in dict.fromkeys(str(r.workload) for _, _, r in one):
+        series = [Series(name, cdf_points(r), colour(key), markers=False) for name, key, r in one
+                  if str(r.workload) == workload and r.histogram is not None]
         fig = _line(slug("latency-cdf-one", workload), f"{workload}: latency distribution, one request at a time", "latency (ms)",
                     "fraction of requests at or below", series, "log10",
                     "from merged histograms (3 significant digits); in process: batch 1; servers: one virtual user.", "linear")
         if fig:
             figs.append(fig)
     for workload, rows in by_workload(closed).items():
-        top = max(r["users"] for r in rows)
+        top = max(r.users for r in rows)
         if top <= 1:
             continue
-        series = [Series(r["server"], cdf_points(r["histogram"]), colour(r["server"]), markers=False)
-                  for r in rows if r["users"] == top and r.get("histogram") is not None]
+        series = [Series(r.server, cdf_points(r), colour(r.server), markers=False)
+                  for r in rows if r.users == top and r.histogram is not None]
         fig = _line(slug("latency-cdf-users", workload, top), f"{workload}: latency distribution at {top} virtual users",
                     "latency (ms)", "fraction of requests at or below", series, "log10",
                     "from merged histograms; the tail is where queueing shows.", "linear")

@@ -11,7 +11,7 @@ from pathlib import Path
 from infermeter.reports.content import build_report, suites_of
 from infermeter.reports.html import render_html
 from infermeter.reports.markdown import render_markdown
-from infermeter.results.frame import records_under
+from infermeter.results.frame import read_under
 
 FIGURE_DIR = "figures"
 FIGURE_PREFIXES = ("throughput-vs-", "latency-", "memory-vs-", "energy-vs-", "startup-")
@@ -41,8 +41,8 @@ def _write_text(path: Path, text: str) -> None:
 def write_report(paths: list[Path], out: Path, title: str | None = None) -> ReportFiles:
     from infermeter.reports.png import write_png
 
-    records = records_under(paths)
-    suites = suites_of(sorted({str(r["source"]) for r in records}))
+    records = read_under(paths)
+    suites = suites_of(sorted({str(r.source) for r in records}))
     names = [json.loads(text).get("name") for text in suites.values() if text.startswith("{")]
     report = build_report(records, suites, title or f"infermeter report: {', '.join(n for n in names if n) or paths[0].resolve().name}")
     out.mkdir(parents=True, exist_ok=True)

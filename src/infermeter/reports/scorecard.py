@@ -8,12 +8,13 @@ shown beside, as their authors' judgement, for TorchServe, TF Serving and Triton
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 from infermeter.reports.grid import Grid
+from infermeter.results.environment import framework_usage, serving_lines
+from infermeter.results.record import AnyRecord
+
+__all__ = ["scorecard_grid", "scorecard_rows", "serving_lines"]
 
 # The DL-serving study's usability scores (1-5, higher is better): user-friendliness, documentation,
 # features, community, maintenance. Its authors' judgement, not a measurement.
@@ -24,53 +25,22 @@ STUDY_SCORES = {
 }
 STUDY_CRITERIA = ("user-friendliness", "documentation", "features", "community", "maintenance")
 
-_CODE_SUFFIXES = {".py", ".json", ".pbtxt", ".properties", ".yaml", ".yml", ".toml", ".cfg"}
-_NOT_WRITTEN_FOR_THE_FRAMEWORK = {"serving.json", "server.log"}  # infermeter's own, the same for every framework
-
-
-def serving_lines(workdir: Path) -> int:
-    """Non-blank, non-comment lines of the handler code and configuration files in a server's work
-    directory (model artifacts and logs are not text written to serve, and are skipped)."""
-    total = 0
-    for f in workdir.rglob("*"):
-        if not f.is_file() or f.suffix not in _CODE_SUFFIXES or f.name in _NOT_WRITTEN_FOR_THE_FRAMEWORK:
-            continue
-        if f.stat().st_size > 200_000:  # an exported model or data, not something written by hand
-            continue
-        for line in f.read_text(errors="replace").splitlines():
-            stripped = line.strip()
-            if stripped and not stripped.startswith(("#", "//")):
-                total += 1
-    return total
-
-
-def scorecard_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def scorecard_rows(records: list[AnyRecord]) -> list[dict[str, Any]]:
     """One row per framework: environment, cold start and serving lines from `records`, and features."""
     from infermeter.servers import envs
     from infermeter.servers.registry import SERVERS
 
-    # Every record of one deployment carries the same deployment block; count each deployment once.
-    cold: dict[str, dict[str, float]] = defaultdict(dict)
-    lines: dict[str, dict[str, int]] = defaultdict(dict)
-    for r in records:
-        dep = r.get("deployment") or {}
-        log = dep.get("log")
-        if r.get("kind") != "server" or not log:
-            continue
-        name = (r.get("server") or {}).get("name")
-        if dep.get("cold_start_s") is not None:
-            cold[name][log] = dep["cold_start_s"]
-        if log not in lines[name] and Path(log).parent.is_dir():
-            lines[name][log] = serving_lines(Path(log).parent)
+    usage = framework_usage(records)
     rows = []
     for name, cls in SERVERS.items():
         info = envs.env_info(name)
+        used = usage.get(name)
         rows.append({
             "server": name,
             "install_mb": info.get("size_mb"),
             "install_s": info.get("install_s"),
-            "cold_start_s": statistics.median(cold[name].values()) if cold[name] else None,
-            "serving_lines": statistics.median(lines[name].values()) if lines[name] else None,
+            "cold_start_s": used.cold_start_s if used else None,
+            "serving_lines": used.serving_lines if used else None,
             "features": sorted(cls.features),
             "study_scores": STUDY_SCORES.get(name),
         })
@@ -87,7 +57,7 @@ SCORECARD_NOTE = (
 )
 
 
-def scorecard_grid(records: list[dict[str, Any]], only: set[str] | None = None) -> Grid:
+def scorecard_grid(records: list[AnyRecord], only: set[str] | None = None) -> Grid:
     """The scorecard as a table (every framework, or those in `only`)."""
     from infermeter.servers.base import FEATURES
 

@@ -1,9 +1,9 @@
 """Compare two runs of the same suite cell by cell, and say whether each difference is real.
 
 Cells are matched by their id (a hash of the cell's full settings), so two runs of one suite on two
-machines, versions or days line up. For each cell and metric: run A's and run B's value (latency
-percentiles from the merged histograms of all ok repeats, throughput as the mean over repeats), the
-relative change, and Welch's t-test over the per-repeat values. The p-values of all the cell x metric tests
+machines, versions or days line up. For each cell and metric: run A's and run B's value from the cells'
+summaries (latency percentiles from the merged histograms of all ok repeats, throughput as the mean over
+repeats), the relative change, and Welch's t-test over the per-repeat values. The p-values of all the cell x metric tests
 are adjusted together (Holm): with 40 tests at alpha 0.05, two identical runs would otherwise show about
 two "significant" changes by chance. A change is called significant only when its adjusted p < alpha and
 it is at least `min_change` in size: on a noisy machine a 0.5% shift can be "significant" and mean nothing.
@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from infermeter.errors import ConfigError
-from infermeter.results import histogram
+from infermeter.results.record import AnyRecord
+from infermeter.results.summary import AnySummary, LoadCellSummary, summarise
 
 # metric -> True if higher is better
 METRICS: dict[str, bool] = {"throughput": True, "p50": False, "p90": False, "p99": False, "mean": False}
@@ -48,43 +49,18 @@ class CellDiff:
     diffs: tuple[MetricDiff, ...]
 
 
-def _label(r: dict[str, Any]) -> str:
-    cell = r.get("cell") or {}
-    if r.get("kind") == "server":
-        point = f"users {cell.get('users')}" if cell.get("users") is not None else f"rate {cell.get('rate')}/s"
-        return f"{cell.get('workload')} on {r.get('server', {}).get('label')}, {point}"
-    if r.get("kind") == "load":
-        point = f"users {cell.get('users')}" if cell.get("users") is not None else f"rate {cell.get('rate')}/s"
-        return f"{cell.get('label') or cell.get('target')}, {point}"
-    engine = (r.get("engine") or {}).get("label") or cell.get("engine")
-    return f"{cell.get('workload')} on {engine}, {cell.get('scenario')} b={cell.get('batch_size')} c={cell.get('concurrency')}"
+def _label(s: AnySummary) -> str:
+    if isinstance(s, LoadCellSummary):
+        point = f"users {s.users}" if s.users is not None else f"rate {s.rate}/s"
+        return f"{s.workload} on {s.server}, {point}" if s.kind == "server" else f"{s.label}, {point}"
+    return f"{s.workload} on {s.engine}, {s.scenario} b={s.batch_size} c={s.concurrency}"
 
 
-def _throughput(m: dict[str, Any]) -> float | None:
-    return m.get("throughput_rps") if m.get("throughput_rps") is not None else m.get("samples_per_s")
-
-
-def _per_repeat(ok: list[dict[str, Any]], metric: str) -> list[float]:
-    vals = []
-    for r in ok:
-        m = r.get("metrics") or {}
-        v = _throughput(m) if metric == "throughput" else (m.get("latency_ms") or {}).get(metric)
-        if v is not None and not math.isnan(v):
-            vals.append(float(v))
-    return vals
-
-
-def latency_summary(ok: list[dict[str, Any]]) -> dict[str, float]:
-    """Latency percentiles and mean (ms) from the merged histograms of a cell's ok repeats ({}: none kept)."""
-    hdrs = [r["metrics"]["latency_hdr"] for r in ok if (r.get("metrics") or {}).get("latency_hdr")]
-    return histogram.summary_ms(histogram.merge(hdrs)) if hdrs else {}
-
-
-def _overall(ok: list[dict[str, Any]], metric: str, latency: dict[str, float]) -> float:
+def _overall(s: AnySummary, metric: str) -> float:
+    """Throughput: the mean over repeats; latency: from the merged histograms of the cell's ok repeats."""
     if metric == "throughput":
-        vals = _per_repeat(ok, metric)
-        return float(np.mean(vals)) if vals else math.nan
-    return float(latency.get(metric, math.nan))
+        return s.throughput.mean
+    return s.latency.at(metric) if s.latency is not None else math.nan
 
 
 def welch_p(a: list[float], b: list[float]) -> float:
@@ -99,15 +75,13 @@ def welch_p(a: list[float], b: list[float]) -> float:
     return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
-def diff_metric(metric: str, ok_a: list[dict[str, Any]], ok_b: list[dict[str, Any]],
-                latency_a: dict[str, float], latency_b: dict[str, float]) -> MetricDiff | None:
-    """The difference with its raw p-value; the verdict is given once every p-value is adjusted.
-    `latency_a/b`: each side's latency_summary, merged once per cell rather than once per metric."""
-    a, b = _overall(ok_a, metric, latency_a), _overall(ok_b, metric, latency_b)
-    if math.isnan(a) or math.isnan(b) or a == 0:
+def diff_metric(metric: str, a: AnySummary, b: AnySummary) -> MetricDiff | None:
+    """The difference with its raw p-value; the verdict is given once every p-value is adjusted."""
+    va, vb = _overall(a, metric), _overall(b, metric)
+    if math.isnan(va) or math.isnan(vb) or va == 0:
         return None
-    p = welch_p(_per_repeat(ok_a, metric), _per_repeat(ok_b, metric))
-    return MetricDiff(metric, a, b, (b - a) / a, p, "")
+    p = welch_p(a.per_repeat(metric), b.per_repeat(metric))
+    return MetricDiff(metric, va, vb, (vb - va) / va, p, "")
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -131,37 +105,22 @@ def _verdict(d: MetricDiff, p: float, alpha: float, min_change: float) -> Metric
     return MetricDiff(d.metric, d.a, d.b, d.change, p, verdict)
 
 
-def _ok_by_cell(records: list[dict[str, Any]]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
-    ok: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    labels: dict[str, str] = {}
-    for r in records:
-        cid = r.get("cell_id")
-        if cid is None:
-            continue
-        labels.setdefault(cid, _label(r))
-        if r.get("status") == "ok":
-            ok[cid].append(r)
-    return ok, labels
-
-
-def compare_runs(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]], alpha: float = 0.05,
-                 min_change: float = 0.02) -> tuple[list[CellDiff], list[str], list[str]]:
-    """(differences of the cells both runs measured, labels only in A, labels only in B)."""
-    ok_a, labels_a = _ok_by_cell(records_a)
-    ok_b, labels_b = _ok_by_cell(records_b)
-    common = [cid for cid in labels_a if cid in ok_a and cid in ok_b]
-    raw = {}
-    for cid in common:
-        lat_a, lat_b = latency_summary(ok_a[cid]), latency_summary(ok_b[cid])
-        raw[cid] = [d for m in METRICS if (d := diff_metric(m, ok_a[cid], ok_b[cid], lat_a, lat_b)) is not None]
+def compare_runs(records_a: Sequence[AnyRecord | Mapping[str, Any]], records_b: Sequence[AnyRecord | Mapping[str, Any]],
+                 alpha: float = 0.05, min_change: float = 0.02) -> tuple[list[CellDiff], list[str], list[str]]:
+    """(differences of the cells both runs measured, labels only in A, labels only in B). Each side's cells
+    are the summary layer's (results/summary.py): its grouping, its merged histograms, its ok repeats."""
+    cells_a = {s.cell_id: s for s in summarise(records_a)}
+    cells_b = {s.cell_id: s for s in summarise(records_b)}
+    common = [cid for cid, s in cells_a.items() if s.measured and cid in cells_b and cells_b[cid].measured]
+    raw = {cid: [d for m in METRICS if (d := diff_metric(m, cells_a[cid], cells_b[cid])) is not None] for cid in common}
     flat = [d for cid in common for d in raw[cid]]
     adjusted = iter(holm([d.p_value for d in flat]))
     out = []
     for cid in common:
         diffs = tuple(_verdict(d, next(adjusted), alpha, min_change) for d in raw[cid])
-        out.append(CellDiff(cid, labels_a[cid], (len(ok_a[cid]), len(ok_b[cid])), diffs))
-    only_a = [labels_a[c] for c in labels_a if c not in common]
-    only_b = [labels_b[c] for c in labels_b if c not in common and c not in labels_a]
+        out.append(CellDiff(cid, _label(cells_a[cid]), (cells_a[cid].repeats, cells_b[cid].repeats), diffs))
+    only_a = [_label(s) for cid, s in cells_a.items() if cid not in common]
+    only_b = [_label(s) for cid, s in cells_b.items() if cid not in common and cid not in cells_a]
     return out, only_a, only_b
 
 

@@ -7,7 +7,10 @@ favours load points near saturation; the ranking uses each framework's cheapest 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infermeter.results.summary import LoadCellSummary
 
 
 def per_million_requests(price_per_hour: float, throughput_rps: float | None) -> float | None:
@@ -23,17 +26,18 @@ def cost_record(price_per_hour: float | None, currency: str, throughput_rps: flo
             "per_million_requests": per_million_requests(price_per_hour, throughput_rps)}
 
 
-def cost_ranking(rows: list[dict[str, Any]]) -> list[str]:
-    """Per workload, servers from cheapest to dearest per million requests (each at its cheapest load point)."""
-    best: dict[str, dict[str, tuple[float, str, Any]]] = {}
+def cost_ranking(rows: list[LoadCellSummary]) -> list[str]:
+    """Per workload, servers from cheapest to dearest per million requests (each at its cheapest load point),
+    from the server cells' summaries (the mean over repeats of each load point's cost)."""
+    best: dict[str, dict[str, tuple[float, str, str]]] = {}
     for r in rows:
-        cost = r.get("cost_per_million")
-        if r.get("status") != "ok" or cost is None or cost.n == 0:
+        cost = r.cost_per_million
+        if not r.measured or cost.n == 0 or r.server is None:
             continue
-        point = f"{r['users']} users" if r.get("users") else f"{r.get('rate')}/s"
-        entry = best.setdefault(r["workload"], {})
-        if r["server"] not in entry or cost.mean < entry[r["server"]][0]:
-            entry[r["server"]] = (cost.mean, r.get("currency", ""), point)
+        point = f"{r.users} users" if r.users else f"{r.rate}/s"
+        entry = best.setdefault(str(r.workload), {})
+        if r.server not in entry or cost.mean < entry[r.server][0]:
+            entry[r.server] = (cost.mean, r.currency or "", point)
     lines = []
     for workload, servers in best.items():
         ranked = sorted(servers.items(), key=lambda kv: kv[1][0])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infermeter.errors import ConfigError, NotInstalledError
+from infermeter.results.record import AnyRecord, to_dict
 from infermeter.results.store import ResultStore
 
 
@@ -34,9 +35,15 @@ def result_files(paths: Iterable[Path | str]) -> list[Path]:
     return found
 
 
+def read_under(paths: Iterable[Path | str]) -> list[AnyRecord]:
+    """Every current record under `paths` (typed), each with a `source` naming the results directory it
+    came from."""
+    return [r.model_copy(update={"source": str(f.parent)}) for f in result_files(paths) for r in ResultStore(f.parent).read()]
+
+
 def records_under(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
-    """Every record under `paths`, each with a `source` naming the results directory it came from."""
-    return [r | {"source": str(f.parent)} for f in result_files(paths) for r in ResultStore(f.parent).records()]
+    """The same as plain dicts (the JSON shape)."""
+    return [to_dict(r) for r in read_under(paths)]
 
 
 def _need(module: str) -> Any:

@@ -93,8 +93,15 @@ def _shown(values: list[Any]) -> str:
     return " | ".join(_text(v) for v in values) if values else ABSENT
 
 
-def metadata_diff(records_a: list[dict[str, Any]], records_b: list[dict[str, Any]]) -> MetadataDiff:
-    """Every machine and software field whose values differ between the runs (each run: all its records)."""
+def _plain(records: Iterable[Any]) -> list[dict[str, Any]]:
+    """Typed records (results/record.py) as their JSON shape; dicts as they are."""
+    return [r.model_dump(mode="json") if hasattr(r, "model_dump") else r for r in records]
+
+
+def metadata_diff(records_a: Iterable[Any], records_b: Iterable[Any]) -> MetadataDiff:
+    """Every machine and software field whose values differ between the runs (each run: all its records,
+    typed or dicts)."""
+    records_a, records_b = _plain(records_a), _plain(records_b)
     diffs: list[FieldDiff] = []
     notes: list[str] = []
     ma, mb = _values(records_a, _machine), _values(records_b, _machine)

@@ -22,7 +22,7 @@ from infermeter.results.warnings import classify
 _V1_FIELDS = {
     "schema_version", "kind", "run_id", "cell_id", "cell", "status", "error", "finished_at", "machine", "packages",
     "warnings", "repeat", "repeats", "sanity", "workload", "engine", "artifact", "parity", "thread_env", "metrics",
-    "server", "answers", "deployment", "cost", "source", "warmup",
+    "server", "answers", "deployment", "cost", "source", "warmup", "superseded", "inprocess", "decomposition",
 }
 
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from infermeter.errors import ConfigError, ResultsWriteError
 from infermeter.results.histogram import PERCENTILES
 from infermeter.results.migrate import UnknownSchema, migrate
-from infermeter.results.record import AnyRecord, parse_record, to_dict
+from infermeter.results.record import AnyRecord, NotMeasured, parse_record, to_dict
 
 LATENCY_KEYS = [f"p{p:g}" for p in PERCENTILES] + ["mean", "std", "min", "max"]
 METRIC_KEYS = [
@@ -313,17 +313,16 @@ class ResultStore:
         for r in self.read(include_superseded):
             yield to_dict(r)
 
-    def finished_cells(self, records: Iterable[dict[str, Any]] | None = None) -> set[str]:
+    def finished_cells(self, records: Iterable[AnyRecord] | None = None) -> set[str]:
         """Cells that --resume need not run again: every repeat of the cell's latest attempt ok. (Skipped
         cells are planned afresh: the engine may have been installed since.) `records`: current records
         already read from this store."""
         ok: dict[str, set[int]] = {}
         needed: dict[str, int] = {}
-        for r in self.records() if records is None else records:
-            if r.get("superseded"):
+        for r in self.read() if records is None else records:
+            if r.superseded or isinstance(r, NotMeasured):
                 continue
-            if r.get("status") == "ok":
-                cid = r["cell_id"]
-                ok.setdefault(cid, set()).add(r["repeat"])
-                needed[cid] = r.get("repeats") or 1
+            if r.status == "ok":
+                ok.setdefault(r.cell_id, set()).add(r.repeat)
+                needed[r.cell_id] = r.repeats or 1
         return {cid for cid, reps in ok.items() if len(reps) >= needed[cid]}

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from infermeter.results.stats import UNSTABLE_CV
 from infermeter.validity.sanity import OTHER_CPU_LIMIT
+
+if TYPE_CHECKING:
+    from infermeter.results.record import EngineWindow
 
 TREND_ALPHA = 0.05
 
@@ -36,24 +39,25 @@ def _g(v: float) -> str:
     return f"{v:.3g}"
 
 
-def causes(records: Sequence[dict[str, Any]], values: Sequence[float | None], name: str, unit: str) -> list[Cause]:
+def causes(records: Sequence[EngineWindow], values: Sequence[float | None], name: str, unit: str) -> list[Cause]:
     """Measured causes of disagreement between `values` of metric `name` (one per record, in repeat order)."""
-    order = sorted(range(len(records)), key=lambda i: records[i].get("repeat", i))
+    order = sorted(range(len(records)), key=lambda i: records[i].repeat)
     records, values = [records[i] for i in order], [values[i] for i in order]
     found: list[Cause] = []
-    has_warmup = any(isinstance(r.get("warmup"), dict) for r in records)
-    warm = next((r["warmup"] for r in records if isinstance(r.get("warmup"), dict) and not r["warmup"].get("steady", True)), None)
+    has_warmup = any(r.warmup is not None for r in records)
+    warm = next((r.warmup for r in records if r.warmup is not None and not r.warmup.steady), None)
     if warm is not None:
         drift = ""
-        if warm.get("early_ms") is not None and warm.get("late_ms") is not None:
-            drift = f", median {_g(warm['early_ms'])} -> {_g(warm['late_ms'])} ms over its last {warm['window']} calls"
+        if warm.early_ms is not None and warm.late_ms is not None:
+            drift = f", median {_g(warm.early_ms)} -> {_g(warm.late_ms)} ms over its last {warm.window} calls"
+        now = f" (now {warm.max_seconds:g})" if warm.max_seconds is not None else ""
         found.append(Cause(
             "warmup-not-steady",
-            f"warm-up was not steady after {warm['calls']} calls ({warm['seconds']:.0f} s{drift})",
-            f"raise warmup.max_seconds (now {warm['max_seconds']:g}) so that warm-up settles before the first window",
+            f"warm-up was not steady after {warm.calls} calls ({warm.seconds:.0f} s{drift})",
+            f"raise warmup.max_seconds{now} so that warm-up settles before the first window",
         ))
 
-    others = [(r.get("repeat", i), (r.get("metrics") or {}).get("other_cpu_percent")) for i, r in enumerate(records)]
+    others = [(r.repeat, r.metrics.other_cpu_percent) for r in records]
     busy = [(rep, v) for rep, v in others if v is not None and v > OTHER_CPU_LIMIT]
     if busy:
         quiet = [v for _, v in others if v is not None and v <= OTHER_CPU_LIMIT]
@@ -99,11 +103,11 @@ def causes(records: Sequence[dict[str, Any]], values: Sequence[float | None], na
 MACHINE_RHO = 0.7  # how closely the repeats must follow the machine's own speed to blame it
 
 
-def _machine_speed(records: Sequence[dict[str, Any]], values: Sequence[float | None], name: str, unit: str) -> Cause | None:
+def _machine_speed(records: Sequence[EngineWindow], values: Sequence[float | None], name: str, unit: str) -> Cause | None:
     """The machine itself ran at different speeds, and the repeats followed it: the speed probe (a fixed
     computation timed around each window) varied by more than the unstable threshold and its rank order
     matches the metric's (slower probe, slower repeat)."""
-    pairs = [((r.get("metrics") or {}).get("speed_probe_ms"), v) for r, v in zip(records, values)]
+    pairs = [(r.metrics.speed_probe_ms, v) for r, v in zip(records, values)]
     pairs = [(p, v) for p, v in pairs if p is not None and v is not None]
     if len(pairs) < 3:
         return None
@@ -126,13 +130,12 @@ def _machine_speed(records: Sequence[dict[str, Any]], values: Sequence[float | N
     )
 
 
-def explain(records: Sequence[dict[str, Any]], values: Sequence[float | None], name: str, unit: str) -> tuple[str, str]:
+def explain(records: Sequence[EngineWindow], values: Sequence[float | None], name: str, unit: str) -> tuple[str, str]:
     """(', cause: ...' to append to the disagreement, remedy) for the warning text."""
     found = causes(records, values, name, unit)
     if not found:
-        cpu = [(r.get("metrics") or {}).get("other_cpu_percent") for r in records]
-        seen = [c for c in cpu if c is not None]
+        seen = [r.metrics.other_cpu_percent for r in records if r.metrics.other_cpu_percent is not None]
         quiet = f", other processes used at most {max(seen):.0f}% CPU" if seen else ""
-        return (f", cause not measured (warm-up steady{quiet})" if any(isinstance(r.get("warmup"), dict) for r in records)
+        return (f", cause not measured (warm-up steady{quiet})" if any(r.warmup is not None for r in records)
                 else f", cause not measured{quiet}"), "lengthen the windows (measure.min_seconds), pin threads, or add repeats"
     return ", cause: " + " and ".join(c.text for c in found), ", then ".join(c.remedy for c in found if c.remedy)

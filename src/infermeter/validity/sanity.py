@@ -106,14 +106,22 @@ def engine_sanity(n: int, concurrency: int, calls_per_s: float | None, mean_ms: 
     return verdict(checks)
 
 
-def cell_sanity(records: list[dict[str, Any]]) -> tuple[str, list[str]]:
-    """(verdict, distinct failed checks) over a cell's records, for the report. The per-window sample
-    count is left out here: a cell's percentiles come from all its windows merged, and the table marks
-    a p99 that the merged count does not support."""
+def _checks(record: Any) -> list[dict[str, Any]]:
+    """A record's sanity checks as dicts; `record` is typed (results/record.py) or its JSON shape."""
+    block = record.get("sanity") if isinstance(record, dict) else getattr(record, "sanity", None)
+    if block is None:
+        return []
+    return list(block.get("checks", [])) if isinstance(block, dict) else [c.model_dump() for c in block.checks]
+
+
+def cell_sanity(records: list[Any]) -> tuple[str, list[str]]:
+    """(verdict, distinct failed checks) over a cell's records (typed or dicts), for the summaries. The
+    per-window sample count is left out here: a cell's percentiles come from all its windows merged, and
+    the table marks a p99 that the merged count does not support."""
     failed: list[str] = []
     seen = False
     for r in records:
-        for c in (r.get("sanity") or {}).get("checks", []):
+        for c in _checks(r):
             seen = True
             line = f"{c['check']}: {c['detail']}"
             if not c["ok"] and not c["check"].startswith("samples for") and line not in failed:
