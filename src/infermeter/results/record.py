@@ -263,10 +263,6 @@ def parse_record(data: dict[str, Any] | AnyRecord) -> AnyRecord:
     return _ADAPTER.validate_python(data)
 
 
-def to_json(record: AnyRecord) -> str:
-    return record.model_dump_json()
-
-
 def to_dict(record: AnyRecord) -> dict[str, Any]:
     return record.model_dump(mode="json")
 
