@@ -26,6 +26,25 @@ def cli(*args):
     return [sys.executable, "-m", "infermeter.cli.main", *args]
 
 
+def alive_after(pids: list[int], seconds: float = 5.0) -> list[int]:
+    """Which of `pids` still run after up to `seconds`: the cell worker learns of its parent's death from the
+    kernel (PR_SET_PDEATHSIG), a moment after it; anything alive after that outlived the run."""
+    def alive() -> list[int]:
+        out = []
+        for p in pids:
+            try:
+                if psutil.Process(p).status() != psutil.STATUS_ZOMBIE:
+                    out.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
+    deadline = time.monotonic() + seconds
+    while (left := alive()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
 def test_sigkill_loses_no_finished_result_and_resume_completes(tmp_path):
     suite = tmp_path / "suite.yaml"
     suite.write_text(SUITE)
@@ -45,7 +64,7 @@ def test_sigkill_loses_no_finished_result_and_resume_completes(tmp_path):
     for line in results.read_text().splitlines():
         if line.strip():
             json.loads(line)  # every line written is whole: records are appended in one write and fsynced
-    assert not [p for p in family if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive_after(family), "a process of the killed run outlived it"
 
     finished_before = {r["cell_id"] for r in before if r["repeat"] == r["repeats"] - 1}
     r = subprocess.run(cli("run", str(suite), "--out", str(out), "--cache", str(cache), "--resume"),
