@@ -8,7 +8,6 @@ import ipaddress
 import json
 import math
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,14 +15,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from infermeter.collectors import machine, process
-from infermeter.collectors.energy import EnergyWindow
+from infermeter.collectors import machine
+from infermeter.collectors.window import endpoint_window
 from infermeter.errors import ConfigError
 from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
 from infermeter.load.http import HttpTarget
 from infermeter.load.schedule import arrivals, split
 from infermeter.load.settings import LoadSettings
-from infermeter.results.record import Energy, LoadMetrics, LoadWindow, Sanity
+from infermeter.results.record import LoadMetrics, LoadWindow, Sanity
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning
 from infermeter.validity.sanity import load_sanity
@@ -147,12 +146,11 @@ def run_load(
         for rep in range(settings.repeats):
             if on_progress:
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
-            energy = EnergyWindow().start()
-            busy0, t0 = process.system_busy_seconds(), time.perf_counter()
+            collected = endpoint_window().start()
             metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep))
-            if metrics:  # the target's processes are not ours: measured (RAPL) or n/a, never a guess
-                metrics.energy = Energy(**energy.result(None, metrics.throughput_rps))
-                metrics.system_cpu_percent = process.cpu_percent(process.system_busy_seconds() - busy0, time.perf_counter() - t0)
+            collected.stop()
+            if metrics:  # the target's processes are not ours: energy measured (RAPL) or n/a, never a guess
+                metrics = LoadMetrics.model_validate(metrics.model_dump() | collected.fields(metrics.throughput_rps))
             record = LoadWindow(
                 run_id=run_id, cell_id=cell_id, cell=cell, machine=machine.machine_info(), packages=machine.package_versions(),
                 **window_fields(rep, settings.repeats, metrics, failure, warnings, u),
