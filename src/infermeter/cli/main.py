@@ -40,7 +40,17 @@ def _warn_leftovers() -> None:
 
 def _run(
     suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
-    suite_data: Optional[dict] = None, write_report_too: bool = False,
+    suite_data: Optional[dict] = None, write_report_too: bool = False, force_suite: bool = False,
+) -> None:
+    from infermeter.results.store import ResultStore
+
+    with ResultStore(out).lock():  # the whole run, summary and report included: a second run on OUT is refused
+        _run_locked(suite_path, out, resume, cache, only_installed, suite_data, write_report_too, force_suite)
+
+
+def _run_locked(
+    suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool,
+    suite_data: Optional[dict], write_report_too: bool, force_suite: bool,
 ) -> None:
     from infermeter.config import load_suite, parse_suite
     from infermeter.engines.registry import engine_class
@@ -59,7 +69,7 @@ def _run(
         suite.engines = [e for e in suite.engines if not engine_class(e.name).missing()]
         if not suite.engines:
             raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
-    summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console)
+    summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console, force_suite=force_suite)
     records = ResultStore(out).read()
     engine_rows = summarise_engines(records)
     write_summary_csv(engine_rows, out / "summary.csv")
@@ -123,14 +133,15 @@ def run(
     out: Path = typer.Option(Path("results/run"), "--out", "-o", help="results directory"),
     resume: bool = typer.Option(False, help="skip cells OUT already holds; run the rest"),
     cache: Optional[Path] = typer.Option(None, help="artifact cache (default ~/.cache/infermeter or $INFERMETER_CACHE)"),
+    force_suite: bool = typer.Option(False, "--force-suite", help="with --resume: go on although the suite differs from the one OUT was run with"),
 ) -> None:
     """Run a suite (every workload on every engine at every scenario point), or one model file with --model."""
     if (suite is None) == (model is None):
         raise InfermeterError("give either a suite file or --model PATH", "infermeter run SUITE.yaml, or infermeter run --model model.onnx")
     if model is not None:
-        _run(None, out, resume, cache, suite_data=_model_suite(model, engine, batch_size, repeats))
+        _run(None, out, resume, cache, suite_data=_model_suite(model, engine, batch_size, repeats), force_suite=force_suite)
     else:
-        _run(suite, out, resume, cache)
+        _run(suite, out, resume, cache, force_suite=force_suite)
 
 
 def _model_suite(model: str, engines: list[str], batch_sizes: list[int], repeats: int) -> dict:
@@ -155,9 +166,10 @@ def quickstart(
     out: Path = typer.Option(Path("results/quickstart"), "--out", "-o"),
     resume: bool = typer.Option(False),
     cache: Optional[Path] = typer.Option(None),
+    force_suite: bool = typer.Option(False, "--force-suite", help="with --resume: go on although the suite differs"),
 ) -> None:
     """ResNet-50 and BERT-base at batch 1 on every engine installed here (a few minutes on 2 cores), then the report."""
-    _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True)
+    _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True, force_suite=force_suite)
 
 
 def _numbers(text: Optional[str], kind: type) -> Optional[list]:
@@ -447,6 +459,28 @@ def scorecard(paths: list[Path] = typer.Argument(None, help="results directories
     caption, grid.caption = grid.caption, ""
     out_console.print(to_rich(grid))
     out_console.print(caption, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def doctor(
+    out: Path = typer.Argument(..., help="results directory (the --out of a run or load test)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="only report; change nothing"),
+) -> None:
+    """Check a results directory and repair what can be repaired without losing a measured record: damaged
+    lines of results.jsonl moved to results.damaged.jsonl, results.csv and summary.csv rebuilt, leftover
+    temporary files removed."""
+    from infermeter.doctor import doctor as check
+
+    c = check(out, repair=not dry_run)
+    for f in c.findings:
+        mark = "repaired" if f.repaired else ("found" if dry_run else "not repaired")
+        err_console.print(f"{mark}: {escape(f.problem)}\n  {'done' if f.repaired else 'fix'}: {escape(f.fix)}", highlight=False, soft_wrap=True)
+    if c.unrepaired and not dry_run:
+        raise InfermeterError(f"{len(c.unrepaired)} problem(s) in {out} could not be repaired", "see each one's fix above")
+    if dry_run and c.findings:
+        raise InfermeterError(f"{len(c.findings)} problem(s) in {out}", f"infermeter doctor {out}  (without --dry-run) repairs them")
+    err_console.print(f"{out}: {c.records} records" + ("; results.csv rebuilt" if not dry_run else "") + (", all well" if not c.findings else ""),
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()

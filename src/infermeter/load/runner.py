@@ -132,8 +132,17 @@ def run_load(
     """Measure every point `repeats` times; returns the records (also appended to OUT)."""
     check_points(settings, users, rates)
     store = ResultStore(out)
+    with store.lock():
+        return _run_load_locked(target, store, settings, users, rates, label, resume, on_progress)
+
+
+def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSettings, users: list[int] | None,
+                     rates: list[float] | None, label: str, resume: bool, on_progress: Callable[[str], None] | None) -> list[LoadWindow]:
+    out = store.out
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
+    if resume:
+        store.refuse_damage()
     store.create()
     finished = store.finished_cells() if resume else set()
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]

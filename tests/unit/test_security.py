@@ -1,0 +1,215 @@
+"""One test per security and data finding of issue 14 (files, locks, resume, reports, the artifact cache,
+framework environments, cleanup, Triton, Ray, credentials in URLs, the report's inline data). Each one
+failed on the code before its fix. No model export, no real server: adapters are checked by the command
+line and environment they build."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import psutil
+import pytest
+
+from infermeter.config import parse_suite
+from infermeter.errors import ConfigError
+from infermeter.results.store import ResultStore
+from infermeter.runner import run_suite
+
+ROOT = os.geteuid() == 0
+needs_root = pytest.mark.skipif(not ROOT, reason="making a directory someone else's needs root (chown)")
+NOBODY = 65534
+
+
+def suite(**over):
+    base = {
+        "workloads": ["fake-tiny"],
+        "engines": [{"name": "fake", "settings": {"service_ms": 1.0}}],
+        "scenarios": [{"kind": "offline", "batch_sizes": [1]}],
+        "warmup": {"iterations": 1, "seconds": 0},
+        "measure": {"repeats": 2, "min_iterations": 5, "min_seconds": 0.01, "max_seconds": 2},
+    }
+    base.update(over)
+    return parse_suite(base)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    """A finished fake run (OUT, cache): copied by the tests that change it."""
+    base = tmp_path_factory.mktemp("measured")
+    out, cache = base / "out", base / "cache"
+    run_suite(suite(), out, cache_root=cache, isolation="none")
+    return out, cache
+
+
+def copy_run(measured, tmp_path) -> Path:
+    out = tmp_path / "out"
+    shutil.copytree(measured[0], out, symlinks=True)
+    os.chmod(out, 0o700)
+    for lock in out.glob(".infermeter.lock"):
+        lock.unlink()
+    return out
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# --- results directories and the files in them ---------------------------------------------------------
+
+def test_results_directory_is_created_private(tmp_path):
+    ResultStore(tmp_path / "a" / "out").create()
+    assert mode(tmp_path / "a" / "out") == 0o700
+
+
+@needs_root
+def test_results_directory_of_another_user_is_refused(tmp_path):
+    out = tmp_path / "theirs"
+    out.mkdir()
+    os.chown(out, NOBODY, NOBODY)
+    with pytest.raises(ConfigError, match="not to you"):
+        ResultStore(out).create()
+
+
+def test_a_planted_results_csv_link_gets_no_row(tmp_path, measured):
+    record = next(ResultStore(measured[0]).records())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's file\n")
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    (out / "results.csv").symlink_to(victim)
+    store = ResultStore(out)
+    store.create()
+    with pytest.raises(ConfigError, match="symbolic link"):
+        store.append(record)
+    assert victim.read_text() == "someone else's file\n"
+
+
+def test_summary_csv_is_replaced_whole_never_through_a_link(tmp_path, monkeypatch):
+    from infermeter.reports.table import write_summary_csv
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep\n")
+    link = tmp_path / "summary.csv"
+    link.symlink_to(victim)
+    write_summary_csv([], link)
+    assert victim.read_text() == "keep\n" and not link.is_symlink() and link.read_text().startswith("cell_id")
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)  # a write that fails half-way leaves the old file
+    with pytest.raises(Exception, match="No space left"):
+        write_summary_csv([], link)
+    assert link.read_text().startswith("cell_id")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_second_run_on_the_same_out_is_refused(tmp_path, measured):
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(out / '.infermeter.lock')!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match=f"another infermeter process \\(pid {holder.pid}\\)"):
+            run_suite(suite(), out, cache_root=measured[1], isolation="none")
+        assert not (out / "results.jsonl").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    run_suite(suite(), out, cache_root=measured[1], isolation="none")  # free again once the other is gone
+    fd = os.open(out / ".infermeter.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after the run
+    finally:
+        os.close(fd)
+
+
+def test_resume_refuses_a_different_suite_unless_forced(tmp_path, measured):
+    out = copy_run(measured, tmp_path)
+    other = suite(scenarios=[{"kind": "offline", "batch_sizes": [1, 2]}])
+    before = (out / "suite.json").read_text()
+    with pytest.raises(ConfigError, match="different suite") as exc:
+        run_suite(other, out, cache_root=measured[1], isolation="none", resume=True)
+    assert "--force-suite" in exc.value.hint
+    assert (out / "suite.json").read_text() == before
+    summary = run_suite(other, out, cache_root=measured[1], isolation="none", resume=True, force_suite=True)
+    assert (summary.resumed, summary.measured) == (1, 1)
+    assert run_suite(suite(scenarios=[{"kind": "offline", "batch_sizes": [1, 2]}]), out, cache_root=measured[1],
+                     isolation="none", resume=True).resumed == 2  # the same suite again: fine
+
+
+# --- reading forgiving, writing strict; doctor ----------------------------------------------------------
+
+def test_reading_skips_and_names_a_damaged_line(tmp_path, measured):
+    out = copy_run(measured, tmp_path)
+    with (out / "results.jsonl").open("ab") as f:
+        f.write(b"\xff not json\n42\n")
+    store = ResultStore(out)
+    assert len(store.read()) == 2
+    assert [n for n, _ in store.rejected] == [3, 4] and "int" in store.rejected[1][1]
+
+
+def test_resume_refuses_a_damaged_results_file_and_names_the_repair(tmp_path, measured):
+    out = copy_run(measured, tmp_path)
+    with (out / "results.jsonl").open("ab") as f:
+        f.write(b"garbage\n")
+    size = (out / "results.jsonl").stat().st_size
+    with pytest.raises(ConfigError, match="damaged line.*line 3: not JSON") as exc:
+        run_suite(suite(), out, cache_root=measured[1], isolation="none", resume=True)
+    assert f"infermeter doctor {out}" in exc.value.hint
+    assert (out / "results.jsonl").stat().st_size == size
+
+
+def test_doctor_moves_damaged_lines_aside_and_keeps_every_record(tmp_path, measured):
+    from infermeter.doctor import doctor
+
+    out = copy_run(measured, tmp_path)
+    lines = (out / "results.jsonl").read_bytes().splitlines(keepends=True)
+    (out / "results.jsonl").write_bytes(lines[0] + b"[1, 2]\n" + lines[1] + b'{"torn": ')
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep\n")
+    (out / "results.csv").unlink()
+    (out / "results.csv").symlink_to(victim)
+    (out / ".summary.csv.123.4.tmp").write_text("half")
+
+    check = doctor(out, repair=False)
+    assert len(check.findings) == 2 and (out / ".summary.csv.123.4.tmp").exists()  # a dry run changes nothing
+
+    check = doctor(out)
+    assert check.records == 2 and not check.unrepaired
+    store = ResultStore(out)
+    assert len(store.read()) == 2 and store.rejected == []
+    assert (out / "results.damaged.jsonl").read_bytes() == b'[1, 2]\n{"torn": \n'
+    assert victim.read_text() == "keep\n" and not (out / "results.csv").is_symlink()
+    assert len((out / "results.csv").read_text().splitlines()) == 3
+    assert not (out / ".summary.csv.123.4.tmp").exists()
+    assert doctor(out).findings == []
+    run_suite(suite(), out, cache_root=measured[1], isolation="none", resume=True)  # resumable again
+
+
+def test_doctor_command_reports_and_exits_nonzero_on_a_dry_run_with_problems(tmp_path, measured):
+    out = copy_run(measured, tmp_path)
+    with (out / "results.jsonl").open("ab") as f:
+        f.write(b"junk\n")
+    cli = [sys.executable, "-m", "infermeter.cli.main", "doctor"]
+    r = subprocess.run([*cli, str(out), "--dry-run"], capture_output=True, text=True)
+    assert r.returncode != 0 and "line 3" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([*cli, str(out)], capture_output=True, text=True)
+    assert r.returncode == 0 and "repaired" in r.stderr and "2 records" in r.stderr
+
+
