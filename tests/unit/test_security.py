@@ -213,3 +213,68 @@ def test_doctor_command_reports_and_exits_nonzero_on_a_dry_run_with_problems(tmp
     assert r.returncode == 0 and "repaired" in r.stderr and "2 records" in r.stderr
 
 
+# --- reports ------------------------------------------------------------------------------------------
+
+def test_report_never_deletes_what_it_did_not_write(tmp_path, measured):
+    from infermeter.reports.report import write_report
+
+    out = copy_run(measured, tmp_path)
+    figs = out / "figures"
+    figs.mkdir()
+    mine = figs / "throughput-vs-my-own.png"
+    mine.write_bytes(b"the user's")
+    files = write_report([out], out)
+    assert mine.read_bytes() == b"the user's"
+    manifest = json.loads((out / ".infermeter-report.json").read_text())["files"]
+    assert "report.html" in manifest and all((out / f).exists() for f in manifest)
+    assert {str(p.relative_to(out)) for p in files.figures} <= set(manifest)
+    # A figure an earlier report wrote and this one does not draw is removed; nothing else.
+    stale = figs / "latency-gone.png"
+    stale.write_bytes(b"old")
+    (out / ".infermeter-report.json").write_text(json.dumps({"files": [*manifest, "figures/latency-gone.png", "../victim.png"]}))
+    (tmp_path / "victim.png").write_bytes(b"x")
+    write_report([out], out)
+    assert not stale.exists() and mine.exists() and (tmp_path / "victim.png").exists()
+
+
+def test_report_inline_data_survives_every_html_parser_state(tmp_path):
+    """A label holding `<!--<script>` used to move the parser into the 'script data double escaped'
+    state, where the data's `</script>` did not end the element: the page's own script became data."""
+    from infermeter.reports.html import _script_json
+
+    nasty = "a <!--<script> b </script> c </SCRIPT x> & \u2028 \u2029 ]]> -->"
+    data = [{"label": nasty}]
+    encoded = _script_json(data)
+    assert not re.search(r"[<>&\u2028\u2029]", encoded) and json.loads(encoded) == data
+    page = (f'<!doctype html><html><body><script type="application/json" id="d">{encoded}</script>'
+            '<script>draw()</script><p id="after">x</p></body></html>')
+    try:
+        import html5lib
+    except ImportError:
+        html5lib = None
+    if html5lib is not None:  # the WHATWG tokenizer, every script state
+        doc = html5lib.parse(page, namespaceHTMLElements=False)
+        scripts = doc.findall(".//script")
+        assert [s.text for s in scripts] == [encoded, "draw()"] and doc.find(".//p").text == "x"
+    from html.parser import HTMLParser
+
+    class Scripts(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.found, self.open = [], False
+
+        def handle_starttag(self, tag, attrs):
+            self.open = tag == "script"
+
+        def handle_data(self, text):
+            if self.open:
+                self.found.append(text)
+
+        def handle_endtag(self, tag):
+            self.open = False
+
+    p = Scripts()
+    p.feed(page)
+    assert p.found == [encoded, "draw()"]
+
+
