@@ -278,3 +278,79 @@ def test_report_inline_data_survives_every_html_parser_state(tmp_path):
     assert p.found == [encoded, "draw()"]
 
 
+# --- the artifact cache and framework environments ------------------------------------------------------
+
+@pytest.fixture
+def fake_exporter(tmp_path):
+    from infermeter.export.artifacts import Exporter
+    from infermeter.workloads.registry import get_workload
+
+    return Exporter(get_workload("fake-tiny"), tmp_path / "cache")
+
+
+def test_cache_is_created_private(fake_exporter):
+    art = fake_exporter.artifact("fake")
+    root = fake_exporter.cache_root
+    for d in (root, root / "artifacts", art.path.parent.parent, art.path.parent):
+        assert mode(d) == 0o700, d
+
+
+def test_a_group_writable_cache_entry_is_not_loaded(fake_exporter):
+    art = fake_exporter.artifact("fake")
+    os.chmod(art.path.parent.parent, 0o777)
+    with pytest.raises(ConfigError, match="can be written by other users"):
+        fake_exporter.artifact("fake")
+
+
+@needs_root
+def test_a_cache_of_another_user_is_not_loaded(fake_exporter):
+    art = fake_exporter.artifact("fake")
+    os.chown(art.path.parent, NOBODY, NOBODY)
+    with pytest.raises(ConfigError, match="belongs to uid"):
+        fake_exporter.artifact("fake")
+
+
+def test_a_cache_entry_name_cannot_point_outside_the_cache(fake_exporter, tmp_path):
+    art = fake_exporter.artifact("fake")
+    meta = art.path.parent / "meta.json"
+    for name in ("../../../../victim.npy", "/etc/passwd"):
+        meta.write_text(json.dumps(json.loads(meta.read_text()) | {"file": name}))
+        with pytest.raises(ConfigError, match="outside"):
+            fake_exporter.artifact("fake")
+    (art.path.parent / "link.npy").symlink_to(tmp_path / "elsewhere.npy")
+    meta.write_text(json.dumps(json.loads(meta.read_text()) | {"file": "link.npy"}))
+    with pytest.raises(ConfigError, match="outside"):
+        fake_exporter.artifact("fake")
+
+
+def test_an_interrupted_export_leaves_no_temporary_directory(fake_exporter):
+    from infermeter.export.artifacts import format_dir
+
+    parent = format_dir(fake_exporter.cache_root, fake_exporter.workload, "fake").parent
+    parent.mkdir(parents=True, mode=0o700)
+    for p in (fake_exporter.cache_root, fake_exporter.cache_root / "artifacts"):
+        os.chmod(p, 0o700)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    killed = [parent / f".fake-{dead.pid}-abcdefgh", parent / ".onnx-k2j4h5g6"]  # a SIGKILLed export; an old one
+    running = parent / f".onnx-{os.getpid()}-zzzzzzzz"  # an export still running in a live process
+    for d in (*killed, running):
+        d.mkdir()
+        (d / "model.onnx").write_bytes(b"half")
+    fake_exporter.artifact("fake")
+    assert not any(d.exists() for d in killed) and running.exists()
+    assert sorted(p.name for p in parent.iterdir() if p.name.startswith(".")) == [running.name]
+
+
+def test_a_framework_environment_others_can_write_is_not_run(tmp_path, monkeypatch):
+    from infermeter.servers import envs
+
+    monkeypatch.setenv("INFERMETER_ENVS", str(tmp_path / "envs"))
+    (tmp_path / "envs" / "triton" / "bin").mkdir(parents=True)
+    os.chmod(tmp_path / "envs", 0o700)
+    assert envs.env_bin("triton") == tmp_path / "envs" / "triton" / "bin"
+    os.chmod(tmp_path / "envs" / "triton" / "bin", 0o777)
+    with pytest.raises(ConfigError, match="framework environment .* can be written by other users"):
+        envs.env_bin("triton")
+
+
