@@ -115,6 +115,15 @@ def test_summary_csv_is_replaced_whole_never_through_a_link(tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_registry_files_are_private_and_written_whole(tmp_path, monkeypatch):
+    from infermeter.servers import leftovers
+
+    monkeypatch.setenv("INFERMETER_RUNNING", str(tmp_path / "running"))
+    path = leftovers.register(os.getpid(), "x", ["x"], "t")
+    assert mode(tmp_path / "running") == 0o700 and mode(path) == 0o600
+    assert json.loads(path.read_text())["token"] == "t" and len(list((tmp_path / "running").iterdir())) == 1
+
+
 def test_a_second_run_on_the_same_out_is_refused(tmp_path, measured):
     out = tmp_path / "out"
     out.mkdir(mode=0o700)
@@ -352,5 +361,29 @@ def test_a_framework_environment_others_can_write_is_not_run(tmp_path, monkeypat
     os.chmod(tmp_path / "envs" / "triton" / "bin", 0o777)
     with pytest.raises(ConfigError, match="framework environment .* can be written by other users"):
         envs.env_bin("triton")
+
+
+# --- cleanup --------------------------------------------------------------------------------------------
+
+def test_cleanup_does_not_stop_a_process_a_planted_registry_file_names(tmp_path):
+    """A registry file naming an unrelated process of the user's (here a `sleep` in its own session, with
+    its true start time and command) must not make `cleanup` stop it."""
+    running = tmp_path / "running"
+    running.mkdir(mode=0o700)
+    sleeper = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        p = psutil.Process(sleeper.pid)
+        (running / f"{sleeper.pid}.json").write_text(json.dumps({
+            "pid": sleeper.pid, "name": "triton", "command": "sleep 60", "argv": ["sleep", "60"], "created": p.create_time(),
+            "owner": 999999, "owner_created": 0, "uid": os.geteuid(), "token": "guessed"}))
+        env = dict(os.environ, INFERMETER_RUNNING=str(running))
+        r = subprocess.run([sys.executable, "-m", "infermeter.cli.main", "cleanup"], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        time.sleep(0.2)
+        assert sleeper.poll() is None, "cleanup stopped an unrelated process"
+        assert "no leftover servers" in r.stderr
+    finally:
+        sleeper.send_signal(signal.SIGKILL)
+        sleeper.wait()
 
 
