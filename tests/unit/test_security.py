@@ -387,3 +387,51 @@ def test_cleanup_does_not_stop_a_process_a_planted_registry_file_names(tmp_path)
         sleeper.wait()
 
 
+# --- what each framework is started with ----------------------------------------------------------------
+
+def _deploy(adapter, tmp_path, monkeypatch):
+    workload = SimpleNamespace(name="fake-tiny", payloads=lambda: [b"x"])
+    monkeypatch.setattr(type(adapter), "require_runnable", lambda self: None)
+    monkeypatch.setattr(type(adapter), "version", lambda self: "test")
+    monkeypatch.setattr(type(adapter), "serving_config",
+                        lambda self, w, e, d, relative=False: SimpleNamespace(runtime="pytorch", bytes_encoding="base64"))
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    return adapter.deploy(workload, None, work)
+
+
+def test_triton_starts_with_its_admin_apis_behind_a_key(tmp_path, monkeypatch):
+    from infermeter.servers.registry import adapter_for
+
+    site = tmp_path / "site"
+    stub = site / "pytriton" / "tritonserver" / "backends" / "python" / "triton_python_backend_stub"
+    stub.parent.mkdir(parents=True)
+    stub.write_text("")
+    for pkg in ("numpy", "numpy.libs"):
+        (site / pkg).mkdir()
+    adapter = adapter_for("triton", {})
+    monkeypatch.setattr(type(adapter), "_root", lambda self: site)
+    cmd = _deploy(adapter, tmp_path, monkeypatch).process.command
+    http = [a for a in cmd if a.startswith("--http-restricted-api=")]
+    grpc = [a for a in cmd if a.startswith("--grpc-restricted-protocol=")]
+    assert len(http) == len(grpc) == 1
+    apis, _, header = http[0].split("=", 1)[1].partition(":")
+    assert set(apis.split(",")) >= {"shared-memory", "trace", "logging", "model-repository"}
+    assert not set(apis.split(",")) & {"health", "metadata", "inference"}  # what infermeter itself calls
+    name, _, key = header.partition("=")
+    assert name == "infermeter-admin-key" and re.fullmatch(r"[0-9a-f]{32}", key)
+    assert grpc[0].split("=", 1)[1] == http[0].split("=", 1)[1]
+    again = _deploy(adapter, tmp_path, monkeypatch).process.command
+    assert [a for a in again if a.startswith("--http-restricted-api=")] != http  # a new key per start
+
+
+def test_ray_token_auth_cannot_be_switched_off_by_the_environment(tmp_path, monkeypatch):
+    from infermeter.servers.registry import adapter_for
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    adapter = adapter_for("rayserve", {})
+    monkeypatch.setattr("infermeter.servers.envs.env_bin", lambda name: tmp_path / "bin")
+    env = _deploy(adapter, tmp_path, monkeypatch).process.env
+    assert env["RAY_AUTH_MODE"] == "token"
+
+
