@@ -435,3 +435,35 @@ def test_ray_token_auth_cannot_be_switched_off_by_the_environment(tmp_path, monk
     assert env["RAY_AUTH_MODE"] == "token"
 
 
+# --- credentials in URLs --------------------------------------------------------------------------------
+
+def test_url_credentials_are_sent_but_never_stored_or_shown(tmp_path):
+    from infermeter.load.fake_server import FakeHttpServer
+    from infermeter.load.http import HttpTarget
+    from infermeter.load.runner import run_load
+    from infermeter.load.settings import LoadSettings
+    from infermeter.reports.report import write_report
+    from infermeter.results.summary import summarise_loads
+
+    with FakeHttpServer() as srv:
+        url = srv.url.replace("http://", "http://alice:s3cr3t@")
+        target = HttpTarget(url)
+        request = target.encode().decode("latin-1")
+        assert "s3cr3t" not in request.split("\r\n")[1]  # the Host header
+        assert "Authorization: Basic YWxpY2U6czNjcjN0" in request
+        settings = LoadSettings(warmup_s=0, min_seconds=0.1, min_requests=5, max_seconds=2, repeats=1)
+        run_load(target, tmp_path / "out", settings, users=[1])
+    for f in ("results.jsonl", "results.csv"):
+        assert "s3cr3t" not in (tmp_path / "out" / f).read_text(), f
+    assert "***@" in (tmp_path / "out" / "results.jsonl").read_text()
+    write_report([tmp_path / "out"], tmp_path / "out")
+    assert "s3cr3t" not in (tmp_path / "out" / "report.html").read_text()
+    # A record written before redaction existed is shown redacted all the same.
+    text = (tmp_path / "out" / "results.jsonl").read_text().replace("***@", "alice:s3cr3t@")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "results.jsonl").write_text(text)
+    rows = summarise_loads(ResultStore(tmp_path / "old").read())
+    assert rows and all("s3cr3t" not in (r.label + str(r.target)) for r in rows)
+    from infermeter.results.redact import redact_text
+
+    assert redact_text("GET http://u:p@h:1/x failed; see https://tok@h2/") == "GET http://***@h:1/x failed; see https://***@h2/"

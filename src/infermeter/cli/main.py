@@ -225,7 +225,9 @@ def load(
     if arrival is not None and arrival not in ("poisson", "constant"):
         raise InfermeterError(f"unknown arrival process {arrival!r}", "use --arrival poisson or --arrival constant")
     if not url.startswith("http://"):
-        raise InfermeterError(f"{url!r} is not an http:// URL", "e.g. http://127.0.0.1:8080/predictions/resnet50")
+        from infermeter.results.redact import redact_url
+
+        raise InfermeterError(f"{redact_url(url)!r} is not an http:// URL", "e.g. http://127.0.0.1:8080/predictions/resnet50")
     payload = b""
     if body is not None:
         if not body.is_file():
@@ -252,7 +254,9 @@ def load(
     store = ResultStore(out)
     records = store.read()
     rows = summarise_loads(records)
-    out_console.print(load_table(rows, title=f"load test: {url}"))
+    from infermeter.results.redact import redact_url
+
+    out_console.print(load_table(rows, title=f"load test: {redact_url(url)}"))
     for r in rows:
         for w in r.warnings:
             err_console.print(f"[yellow]warning[/] {r.scenario} users={r.users} rate={r.rate}: {escape(w.text)}", soft_wrap=True)
@@ -436,7 +440,8 @@ def query(
                                         "avg(metrics.throughput_rps) FROM results GROUP BY ALL\""),
     paths: list[Path] = typer.Argument(..., help="results directories (or results.jsonl files); searched recursively"),
 ) -> None:
-    """SQL over results: DuckDB reads every results.jsonl under PATHS as the view `results`."""
+    """SQL over results: DuckDB reads every results.jsonl under PATHS as the view `results`. The SQL runs with
+    DuckDB's file access (it can read and write any file you can): run only queries you wrote or checked."""
     from infermeter.results.frame import query as run_query
 
     frame = run_query(sql, *paths)
@@ -577,8 +582,11 @@ _CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EAC
 
 
 def _fail(exc: InfermeterError) -> NoReturn:
+    from infermeter.results.redact import redact_text
+
     # Messages are plain text: a value in them like "[/x]" must print as itself, not be read as markup.
-    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+    # A URL's credentials never reach the terminal (or the CI log it is piped to).
+    err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False, soft_wrap=True)
     if exc.hint:
         err_console.print(f"  [bold]fix:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
     sys.exit(exc.exit_code)

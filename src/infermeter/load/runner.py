@@ -24,6 +24,7 @@ from infermeter.load.http import HttpTarget
 from infermeter.load.schedule import arrivals, split
 from infermeter.load.settings import LoadSettings
 from infermeter.results.record import Energy, LoadMetrics, LoadWindow, Sanity
+from infermeter.results.redact import redact_url
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning
 from infermeter.validity.sanity import load_sanity
@@ -47,7 +48,7 @@ def check_loopback(target: HttpTarget, allow_remote: bool) -> None:
     remote = [a for a in addrs if not ipaddress.ip_address(a.split("%")[0]).is_loopback]
     if remote and not allow_remote:
         raise ConfigError(
-            f"{target.url} resolves to {', '.join(sorted(remote))}, not this machine",
+            f"{redact_url(target.url)} resolves to {', '.join(sorted(remote))}, not this machine",
             "load tests target 127.0.0.1 by default; add --allow-remote if you mean to load another host",
         )
 
@@ -105,7 +106,7 @@ def window_fields(repeat: int, repeats: int, metrics: LoadMetrics | None, failur
 
 def cell_of(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, label: str) -> dict[str, Any]:
     return {
-        "target": target.url, "method": target.method, "body_bytes": len(target.body), "label": label,
+        "target": redact_url(target.url), "method": target.method, "body_bytes": len(target.body), "label": label,
         "scenario": "closed-loop" if users is not None else "open-loop",
         "users": users, "rate": rate, "settings": _settings_fields(s),
     }
