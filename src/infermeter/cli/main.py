@@ -42,17 +42,16 @@ def _run(
     suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
     suite_data: Optional[dict] = None, write_report_too: bool = False, force_suite: bool = False,
 ) -> None:
+    from infermeter.config import load_suite, parse_suite
     from infermeter.results.store import ResultStore
 
+    suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")  # before OUT is touched
     with ResultStore(out).lock():  # the whole run, summary and report included: a second run on OUT is refused
-        _run_locked(suite_path, out, resume, cache, only_installed, suite_data, write_report_too, force_suite)
+        _run_locked(suite, out, resume, cache, only_installed, write_report_too, force_suite)
 
 
-def _run_locked(
-    suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool,
-    suite_data: Optional[dict], write_report_too: bool, force_suite: bool,
-) -> None:
-    from infermeter.config import load_suite, parse_suite
+def _run_locked(suite: Any, out: Path, resume: bool, cache: Optional[Path], only_installed: bool, write_report_too: bool,
+                force_suite: bool) -> None:
     from infermeter.engines.registry import engine_class
     from infermeter.reports.table import comparison_table, load_table, not_measured, resources_table, write_summary_csv
     from infermeter.results.cost import cost_ranking
@@ -60,7 +59,6 @@ def _run_locked(
     from infermeter.results.summary import summarise_engines, summarise_loads
     from infermeter.runner import run_suite
 
-    suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")
     _warn_leftovers()
     if only_installed:
         missing = [e.name for e in suite.engines if engine_class(e.name).missing()]
