@@ -23,6 +23,7 @@ from infermeter.load.http import HttpTarget
 from infermeter.load.schedule import arrivals, split
 from infermeter.load.settings import LoadSettings
 from infermeter.results.record import LoadMetrics, LoadWindow, Sanity
+from infermeter.results.redact import redact_url
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning
 from infermeter.validity.sanity import load_sanity
@@ -46,7 +47,7 @@ def check_loopback(target: HttpTarget, allow_remote: bool) -> None:
     remote = [a for a in addrs if not ipaddress.ip_address(a.split("%")[0]).is_loopback]
     if remote and not allow_remote:
         raise ConfigError(
-            f"{target.url} resolves to {', '.join(sorted(remote))}, not this machine",
+            f"{redact_url(target.url)} resolves to {', '.join(sorted(remote))}, not this machine",
             "load tests target 127.0.0.1 by default; add --allow-remote if you mean to load another host",
         )
 
@@ -104,7 +105,7 @@ def window_fields(repeat: int, repeats: int, metrics: LoadMetrics | None, failur
 
 def cell_of(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, label: str) -> dict[str, Any]:
     return {
-        "target": target.url, "method": target.method, "body_bytes": len(target.body), "label": label,
+        "target": redact_url(target.url), "method": target.method, "body_bytes": len(target.body), "label": label,
         "scenario": "closed-loop" if users is not None else "open-loop",
         "users": users, "rate": rate, "settings": _settings_fields(s),
     }
@@ -131,8 +132,17 @@ def run_load(
     """Measure every point `repeats` times; returns the records (also appended to OUT)."""
     check_points(settings, users, rates)
     store = ResultStore(out)
+    with store.lock():
+        return _run_load_locked(target, store, settings, users, rates, label, resume, on_progress)
+
+
+def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSettings, users: list[int] | None,
+                     rates: list[float] | None, label: str, resume: bool, on_progress: Callable[[str], None] | None) -> list[LoadWindow]:
+    out = store.out
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
+    if resume:
+        store.refuse_damage()
     store.create()
     finished = store.finished_cells() if resume else set()
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
