@@ -373,7 +373,7 @@ def _load(g: CellGroup) -> LoadCellSummary:
     last, ok = g.records[-1], g.windows
     cell = last.cell
     kind: TargetKind = "server" if last.kind == "server" else "load"
-    server = target = None
+    server = None
     if kind == "server":
         server_info = getattr(last, "server", None)
         server = f"{(server_info.label if server_info else None) or cell.get('server')}{g.tag}"
