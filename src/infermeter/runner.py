@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from infermeter.collectors import machine
 from infermeter.config import Cell, Suite, plan, plan_servers
@@ -107,14 +108,14 @@ def run_suite(
     isolation: Isolation = "process",
     console: Console | None = None,
 ) -> RunSummary:
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, markup=False, emoji=False)
     cache_root = cache_root or default_cache_root()
     store = ResultStore(out)
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
     torn = store.create()
     if torn:
-        console.print(f"[yellow]note:[/] removed a partial last record ({torn} bytes) left by a run killed mid-write")
+        console.print(Text.assemble(("note:", "yellow"), f" removed a partial last record ({torn} bytes) left by a run killed mid-write"))
     (out / "logs").mkdir(exist_ok=True)
     (out / "suite.json").write_text(suite.model_dump_json(indent=1))
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
@@ -146,8 +147,9 @@ def run_suite(
     prepare_errors: dict[str, str] = {}
 
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[phase]}"), TimeElapsedColumn(), console=console, transient=False,
+        # The phase names workloads and files ("file:m[/x].onnx"): shown as plain text, never read as markup.
+        TextColumn("{task.description}", style="bold", markup=False), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[phase]}", markup=False), TimeElapsedColumn(), console=console, transient=False,
     ) as progress:
         prep = progress.add_task("export", total=len(needed), phase="")
         for wname, fmts in needed.items():
