@@ -11,6 +11,9 @@ machine say little; run it on a quiet one).
     python benchmarks/serving_overhead.py sentiment-minilm litserve mlserver [--runtime onnxruntime]
         [--threads 2] [--seconds 5] [--repeats 3] [--out DIR] [--cache DIR]
 
+A server may carry its own settings, to set variants side by side in one run:
+`mlserver:parallel_workers=0` or `litserve:threads=1,workers=1` (values read as YAML).
+
 Needs the servers' environments: infermeter servers install litserve mlserver
 """
 
@@ -21,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from infermeter.config import parse_suite
@@ -47,11 +51,18 @@ COLUMNS = [  # (heading, decomposition key)
 ]
 
 
+def server_entry(spec: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """`name` or `name:key=value,key=value` -> a suite's server entry over the common settings."""
+    name, _, own = spec.partition(":")
+    extra = {k: yaml.safe_load(v) for k, _, v in (kv.partition("=") for kv in own.split(",") if kv)}
+    return {"name": name, "settings": settings | extra}
+
+
 def suite_for(workload: str, servers: list[str], runtime: str | None, threads: int, seconds: float, repeats: int) -> dict[str, Any]:
     settings: dict[str, Any] = {"workers": 1, "threads": threads} | ({"runtime": runtime} if runtime else {})
     return {
         "name": f"serving-overhead-{workload}", "workloads": [workload],
-        "servers": [{"name": s, "settings": settings} for s in servers],
+        "servers": [server_entry(s, settings) for s in servers],
         "load": {"users": [1], "warmup_s": 2, "min_seconds": seconds, "min_requests": 50, "repeats": repeats, "timeout_s": 60},
         "overhead": {"reference_seconds": max(2.0, seconds / 2), "reference_calls": 50},
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ from infermeter.engines.registry import engine_class
 from infermeter.errors import ConfigError
 from infermeter.export.artifacts import default_cache_root
 from infermeter.lifeline import child_env
+from infermeter.results.files import open_nofollow, private_dir, replace_atomically
 from infermeter.results.record import EngineInfo, NotMeasured
 from infermeter.results.store import ResultStore
 from infermeter.servers.registry import adapter_for
@@ -67,7 +69,7 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
         except Exception as exc:
             on_event({"type": "error", "error": worker._describe(exc), "error_type": type(exc).__name__})
         return
-    with log_path.open("ab") as log:
+    with os.fdopen(open_nofollow(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "infermeter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=log, env=_worker_env(), start_new_session=True,
@@ -107,17 +109,53 @@ def run_suite(
     cache_root: Path | None = None,
     isolation: Isolation = "process",
     console: Console | None = None,
+    force_suite: bool = False,
 ) -> RunSummary:
-    console = console or Console(stderr=True, markup=False, emoji=False)
-    cache_root = cache_root or default_cache_root()
+    """Measure every cell of `suite` into OUT, which is locked for the whole run."""
     store = ResultStore(out)
+    with store.lock():
+        return _run_locked(suite, out, store, resume, cache_root, isolation, console or Console(stderr=True, markup=False, emoji=False), force_suite)
+
+
+RUN_META = "run.json"  # the run's own metadata: the digest of the suite it measures
+
+
+def suite_digest(suite: Suite) -> str:
+    """What identifies a suite: its settings after parsing (comments, order of keys and defaults spelt out
+    or not make no difference)."""
+    return hashlib.sha256(json.dumps(suite.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+def check_same_suite(out: Path, suite: Suite, force: bool) -> None:
+    """--resume adds to a run of the same suite only: cells of another suite would be mixed into its
+    results, and its suite.json overwritten."""
+    try:
+        meta = json.loads((out / RUN_META).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # a run from before digests were stored (or none): nothing to compare with
+    old = meta.get("suite_digest") if isinstance(meta, dict) else None
+    if old and old != suite_digest(suite) and not force:
+        raise ConfigError(
+            f"{out} holds a run of a different suite ({meta.get('suite_name')!r}, digest {str(old)[:12]}; this one is "
+            f"{suite.name!r}, digest {suite_digest(suite)[:12]}); --resume would mix the two",
+            "give this suite another --out, or add --force-suite to resume with the changed suite anyway",
+        )
+
+
+def _run_locked(suite: Suite, out: Path, store: ResultStore, resume: bool, cache_root: Path | None, isolation: Isolation,
+                console: Console, force_suite: bool) -> RunSummary:
+    cache_root = cache_root or default_cache_root()
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
+    if resume:
+        check_same_suite(out, suite, force_suite)
+        store.refuse_damage()
     torn = store.create()
     if torn:
         console.print(Text.assemble(("note:", "yellow"), f" removed a partial last record ({torn} bytes) left by a run killed mid-write"))
-    (out / "logs").mkdir(exist_ok=True)
-    (out / "suite.json").write_text(suite.model_dump_json(indent=1))
+    private_dir(out / "logs")
+    replace_atomically(out / "suite.json", suite.model_dump_json(indent=1))
+    replace_atomically(out / RUN_META, json.dumps({"suite_name": suite.name, "suite_digest": suite_digest(suite)}, indent=1))
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     summary = RunSummary(run_id, out)
     cells = plan(suite)

@@ -18,14 +18,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from infermeter.collectors import machine, process, speed
-from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
+from infermeter.collectors import machine, process
+from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE
+from infermeter.collectors.window import engine_window
 from infermeter.config import Cell
 from infermeter.engines.base import Engine
 from infermeter.lifeline import die_with_parent
 from infermeter.workloads.base import Workload
 from infermeter.results import histogram, stats
-from infermeter.results.record import Energy, EngineInfo, EngineMetrics, EngineWindow, Parity, Sanity, Warmup, to_dict
+from infermeter.results.record import EngineInfo, EngineMetrics, EngineWindow, Parity, Sanity, Warmup, to_dict
 from infermeter.results.warnings import warning
 from infermeter.validity.sanity import engine_sanity
 
@@ -144,17 +145,12 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
         warmup = warm_up(engine.predict, batches, WarmupRule(**w.model_dump()))
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
-            speed_before = speed.probe_ms()  # outside the window's CPU and energy accounting
-            energy = EnergyWindow(cpu_watts_per_core).start()
-            cpu0 = process.cpu_seconds()
-            busy0 = process.system_busy_seconds()
+            collected = engine_window(cpu_watts_per_core).start()
             if cell.concurrency > 1:
                 window = concurrent(engine.predict, batches, rule, cell.concurrency)
             else:
                 window = sequential(engine.predict, batches, rule)
-            cpu_s = process.cpu_seconds() - cpu0
-            others_s = process.system_busy_seconds() - busy0 - cpu_s
-            speed_after = speed.probe_ms()
+            collected.stop()
             wall_s = window.wall_ns / 1e9
             peak = process.peak_rss_mb()
             n = len(window.latencies_ns)
@@ -167,9 +163,6 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 window_s=wall_s,
                 batches_per_s=n / wall_s if wall_s else None,
                 samples_per_s=samples_per_s,
-                cpu_percent=process.cpu_percent(cpu_s, wall_s),
-                other_cpu_percent=max(0.0, process.cpu_percent(others_s, wall_s)),
-                system_cpu_percent=process.cpu_percent(cpu_s + max(0.0, others_s), wall_s),
                 import_s=import_s,
                 convert_s=artifact.convert_s,
                 artifact_bytes=artifact.size_bytes,
@@ -181,8 +174,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 rss_after_load_mb=rss_loaded,
                 peak_rss_mb=peak,
                 peak_rss_delta_mb=peak - rss_baseline,
-                energy=Energy(**energy.result(cpu_s, samples_per_s)),
-                speed_probe_ms=(speed_before + speed_after) / 2,
+                **collected.fields(samples_per_s),  # CPU, other processes' CPU, energy, the machine's speed
             )
             warnings = []
             if mismatch := parity_warning(parity):

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 LOAD = """
 load: {users: [1, 2], repeats: 2, warmup_s: 0.2, min_seconds: 1.0, min_requests: 1, max_seconds: 3, timeout_s: 0.5,
        generator_processes: GENERATORS}
+overhead: {reference: false}
 """
 
 

@@ -119,7 +119,7 @@ def test_run_writes_single_and_multi_stream_rows_with_cost(name, settings, tmp_p
     suite.write_text(json.dumps({
         "name": name, "workloads": [WORKLOAD], "servers": [{"name": name, "settings": settings | {"threads": 1}}],
         "load": {"users": [1, 3], "warmup_s": 0.5, "min_seconds": 1.5, "min_requests": 5, "repeats": 1, "timeout_s": 30},
-        "cost": {"price_per_hour": 0.1},
+        "cost": {"price_per_hour": 0.1}, "overhead": {"reference": name == "mlserver", "reference_calls": 5, "reference_seconds": 0.3},
     }))
     r = subprocess.run(
         [sys.executable, "-m", "infermeter.cli.main", "run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(cache_root)],

@@ -32,6 +32,7 @@ name: v1
 workloads: [resnet50]
 servers: [{name: kserve, settings: {threads: 2}}, tfserving]
 load: {users: [1], rates: [4], warmup_s: 0.5, min_seconds: 2, min_requests: 4, repeats: 1, timeout_s: 60}
+overhead: {reference: false}
 """)
     r = subprocess.run(
         [sys.executable, "-m", "infermeter.cli.main", "run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(cache_root)],

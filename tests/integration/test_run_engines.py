@@ -18,7 +18,7 @@ def test_resnet50_on_onnxruntime_and_openvino_agrees_with_pytorch(tmp_path, cach
     suite.write_text(
         "name: it\nworkloads: [resnet50]\nengines: [onnxruntime, openvino]\n"
         "scenarios: [{kind: offline, batch_sizes: [1, 2]}]\n"
-        "warmup: {iterations: 1, seconds: 0}\nmeasure: {repeats: 2, min_iterations: 3, min_seconds: 0.2}\n"
+        "warmup: {iterations: 1, seconds: 0, max_seconds: 3, window: 8}\nmeasure: {repeats: 2, min_iterations: 3, min_seconds: 0.2}\n"
     )
     out = tmp_path / "out"
     r = subprocess.run(

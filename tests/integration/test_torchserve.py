@@ -4,6 +4,8 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import psutil
 import pytest
@@ -34,16 +36,38 @@ def records(tmp_path):
     return [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
 
 
+STANDIN = "infermeter-test-standin"
+
+
 def torchserve_processes():
-    return [p for p in psutil.process_iter(["cmdline"]) if "org.pytorch.serve" in " ".join(p.info["cmdline"] or [])]
+    return [p for p in psutil.process_iter(["cmdline"])
+            if "org.pytorch.serve" in " ".join(p.info["cmdline"] or []) and STANDIN not in (p.info["cmdline"] or [])]
 
 
-def test_closed_and_open_loop_against_real_torchserve(torchserve_env, tmp_path, cache_root):
+@pytest.fixture
+def another_torchserve_running():
+    """What TorchServe sees when another TorchServe runs on the machine: its pid file in the temporary
+    directory, naming a live process (without a directory of its own, it refuses to start: "TorchServe is
+    already running")."""
+    pid_file = Path(tempfile.gettempdir()) / ".model_server.pid"
+    if pid_file.exists() and pid_file.read_text().strip().isdigit() and psutil.pid_exists(int(pid_file.read_text())):
+        pytest.skip(f"{pid_file} names a live process: a TorchServe runs here")
+    # TorchServe believes the file when the process's command line names its frontend's class.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "org.pytorch.serve.ModelServer", STANDIN])
+    pid_file.write_text(str(other.pid))
+    yield
+    pid_file.unlink(missing_ok=True)
+    other.kill()
+    other.wait()
+
+
+def test_closed_and_open_loop_against_real_torchserve(torchserve_env, another_torchserve_running, tmp_path, cache_root):
     r = run_suite(tmp_path, cache_root, """
 name: ts
 workloads: [all-minilm-l6-v2]
 servers: [{name: torchserve, settings: {workers: 1, threads: 1}}]
 load: {users: [1, 3], rates: [10], warmup_s: 0.5, min_seconds: 2, min_requests: 5, repeats: 2, timeout_s: 30}
+overhead: {reference_seconds: 0.3, reference_calls: 5}
 """)
     assert r.returncode == 0, r.stderr[-3000:]
     recs = records(tmp_path)
@@ -64,6 +88,7 @@ name: ts-overload
 workloads: [all-minilm-l6-v2]
 servers: [{name: torchserve, settings: {workers: 1, threads: 1, job_queue_size: 1}}]
 load: {users: [12], warmup_s: 0, min_seconds: 2, min_requests: 5, repeats: 1, timeout_s: 30}
+overhead: {reference: false}
 """)
     assert r.returncode == 0, r.stderr[-3000:]
     (rec,) = records(tmp_path)
@@ -82,6 +107,7 @@ name: ts-interrupt
 workloads: [all-minilm-l6-v2]
 servers: [{name: torchserve, settings: {workers: 1, threads: 1}}]
 load: {users: [2], warmup_s: 0, min_seconds: 60, min_requests: 5, repeats: 3, timeout_s: 30}
+overhead: {reference: false}
 """)
     proc = subprocess.Popen(
         [sys.executable, "-m", "infermeter.cli.main", "run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(cache_root)],

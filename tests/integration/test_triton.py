@@ -31,6 +31,7 @@ name: triton
 workloads: [all-minilm-l6-v2]
 servers: [{{name: triton, settings: {{workers: 1, threads: 1, runtime: {runtime}, protocol: {protocol}}}}}]
 load: {{users: [1, 3], rates: [8], warmup_s: 0.5, min_seconds: 2, min_requests: 5, repeats: 1, timeout_s: 30}}
+overhead: {{reference_seconds: 0.3, reference_calls: 5}}
 """)
     r = subprocess.run(
         [sys.executable, "-m", "infermeter.cli.main", "run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(cache_root)],

@@ -156,6 +156,7 @@ ROWS: list[tuple[list, int, list[str], dict | None]] = [
     (["load", "http://127.0.0.1:1/a b", "--users", "1"], 2, ["a space", "%20"], None),
     (["load", "http://127.0.0.1:1/café", "--users", "1"], 2, ["non-ASCII"], None),
     (["load", "http://127.0.0.1:1/[link=https://evil.example]x y", "--users", "1"], 2, ["[link=https://evil.example]x y"], None),
+    (["load", "http://bob:s3cret@127.0.0.1:70000/", "--users", "1"], 2, ["70000", "***@127.0.0.1", "!s3cret"], None),
     # --- load: users and rates
     (["load", U, "--rate", "nan"], 2, ["--rate", "'nan'", "finite"], None),
     (["load", U, "--rate", "inf"], 2, ["--rate", "'inf'", "finite"], None),
@@ -241,6 +242,10 @@ ROWS: list[tuple[list, int, list[str], dict | None]] = [
     (["servers", "install", "all", "mlserver"], 2, ["'all'", "alone"], None),
     (["servers", "install"], 2, ["Missing argument"], None),
     (["servers", "frobnicate"], 2, ["No such command"], None),
+    # --- doctor
+    (["doctor", "no-such-run"], 2, ["OUT", "no-such-run does not exist"], None),
+    (["doctor", F(renamed)], 2, ["OUT", "is not a directory"], None),
+    (["doctor"], 2, ["Missing argument"], None),
     # --- listing commands and the command line itself
     (["engines", "--bogus"], 2, ["No such option: --bogus"], None),
     (["workloads", "extra"], 2, ["unexpected extra argument"], None),
@@ -277,7 +282,7 @@ def test_bad_input_is_refused_plainly(tmp_path, capsys, monkeypatch, argv, code,
 def test_table_is_large_enough():
     assert len(ROWS) >= 70
     assert {r[0][0] for r in ROWS} >= {"run", "quickstart", "load", "report", "compare", "export", "query", "scorecard",
-                                        "selftest", "servers", "engines", "workloads", "cleanup"}
+                                        "selftest", "servers", "engines", "workloads", "cleanup", "doctor"}
 
 
 def test_exit_codes_are_documented_in_help(capsys, monkeypatch):

@@ -17,7 +17,7 @@ name: crash
 workloads: [fake-tiny]
 engines: [{name: fake, settings: {service_ms: 2.0}}]
 scenarios: [{kind: offline, batch_sizes: [1, 2, 3, 4, 5, 6]}]
-warmup: {iterations: 1, seconds: 0}
+warmup: {iterations: 1, seconds: 0, max_seconds: 3, window: 8}
 measure: {repeats: 2, min_iterations: 5, min_seconds: 0.3, max_seconds: 5}
 """
 

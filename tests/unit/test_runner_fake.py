@@ -61,7 +61,9 @@ def test_resume_runs_only_what_is_missing(tmp_path, cache_root):
     run_suite(suite(scenarios=[{"kind": "offline", "batch_sizes": [1]}]), out, cache_root=cache_root, isolation="none")
     with pytest.raises(ConfigError, match="already holds results"):
         run_suite(suite(), out, cache_root=cache_root, isolation="none")
-    summary = run_suite(suite(), out, cache_root=cache_root, isolation="none", resume=True)
+    with pytest.raises(ConfigError, match="different suite"):  # a grown suite is another suite: said so
+        run_suite(suite(), out, cache_root=cache_root, isolation="none", resume=True)
+    summary = run_suite(suite(), out, cache_root=cache_root, isolation="none", resume=True, force_suite=True)
     assert (summary.resumed, summary.measured) == (1, 1)
     assert len(list(ResultStore(out).records())) == 4
 

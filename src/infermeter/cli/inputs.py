@@ -521,3 +521,20 @@ class ServersInstallInputs(_Inputs):
             raise ValueError(f"unknown server{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
                              f"choose among: {', '.join(SERVERS)}, or all (see `infermeter servers`)")
         return list(dict.fromkeys(v))
+
+
+class DoctorInputs(_Inputs):
+    COMMAND: ClassVar[str] = "doctor"
+    FLAGS: ClassVar[dict[str, str]] = {"out": "OUT"}
+    HINTS: ClassVar[dict[str, str]] = {"out": "e.g. infermeter doctor results/run"}
+
+    out: Path
+
+    @field_validator("out")
+    @classmethod
+    def _out(cls, v: Path) -> Path:
+        if not v.exists():
+            raise ValueError(f"{v} does not exist; give the --out directory of a run or load test")
+        if not v.is_dir():
+            raise ValueError(f"{v} is not a directory; give the --out directory of a run or load test (not its results.jsonl)")
+        return v

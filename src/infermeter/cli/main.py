@@ -56,9 +56,18 @@ def _warn_leftovers() -> None:
 
 def _run(
     suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
-    suite_data: Optional[dict] = None, write_report_too: bool = False,
+    suite_data: Optional[dict] = None, write_report_too: bool = False, force_suite: bool = False,
 ) -> None:
     from infermeter.config import load_suite, parse_suite
+    from infermeter.results.store import ResultStore
+
+    suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")  # before OUT is touched
+    with ResultStore(out).lock():  # the whole run, summary and report included: a second run on OUT is refused
+        _run_locked(suite, out, resume, cache, only_installed, write_report_too, force_suite)
+
+
+def _run_locked(suite: Any, out: Path, resume: bool, cache: Optional[Path], only_installed: bool, write_report_too: bool,
+                force_suite: bool) -> None:
     from infermeter.engines.registry import engine_class
     from infermeter.reports.table import comparison_table, load_table, not_measured, resources_table, write_summary_csv
     from infermeter.results.cost import cost_ranking
@@ -66,7 +75,6 @@ def _run(
     from infermeter.results.summary import summarise_engines, summarise_loads
     from infermeter.runner import run_suite
 
-    suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")
     _warn_leftovers()
     if only_installed:
         missing = [e.name for e in suite.engines if engine_class(e.name).missing()]
@@ -75,7 +83,7 @@ def _run(
         suite.engines = [e for e in suite.engines if not engine_class(e.name).missing()]
         if not suite.engines:
             raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
-    summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console)
+    summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console, force_suite=force_suite)
     records = ResultStore(out).read()
     engine_rows = summarise_engines(records)
     write_summary_csv(engine_rows, out / "summary.csv")
@@ -139,15 +147,16 @@ def run(
     out: Path = typer.Option(Path("results/run"), "--out", "-o", help="results directory"),
     resume: bool = typer.Option(False, help="skip cells OUT already holds; run the rest"),
     cache: Optional[Path] = typer.Option(None, help="artifact cache (default ~/.cache/infermeter or $INFERMETER_CACHE)"),
+    force_suite: bool = typer.Option(False, "--force-suite", help="with --resume: go on although the suite differs from the one OUT was run with"),
 ) -> None:
     """Run a suite (every workload on every engine at every scenario point), or one model file with --model."""
     from infermeter.cli.inputs import RunInputs
 
     given = RunInputs.of(suite=suite, model=model, engine=engine, batch_size=batch_size, repeats=repeats, out=out, cache=cache)
     if given.model is not None:
-        _run(None, out, resume, cache, suite_data=_model_suite(given.model, given.engine, given.batch_size, given.repeats or 5))
+        _run(None, out, resume, cache, suite_data=_model_suite(given.model, given.engine, given.batch_size, given.repeats or 5), force_suite=force_suite)
     else:
-        _run(suite, out, resume, cache)
+        _run(suite, out, resume, cache, force_suite=force_suite)
 
 
 def _model_suite(model: str, engines: list[str], batch_sizes: list[int], repeats: int) -> dict:
@@ -172,12 +181,13 @@ def quickstart(
     out: Path = typer.Option(Path("results/quickstart"), "--out", "-o"),
     resume: bool = typer.Option(False),
     cache: Optional[Path] = typer.Option(None),
+    force_suite: bool = typer.Option(False, "--force-suite", help="with --resume: go on although the suite differs"),
 ) -> None:
     """ResNet-50 and BERT-base at batch 1 on every engine installed here (a few minutes on 2 cores), then the report."""
     from infermeter.cli.inputs import QuickstartInputs
 
     QuickstartInputs.of(out=out, cache=cache)
-    _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True)
+    _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True, force_suite=force_suite)
 
 
 # The defaults `infermeter load --help` shows: the shared load model's own (load/settings.py, also a suite's
@@ -243,7 +253,9 @@ def load(
     store = ResultStore(out)
     records = store.read()
     rows = summarise_loads(records)
-    out_console.print(load_table(rows, title=f"load test: {url}"))
+    from infermeter.results.redact import redact_url
+
+    out_console.print(load_table(rows, title=f"load test: {redact_url(url)}"))
     for r in rows:
         for w in r.warnings:
             err_console.print(_styled(("warning", "yellow"), f" {r.scenario} users={r.users} rate={r.rate}: {w.text}"), soft_wrap=True)
@@ -431,7 +443,8 @@ def query(
                                         "avg(metrics.throughput_rps) FROM results GROUP BY ALL\""),
     paths: list[Path] = typer.Argument(..., help="results directories (or results.jsonl files); searched recursively"),
 ) -> None:
-    """SQL over results: DuckDB reads every results.jsonl under PATHS as the view `results`."""
+    """SQL over results: DuckDB reads every results.jsonl under PATHS as the view `results`. The SQL runs with
+    DuckDB's file access (it can read and write any file you can): run only queries you wrote or checked."""
     from infermeter.cli.inputs import QueryInputs
     from infermeter.results.frame import query as run_query
 
@@ -458,6 +471,30 @@ def scorecard(paths: list[Path] = typer.Argument(None, help="results directories
     caption, grid.caption = grid.caption, ""
     out_console.print(to_rich(grid))
     out_console.print(caption, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def doctor(
+    out: Path = typer.Argument(..., help="results directory (the --out of a run or load test)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="only report; change nothing"),
+) -> None:
+    """Check a results directory and repair what can be repaired without losing a measured record: damaged
+    lines of results.jsonl moved to results.damaged.jsonl, results.csv and summary.csv rebuilt, leftover
+    temporary files removed."""
+    from infermeter.cli.inputs import DoctorInputs
+    from infermeter.doctor import doctor as check
+
+    DoctorInputs.of(out=out)
+    c = check(out, repair=not dry_run)
+    for f in c.findings:
+        mark = "repaired" if f.repaired else ("found" if dry_run else "not repaired")
+        err_console.print(f"{mark}: {f.problem}\n  {'done' if f.repaired else 'fix'}: {f.fix}", soft_wrap=True)
+    if c.unrepaired and not dry_run:
+        raise InfermeterError(f"{len(c.unrepaired)} problem(s) in {out} could not be repaired", "see each one's fix above")
+    if dry_run and c.findings:
+        raise InfermeterError(f"{len(c.findings)} problem(s) in {out}", f"infermeter doctor {out}  (without --dry-run) repairs them")
+    err_console.print(f"{out}: {c.records} records" + ("; results.csv rebuilt" if not dry_run else "") + (", all well" if not c.findings else ""),
+                      highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -557,10 +594,13 @@ _CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EAC
 
 
 def _fail(exc: InfermeterError) -> NoReturn:
+    from infermeter.results.redact import redact_text
+
     # Messages are plain text: a value in them like "[/x]" must print as itself, not be read as markup.
-    err_console.print(_styled(("error:", "bold red"), f" {exc.message}"), soft_wrap=True)
+    # A URL's credentials never reach the terminal (or the CI log it is piped to).
+    err_console.print(_styled(("error:", "bold red"), f" {redact_text(exc.message)}"), soft_wrap=True)
     if exc.hint:
-        err_console.print(_styled("  ", ("fix:", "bold"), f" {exc.hint}"), soft_wrap=True)
+        err_console.print(_styled("  ", ("fix:", "bold"), f" {redact_text(exc.hint)}"), soft_wrap=True)
     sys.exit(exc.exit_code)
 
 

@@ -96,7 +96,8 @@ def nvml() -> Nvml:
 
 @dataclass
 class EnergyWindow:
-    """Wrap one measurement window: `start()` before, `result(...)` after."""
+    """Wrap one measurement window: `start()` before, `stop()` at its end, `result(...)` when the
+    throughput is known (without `stop()`, the window ends at `result()`)."""
 
     cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE
     rapl_root: Path = RAPL_ROOT
@@ -107,12 +108,21 @@ class EnergyWindow:
         self._gpu = nvml()
         self._gpu0 = self._gpu.energy_mj() if not self._gpu.why_not else []
         self._t0 = time.perf_counter()
+        self._end: tuple[float, list[int], list[int | None]] | None = None
         return self
+
+    def stop(self) -> None:
+        """Read the counters at the window's end."""
+        after_gpu = self._gpu.energy_mj() if not self._gpu.why_not else []
+        self._end = (time.perf_counter() - self._t0, _read_uj(self._domains) if self._domains else [], after_gpu)
 
     def result(self, cpu_seconds: float | None, inferences_per_s: float | None) -> dict[str, Any]:
         """The record's energy block. `cpu_seconds`: of the measured processes over the window (None:
         unknown); `inferences_per_s`: the window's throughput."""
-        wall = time.perf_counter() - self._t0
+        if self._end is None:
+            self.stop()
+        assert self._end is not None
+        wall, rapl1, gpu1 = self._end
         out: dict[str, Any] = {"window_s": wall}
         est_w = None
         if cpu_seconds is not None and wall > 0:
@@ -123,13 +133,12 @@ class EnergyWindow:
                          f"{self.cpu_watts_per_core:g} W per busy core (setting energy.cpu_watts_per_core)",
             }
         if self._domains:
-            watts = _rapl_joules(self._domains, self._rapl0, _read_uj(self._domains)) / wall
+            watts = _rapl_joules(self._domains, self._rapl0, rapl1) / wall
             out["cpu_rapl"] = {"watts": watts, "basis": f"measured: RAPL, {len(self._domains)} CPU package(s), every process on them"}
         if self._gpu.why_not:
             out["gpu"] = {"source": "n/a", "reason": self._gpu.why_not}
         else:
-            after = self._gpu.energy_mj()
-            joules = [(b - a) / 1000 for a, b in zip(self._gpu0, after) if a is not None and b is not None]
+            joules = [(b - a) / 1000 for a, b in zip(self._gpu0, gpu1) if a is not None and b is not None]
             out["gpu"] = {"source": "nvml", "watts": sum(joules) / wall if joules else None} | self._gpu.state()
         # The headline figure: measured where RAPL is readable, else the labelled estimate (both are kept).
         watts, source = (out["cpu_rapl"]["watts"], "rapl") if "cpu_rapl" in out else (est_w, "estimate")

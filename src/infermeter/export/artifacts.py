@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -21,6 +22,7 @@ import numpy as np
 from infermeter.collectors.machine import versions_of
 from infermeter.engines.fake import FAKE_FORMAT
 from infermeter.errors import UnsupportedError
+from infermeter.results.files import check_private, confined, replace_atomically
 from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, SKLEARN, TORCH, TORCHSCRIPT, Workload, file_slug
 
 ONNX_OPSET = 17
@@ -54,6 +56,44 @@ class Artifact:
 
 def default_cache_root() -> Path:
     return Path(os.environ.get("INFERMETER_CACHE", Path.home() / ".cache" / "infermeter"))
+
+
+CACHE = "artifact cache"
+# An export in progress: .{format}-{pid}-{random} beside its final directory (older ones had no pid).
+_EXPORTING = re.compile(r"^\.[A-Za-z0-9_.]+-(?:(\d+)-)?[a-z0-9_]{8}$")
+
+
+def private_cache_dir(path: Path) -> Path:
+    """A directory of the cache: created 0700; refused unless it is the user's own and nobody else can
+    write to it, since what the cache holds is loaded as code (pickles, torch.load, TorchScript)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_private(path, CACHE)
+    return path
+
+
+def remove_stale_exports(parent: Path) -> list[Path]:
+    """Temporary directories of exports whose process is gone (killed mid-export: SIGKILL or SIGTERM run
+    no cleanup); an export still running elsewhere keeps its own."""
+    removed = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _EXPORTING.match(entry.name)
+        if not m or not entry.is_dir() or entry.is_symlink():
+            continue
+        if m.group(1):
+            try:
+                os.kill(int(m.group(1)), 0)
+                continue  # that process is alive: its export may still be running
+            except ProcessLookupError:
+                pass
+            except (PermissionError, OverflowError):
+                continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def size_of(path: Path) -> int:
@@ -98,12 +138,17 @@ class Exporter:
                 f"it supports: {', '.join(sorted(self.workload.formats))}",
             )
         final = format_dir(self.cache_root, self.workload, fmt)
+        for d in (self.cache_root, self.cache_root / "artifacts", final.parent):
+            private_cache_dir(d)
+        remove_stale_exports(final.parent)
         meta_path = final / "meta.json"
         if meta_path.exists():
+            check_private(final, CACHE)
             meta = json.loads(meta_path.read_text())
-            return Artifact(fmt, final / meta["file"], meta["size_bytes"], meta["convert_s"], True, meta["exporter"])
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}-", dir=final.parent))
+            path = confined(final, str(meta["file"]))  # a name from a file: never a path out of the entry
+            check_private(path, CACHE)
+            return Artifact(fmt, path, meta["size_bytes"], meta["convert_s"], True, meta["exporter"])
+        tmp = Path(tempfile.mkdtemp(prefix=f".{fmt}-{os.getpid()}-", dir=final.parent))
         try:
             file_name, exporter, seconds = self._export(fmt, tmp)
             meta = {
@@ -125,11 +170,10 @@ class Exporter:
         """A manifest of the members' artifacts; size and conversion time are the members' sums."""
         arts = [Exporter(m, self.cache_root).artifact(fmt) for m in members]
         d = format_dir(self.cache_root, self.workload, fmt)
-        d.mkdir(parents=True, exist_ok=True)
+        for parent in (self.cache_root, self.cache_root / "artifacts", d.parent, d):
+            private_cache_dir(parent)
         manifest = d / "manifest.json"
-        tmp = d / f".manifest.{os.getpid()}.json"
-        tmp.write_text(json.dumps({"members": [str(a.path) for a in arts]}))
-        os.replace(tmp, manifest)
+        replace_atomically(manifest, json.dumps({"members": [str(a.path) for a in arts]}))
         return Artifact(
             fmt, manifest, sum(a.size_bytes for a in arts), sum(a.convert_s for a in arts), all(a.cached for a in arts),
             "ensemble of: " + "; ".join(f"{m.name}: {a.exporter}" for m, a in zip(members, arts)),

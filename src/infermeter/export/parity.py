@@ -30,7 +30,7 @@ def reference_outputs(exporter: Exporter) -> np.ndarray:
         return workload.combine([reference_outputs(Exporter(m, exporter.cache_root)) for m in members])  # type: ignore[attr-defined]
     path = reference_path(exporter.cache_root, workload)
     if path.exists():
-        return np.load(path)
+        return np.load(path, allow_pickle=False)  # plain numbers: nothing in the cache is unpickled here
     cls = engine_class(workload.reference_engine)
     engine = cls()
     engine.load(exporter.artifact(cls.artifact_format).path, workload.input_specs())

@@ -49,8 +49,15 @@ class HttpTarget:
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        lines = [f"{self.method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: keep-alive"]
+        host = parts.netloc.rsplit("@", 1)[-1]  # user:password@ never goes into the Host header
+        lines = [f"{self.method} {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
         names = {k.lower() for k, _ in self.headers}
+        if "@" in parts.netloc and "authorization" not in names:  # credentials in the URL: sent as Basic auth
+            import base64
+            from urllib.parse import unquote
+
+            user, password = unquote(parts.username or ""), unquote(parts.password or "")
+            lines.append("Authorization: Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
         for k, v in self.headers:
             lines.append(f"{k}: {v}")
         if body or self.method in ("POST", "PUT", "PATCH"):

@@ -8,7 +8,6 @@ import ipaddress
 import json
 import math
 import socket
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,14 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from infermeter.collectors import machine, process
-from infermeter.collectors.energy import EnergyWindow
+from infermeter.collectors import machine
+from infermeter.collectors.window import endpoint_window
 from infermeter.errors import ConfigError
 from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
 from infermeter.load.http import HttpTarget
 from infermeter.load.schedule import arrivals, split
 from infermeter.load.settings import LoadSettings
-from infermeter.results.record import Energy, LoadMetrics, LoadWindow, Sanity
+from infermeter.results.record import LoadMetrics, LoadWindow, Sanity
+from infermeter.results.redact import redact_url
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning
 from infermeter.validity.sanity import load_sanity
@@ -47,7 +47,7 @@ def check_loopback(target: HttpTarget, allow_remote: bool) -> None:
     remote = [a for a in addrs if not ipaddress.ip_address(a.split("%")[0]).is_loopback]
     if remote and not allow_remote:
         raise ConfigError(
-            f"{target.url} resolves to {', '.join(sorted(remote))}, not this machine",
+            f"{redact_url(target.url)} resolves to {', '.join(sorted(remote))}, not this machine",
             "load tests target 127.0.0.1 by default; add --allow-remote if you mean to load another host",
         )
 
@@ -105,7 +105,7 @@ def window_fields(repeat: int, repeats: int, metrics: LoadMetrics | None, failur
 
 def cell_of(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, label: str) -> dict[str, Any]:
     return {
-        "target": target.url, "method": target.method, "body_bytes": len(target.body), "label": label,
+        "target": redact_url(target.url), "method": target.method, "body_bytes": len(target.body), "label": label,
         "scenario": "closed-loop" if users is not None else "open-loop",
         "users": users, "rate": rate, "settings": _settings_fields(s),
     }
@@ -132,8 +132,17 @@ def run_load(
     """Measure every point `repeats` times; returns the records (also appended to OUT)."""
     check_points(settings, users, rates)
     store = ResultStore(out)
+    with store.lock():
+        return _run_load_locked(target, store, settings, users, rates, label, resume, on_progress)
+
+
+def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSettings, users: list[int] | None,
+                     rates: list[float] | None, label: str, resume: bool, on_progress: Callable[[str], None] | None) -> list[LoadWindow]:
+    out = store.out
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
+    if resume:
+        store.refuse_damage()
     store.create()
     finished = store.finished_cells() if resume else set()
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
@@ -147,12 +156,11 @@ def run_load(
         for rep in range(settings.repeats):
             if on_progress:
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
-            energy = EnergyWindow().start()
-            busy0, t0 = process.system_busy_seconds(), time.perf_counter()
+            collected = endpoint_window().start()
             metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep))
-            if metrics:  # the target's processes are not ours: measured (RAPL) or n/a, never a guess
-                metrics.energy = Energy(**energy.result(None, metrics.throughput_rps))
-                metrics.system_cpu_percent = process.cpu_percent(process.system_busy_seconds() - busy0, time.perf_counter() - t0)
+            collected.stop()
+            if metrics:  # the target's processes are not ours: energy measured (RAPL) or n/a, never a guess
+                metrics = LoadMetrics.model_validate(metrics.model_dump() | collected.fields(metrics.throughput_rps))
             record = LoadWindow(
                 run_id=run_id, cell_id=cell_id, cell=cell, machine=machine.machine_info(), packages=machine.package_versions(),
                 **window_fields(rep, settings.repeats, metrics, failure, warnings, u),

@@ -37,9 +37,15 @@ def figure_html(f: Figure) -> str:
     return f'<figure id="fig-{escape(f.id)}" data-figure="{escape(f.id)}"><h3>{escape(f.title)}</h3><div class="chart"></div>{caption}</figure>'
 
 
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def _script_json(data: object) -> str:
-    # Inside <script>, "</" could close the element early; JSON allows "<\/" for it.
-    return json.dumps(data, allow_nan=False).replace("</", "<\\/")
+    # Inside <script>, the HTML parser looks for "</script", and "<!--" switches it into the escaped states
+    # where "<script" in data makes the next "</script>" not close the element: the rest of the page would
+    # be script. No <, > or & at all leaves it nothing to find; JSON reads \u003c as "<". U+2028/2029 are
+    # line ends to older JavaScript parsers.
+    return json.dumps(data, allow_nan=False).translate(_SCRIPT_SAFE)
 
 
 def render_html(report: Report) -> str:

@@ -43,8 +43,14 @@ def write_png(fig: Figure, path: Path) -> Path:
     if fig.caption:
         # supxlabel, unlike a free text, is given room by the constrained layout.
         mfig.supxlabel(textwrap.fill(fig.caption, 150), x=0.01, ha="left", fontsize=7, color="#555555")
+    import io
+
+    from infermeter.results.files import replace_atomically
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    mfig.savefig(path, metadata={"Software": None})
+    buf = io.BytesIO()
+    mfig.savefig(buf, format="png", metadata={"Software": None})
+    replace_atomically(path, buf.getvalue())  # whole or not at all, never through a link
     return path
 
 

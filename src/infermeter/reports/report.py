@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from infermeter.reports.content import build_report, suites_of
 from infermeter.reports.html import render_html
 from infermeter.reports.markdown import render_markdown
+from infermeter.results.files import replace_atomically
 from infermeter.results.frame import read_under
 
 FIGURE_DIR = "figures"
-FIGURE_PREFIXES = ("throughput-vs-", "latency-", "memory-vs-", "energy-vs-", "startup-")
 
 
 @dataclass
@@ -26,16 +24,21 @@ class ReportFiles:
     not_drawn: list[str]
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Whole or not at all: a report is replaced only once its successor is complete."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+MANIFEST = ".infermeter-report.json"  # the files the last report here wrote: the only ones a report replaces or removes
+
+
+def _written_before(out: Path) -> set[str]:
+    """Names (relative to OUT) the previous report in OUT wrote, from its manifest; nothing without one."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        names = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    safe = set()
+    for name in names if isinstance(names, list) else []:
+        p = Path(str(name))
+        if not p.is_absolute() and ".." not in p.parts and p.parts[:1] == (FIGURE_DIR,) and p.suffix == ".png":
+            safe.add(str(p))  # only figures are ever removed, and only inside OUT/figures
+    return safe
 
 
 def write_report(paths: list[Path], out: Path, title: str | None = None) -> ReportFiles:
@@ -48,11 +51,13 @@ def write_report(paths: list[Path], out: Path, title: str | None = None) -> Repo
     out.mkdir(parents=True, exist_ok=True)
     fig_dir = out / FIGURE_DIR
     fig_dir.mkdir(exist_ok=True)
-    for stale in fig_dir.glob("*.png"):  # an earlier report's figures that this one no longer has
-        if stale.name.startswith(FIGURE_PREFIXES):
-            stale.unlink()
+    before = _written_before(out)
     pngs = [write_png(f, fig_dir / f"{f.id}.png") for f in report.figures]
     html, md = out / "report.html", out / "report.md"
-    _write_text(html, render_html(report))
-    _write_text(md, render_markdown(report, FIGURE_DIR))
+    replace_atomically(html, render_html(report))
+    replace_atomically(md, render_markdown(report, FIGURE_DIR))
+    written = [str(p.relative_to(out)) for p in pngs] + [html.name, md.name]
+    for stale in sorted(before - set(written)):  # an earlier report's figures that this one no longer has
+        (out / stale).unlink(missing_ok=True)
+    replace_atomically(out / MANIFEST, json.dumps({"files": written}, indent=1))
     return ReportFiles(html, md, pngs, len(report.advice), report.not_drawn)

@@ -121,8 +121,13 @@ _AS_THEY_ARE = ("cell_id", "workload", "engine", "scenario", "batch_size", "conc
 
 
 def write_summary_csv(rows: list[EngineCellSummary], path: Path | str) -> None:
-    """One row per engine cell: statistics over repeats and percentiles from the merged histograms."""
-    with open(path, "w", newline="") as f:
+    """One row per engine cell: statistics over repeats and percentiles from the merged histograms. Written
+    atomically (a kill leaves the old file or the new one) and never through a link."""
+    import io
+
+    from infermeter.results.files import replace_atomically
+
+    with io.StringIO(newline="") as f:
         w = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS)
         w.writeheader()
         for r in rows:
@@ -139,6 +144,7 @@ def write_summary_csv(rows: list[EngineCellSummary], path: Path | str) -> None:
             else:
                 out["energy_source"] = None
             w.writerow(out)
+        replace_atomically(Path(path), f.getvalue())
 
 
 def _users(r: LoadCellSummary) -> str:

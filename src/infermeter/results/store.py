@@ -12,6 +12,7 @@ repeats are marked superseded (rewritten atomically in place) and every reader l
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -23,7 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from infermeter.errors import ConfigError, ResultsWriteError
+from infermeter.errors import ConfigError
+from infermeter.results.files import locked, open_nofollow, private_dir, replace_atomically, write_error
 from infermeter.results.histogram import PERCENTILES
 from infermeter.results.migrate import UnknownSchema, migrate
 from infermeter.results.record import AnyRecord, NotMeasured, parse_record, to_dict
@@ -45,6 +47,9 @@ CSV_COLUMNS = (
     + ["energy_source", "energy_j_per_inference", "energy_j_per_1000", "gpu"]
     + ["parity_max_abs_diff", "parity_agreement", "weights", "error", "warnings", "superseded"]
 )
+
+
+DAMAGED_NAME = "results.damaged.jsonl"  # where `infermeter doctor` moves lines that are not records
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
@@ -85,9 +90,9 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _append(path: Path, data: bytes) -> None:
-    """Append `data` whole or not at all."""
+    """Append `data` whole or not at all (never through a link planted at `path`)."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_nofollow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
         raise write_error(path, exc) from None
     try:
@@ -107,19 +112,11 @@ def _append(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def write_error(path: Path | str, exc: OSError) -> ResultsWriteError:
-    """The error for a write the system refused (disk full, quota, permissions, read-only)."""
-    return ResultsWriteError(
-        f"cannot write results to {path}: {exc.strerror or exc}; every result written before is intact",
-        "free space (or fix the permissions) there, then run the same command with --resume to finish",
-    )
-
-
 def cut_torn_tail(path: Path) -> int:
     """Remove a partial last line (a kill mid-write); returns the bytes removed."""
     if not path.exists() or path.stat().st_size == 0:
         return 0
-    with path.open("rb+") as f:
+    with os.fdopen(open_nofollow(path, os.O_RDWR), "rb+") as f:
         size = f.seek(0, os.SEEK_END)
         f.seek(max(0, size - 1))
         if f.read(1) == b"\n":
@@ -142,34 +139,6 @@ def cut_torn_tail(path: Path) -> int:
 
 
 _log = logging.getLogger("infermeter.results")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def replace_atomically(path: Path, data: bytes) -> None:
-    """Write `data` as the new content of `path`: a reader (or a kill) sees the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, exc) from None
-    _fsync_dir(path.parent)
 
 
 def superseded_lines(cells_runs: list[tuple[str, str] | None]) -> set[int]:
@@ -196,10 +165,7 @@ class ResultStore:
         """Make OUT ready for appending; returns the bytes of torn last lines removed (0 normally)."""
         if self.out.exists() and not self.out.is_dir():
             raise ConfigError(f"{self.out} is a file, not a results directory", "give --out a directory (new or holding results)")
-        try:
-            self.out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise write_error(self.out, exc) from None
+        private_dir(self.out, "results directory")  # created 0700; someone else's directory (or a link) is refused
         torn = cut_torn_tail(self.jsonl)
         if self.jsonl.exists():
             self._rewrite_csv()  # results.csv is a view of results.jsonl; a failed or torn row is rebuilt
@@ -212,6 +178,23 @@ class ResultStore:
         for r in self.read(include_superseded=True):
             writer.writerow(flatten(to_dict(r)))
         replace_atomically(self.csv, buf.getvalue().encode())
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """OUT's exclusive lock, for a whole run (OUT is created first, private to the user)."""
+        private_dir(self.out, "results directory")
+        return locked(self.out)
+
+    def refuse_damage(self) -> None:
+        """For --resume, which appends: refuse a results.jsonl with lines that are not records (reading
+        skips them; a run adding to the file would bury them deeper), and say how to repair it."""
+        self.read(include_superseded=True)
+        if self.rejected:
+            shown = "; ".join(f"line {n}: {why}" for n, why in self.rejected[:3])
+            more = f" and {len(self.rejected) - 3} more" if len(self.rejected) > 3 else ""
+            raise ConfigError(
+                f"{self.jsonl} has {len(self.rejected)} damaged line(s) ({shown}{more}); --resume will not add to it",
+                f"infermeter doctor {self.out}  (moves damaged lines to {DAMAGED_NAME}, keeps every record), then --resume again",
+            )
 
     def has_results(self) -> bool:
         return self.jsonl.exists() and self.jsonl.stat().st_size > 0

@@ -29,6 +29,7 @@ from hdrh.histogram import HdrHistogram
 
 from infermeter.results import histogram, stats
 from infermeter.results.migrate import migrate
+from infermeter.results.redact import redact_text, redact_url
 from infermeter.results.record import (
     AnyRecord, EngineWindow, LoadWindow, NotMeasured, Parity, ServerWindow, TargetKind, current, parse_record,
 )
@@ -372,7 +373,7 @@ def _load(g: CellGroup) -> LoadCellSummary:
     last, ok = g.records[-1], g.windows
     cell = last.cell
     kind: TargetKind = "server" if last.kind == "server" else "load"
-    server = target = None
+    server = None
     if kind == "server":
         server_info = getattr(last, "server", None)
         server = f"{(server_info.label if server_info else None) or cell.get('server')}{g.tag}"
@@ -380,9 +381,10 @@ def _load(g: CellGroup) -> LoadCellSummary:
         label = f"{workload} on {server}"
     else:
         workload = None
-        label = f"{cell.get('label') or cell.get('target')}{g.tag}"
+        label = redact_text(f"{cell.get('label') or cell.get('target')}{g.tag}")
     base = _common(g, kind, label, workload)
-    base.update(server=server, target=cell.get("target"), users=cell.get("users"), rate=cell.get("rate"))
+    shown = redact_url(str(cell["target"])) if cell.get("target") else None  # a record stored before URLs were redacted
+    base.update(server=server, target=shown, users=cell.get("users"), rate=cell.get("rate"))
     warnings = distinct_warnings(g.records)
     if not ok:
         return LoadCellSummary(warnings=tuple(warnings), **base)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import default_cache_root, size_of
+from infermeter.results.files import check_private, replace_atomically
 
 
 def envs_root() -> Path:
@@ -30,6 +31,10 @@ def env_dir(name: str) -> Path:
 
 
 def env_bin(name: str) -> Path:
+    """The environment's bin directory, once checked: its python runs as the user, so the environments,
+    this one and its bin must be the user's own and writable by nobody else."""
+    for d in (envs_root(), env_dir(name), env_dir(name) / "bin"):
+        check_private(d, "framework environment")
     return env_dir(name) / "bin"
 
 
@@ -67,7 +72,8 @@ def env_info(name: str) -> dict:
 def install(name: str, requirements: list[str], log: Path | None = None, pip_args: list[str] | None = None) -> dict:
     """Create (or refresh) the environment; returns what was measured: install time and size."""
     d = env_dir(name)
-    d.parent.mkdir(parents=True, exist_ok=True)
+    d.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_private(d.parent, "framework environment")
     base = getattr(sys, "_base_executable", sys.executable)
     t0 = time.perf_counter()
     out = log.open("ab") if log else subprocess.DEVNULL
@@ -80,7 +86,7 @@ def install(name: str, requirements: list[str], log: Path | None = None, pip_arg
         shared = shared_site()
         # addsitedir (not a bare path) so that the shared environment's own .pth files, such as an
         # editable install of infermeter, are processed too.
-        Path(site, "_infermeter_shared.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
+        replace_atomically(Path(site, "_infermeter_shared.pth"), f"import site; site.addsitedir({shared!r})\n")
         r = subprocess.run([str(py), "-m", "pip", "install", "-q", *(pip_args or []), *requirements], stdout=out, stderr=out)
         if r.returncode != 0:
             raise InfermeterError(
@@ -99,5 +105,5 @@ def install(name: str, requirements: list[str], log: Path | None = None, pip_arg
         "shared_with": shared,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    (d / "infermeter-env.json").write_text(json.dumps(info, indent=1))
+    replace_atomically(d / "infermeter-env.json", json.dumps(info, indent=1))  # a kill leaves the old file or the new
     return info

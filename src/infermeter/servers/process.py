@@ -68,20 +68,22 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if shutil.which(self.command[0], path=(self.env or os.environ).get("PATH")) is None:
             raise ServerFailedError(f"{self.name}: cannot start {self.command[0]!r}: not found", "install the server's environment")
+        from infermeter.servers import leftovers
+
+        token = leftovers.new_token()  # what proves to `cleanup` that a process is this server's
         log = self.log_path.open("ab")
         t0 = time.perf_counter()
         try:
             # Through the guard, which takes the server's session down if infermeter dies (servers/guard.py).
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "infermeter.servers.guard", *self.command], cwd=self.cwd, env=child_env(self.env),
+                [sys.executable, "-m", leftovers.GUARD_MODULE, *self.command], cwd=self.cwd,
+                env=child_env(self.env) | {leftovers.TOKEN_ENV: token},
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         finally:
             log.close()
         self.started_s = t0
-        from infermeter.servers import leftovers
-
-        self._registration = leftovers.register(self.proc.pid, self.name, self.command)
+        self._registration = leftovers.register(self.proc.pid, self.name, self.command, token)
         return self
 
     def wait_ready(self) -> float:

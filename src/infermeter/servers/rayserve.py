@@ -21,6 +21,12 @@ from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 
 
+# Ray's token authentication on, whatever the user's environment says (RAY_AUTH_MODE=disabled there would
+# leave the local cluster's GCS and job APIs open to every local user: they run code). Ray makes the
+# token itself for a local cluster (2.52+).
+RAY_AUTH = {"RAY_AUTH_MODE": "token"}
+
+
 class RayServe(ServerAdapter):
     name = "rayserve"
     description = "Ray Serve 2.60 deployment per workload (local Ray cluster on 127.0.0.1), JSON REST, optional batching"
@@ -40,7 +46,7 @@ class RayServe(ServerAdapter):
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "--serving-config", str(workdir / "serving.json"),
                "--port", str(port), "--replicas", str(s.workers), "--max-batch-size", str(s.max_batch_size),
                "--batch-wait-s", str(s.max_batch_delay_ms / 1000 if batched else 0.0)]
-        env = self.server_env(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0", RAY_DEDUP_LOGS="0")
+        env = self.server_env(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0", RAY_DEDUP_LOGS="0", **RAY_AUTH)
         base = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from infermeter.collectors import process, speed
+from infermeter.collectors.window import reference_window
 from infermeter.config import OverheadSection
 from infermeter.results.record import LoadMetrics
 from infermeter.results.stats import latency_summary_ms
@@ -53,8 +53,7 @@ def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_second
         if time.perf_counter() - start >= max_seconds:
             break
     times: dict[str, list[int]] = {s: [] for s in STAGES}
-    probe0 = speed.probe_ms()
-    cpu0, busy0 = process.cpu_seconds(), process.system_busy_seconds()
+    collected = reference_window().start()
     t_start = clock()
     calls = 0
     while True:
@@ -74,11 +73,11 @@ def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_second
         elapsed = (t3 - t_start) / 1e9
         if (calls >= min_calls and elapsed >= min_seconds) or elapsed >= max_seconds:
             break
-    own = process.cpu_seconds() - cpu0
-    others = process.cpu_percent(process.system_busy_seconds() - busy0 - own, elapsed)
-    probe = (probe0 + speed.probe_ms()) / 2
-    return {"batch_size": batch_size, "calls": calls, "warmup_calls": warm, "window_s": elapsed,
-            "capped": calls < min_calls, "other_cpu_percent": max(0.0, others), "speed_probe_ms": probe, **{f"{s}_ms": _summary(v) for s, v in times.items()}}
+    collected.stop()
+    machine = collected.fields()
+    return {"batch_size": batch_size, "calls": calls, "warmup_calls": warm, "window_s": elapsed, "capped": calls < min_calls,
+            "other_cpu_percent": machine["other_cpu_percent"], "speed_probe_ms": machine["speed_probe_ms"],
+            **{f"{s}_ms": _summary(v) for s, v in times.items()}}
 
 
 def measure_job(job: dict[str, Any]) -> dict[str, Any]:

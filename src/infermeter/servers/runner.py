@@ -11,16 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import psutil
-
-from infermeter.collectors import machine, process, speed
-from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE, EnergyWindow
+from infermeter.collectors import machine
+from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE
+from infermeter.collectors.window import server_window
 from infermeter.config import CostSection, OverheadSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
 from infermeter.load.runner import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.results.cost import cost_record
-from infermeter.results.record import Cost, Energy, LoadMetrics, NotMeasured, Sanity, ServerInfo, ServerWindow
+from infermeter.results.record import Cost, LoadMetrics, NotMeasured, Sanity, ServerInfo, ServerWindow
 from infermeter.validity.sanity import verdict
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning, warning
@@ -31,19 +30,6 @@ from infermeter.servers.reference import RunJob, assess_window, measure_deployme
 from infermeter.servers.registry import adapter_for
 from infermeter.workloads.base import file_slug
 from infermeter.workloads.registry import get_workload
-
-
-def _tree_usage(procs: list[psutil.Process]) -> tuple[float, float]:
-    """(CPU seconds, RSS MB) summed over a process tree."""
-    cpu = rss = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            cpu += t.user + t.system
-            rss += p.memory_info().rss / 2**20
-        except psutil.Error:
-            pass
-    return cpu, rss
 
 
 def _settings(cell: ServerCell) -> LoadSettings:
@@ -66,16 +52,6 @@ def _not_measured(cell: ServerCell, run_id: str, adapter: ServerAdapter | None, 
     return NotMeasured(kind="server", status=status, error=error, **_identity(cell, run_id, adapter), **common)
 
 
-def _server_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    n = after.get("requests_total", 0) - before.get("requests_total", 0)
-    out: dict[str, float] = {"server_requests": n}
-    if n > 0:
-        for key in ("queue_us_total", "inference_us_total"):
-            if key in after:
-                out[key.replace("_us_total", "_ms_mean")] = (after[key] - before.get(key, 0)) / n / 1000
-    return out
-
-
 def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
@@ -88,26 +64,11 @@ def measure_server(
         for rep in range(settings.repeats):
             point = f"users {cell.users}" if cell.users is not None else f"rate {cell.rate}/s"
             on_progress(f"{cell.workload} on {cell.server_label}: {point}, repeat {rep + 1}/{settings.repeats}")
-            tree = deployment.process.tree()
-            energy = EnergyWindow(cpu_watts_per_core).start()
-            cpu0, _ = _tree_usage(tree)
-            srv0 = _safe_metrics(adapter, deployment)
-            probe0 = speed.probe_ms()  # the machine's own speed around the window (collectors/speed.py)
-            busy0 = process.system_busy_seconds()
-            t0 = time.perf_counter()
+            collected = server_window(deployment.process.tree, lambda: adapter.server_metrics(deployment), cpu_watts_per_core).start()
             metrics, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep))
-            wall = time.perf_counter() - t0
-            busy = process.system_busy_seconds() - busy0
-            cpu1, rss = _tree_usage(tree)
-            probe1 = speed.probe_ms()
-            if metrics:
-                metrics.speed_probe_ms = (probe0 + probe1) / 2
-                for key, value in _server_delta(srv0, _safe_metrics(adapter, deployment)).items():
-                    setattr(metrics, key, value)
-                metrics.server_cpu_percent = 100 * (cpu1 - cpu0) / wall if wall else None
-                metrics.server_rss_mb = rss
-                metrics.system_cpu_percent = process.cpu_percent(busy, wall)  # server + generator + anything else
-                metrics.energy = Energy(**energy.result(cpu1 - cpu0, metrics.throughput_rps))  # the server's, per request
+            collected.stop()
+            if metrics:  # the server's CPU, memory, own counters and energy per request; the machine's CPU and speed
+                metrics = LoadMetrics.model_validate(metrics.model_dump() | collected.fields(metrics.throughput_rps))
             warnings += answer_warnings(common.get("answers") or {})
             gone = _server_gone(deployment, metrics)
             if gone:
@@ -161,13 +122,6 @@ def answer_warnings(answers: dict[str, Any]) -> list[RecordWarning]:
 def cells_failed(store: ResultStore, cells: list[ServerCell]) -> int:
     """Cells of this server not fully measured: some repeat failed (the definition --resume uses)."""
     return len({c.cell_id for c in cells} - store.finished_cells())
-
-
-def _safe_metrics(adapter: ServerAdapter, deployment: Deployment) -> dict[str, float]:
-    try:
-        return adapter.server_metrics(deployment)
-    except Exception:
-        return {}
 
 
 def run_server_cells(

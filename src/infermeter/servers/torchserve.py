@@ -88,8 +88,12 @@ class TorchServe(ServerAdapter):
             "default_response_timeout": "300",
         }
         (workdir / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in config.items()))
+        # TorchServe refuses to start while any other TorchServe runs on the machine: it keeps one pid file in
+        # the temporary directory (ts/model_server.py). A temporary directory of its own makes it this one's.
+        tmp = workdir / "tmp"
+        tmp.mkdir(exist_ok=True)
         env = self.server_env(bin_on_path=True, LOG_LOCATION=str(workdir / "logs"), METRICS_LOCATION=str(workdir / "logs"),
-                              TS_DISABLE_SYSTEM_METRICS="true")
+                              TS_DISABLE_SYSTEM_METRICS="true", TMPDIR=str(tmp))
         cmd = [str(bin_dir / "torchserve"), "--start", "--foreground", "--ncs", "--model-store", str(store),
                "--ts-config", str(workdir / "config.properties")]
         if not s.token_auth:

@@ -11,6 +11,7 @@ runs isolated, so model.py extends sys.path itself.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,19 @@ class TritonSettings(ServingModelSettings):
             raise ValueError("Triton's Python backend stub needs numpy<2, where scikit-learn models pickled with numpy 2 "
                              "cannot load; use runtime onnxruntime (the tree model exported with skl2onnx)")
         return v
+
+
+# Triton's APIs that infermeter never calls (it uses health, metadata and inference): behind a random key,
+# so that nothing else on the machine can register shared memory, change log files or write traces.
+RESTRICTED_APIS = ("shared-memory", "model-config", "model-repository", "statistics", "trace", "logging")
+RESTRICTED_HEADER = "infermeter-admin-key"
+
+
+def restricted_api_args(key: str) -> list[str]:
+    """tritonserver 2.51's flags for RESTRICTED_APIS over HTTP and gRPC (the key is per start; it can only
+    be given on the command line, which other local users can read: a second layer, not a secret)."""
+    group = f"{','.join(RESTRICTED_APIS)}:{RESTRICTED_HEADER}={key}"
+    return [f"--http-restricted-api={group}", f"--grpc-restricted-protocol={group}"]
 
 
 class Triton(ServerAdapter):
@@ -105,6 +119,7 @@ class Triton(ServerAdapter):
             "--grpc-address", "127.0.0.1", "--grpc-port", str(ports["grpc"]),
             "--metrics-address", "127.0.0.1", "--metrics-port", str(ports["metrics"]), "--allow-metrics", "true",
             "--allow-gpu-metrics", "false", "--exit-timeout-secs", "10", "--strict-readiness", "true",
+            "--allow-sagemaker", "false", "--allow-vertex-ai", "false", *restricted_api_args(secrets.token_hex(16)),
         ]
         for pkg in ("numpy", "numpy.libs"):
             link = workdir / pkg
