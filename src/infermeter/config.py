@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from infermeter import limits
 from infermeter.errors import ConfigError
 from infermeter.load.settings import WindowSettings
 from infermeter.validity.overhead import PREPROCESS_BUDGET_MS, SERVING_BUDGET_MS
@@ -21,7 +22,8 @@ ScenarioKind = Literal["single-stream", "offline", "concurrent"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # nan and inf are no setting: YAML's .nan/.inf would pass every `gt=0` and make a window endless.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class WarmupSettings(_Strict):
@@ -33,6 +35,12 @@ class WarmupSettings(_Strict):
     max_seconds: float = Field(60.0, gt=0, description="at most this long; a warm-up still drifting then is flagged 'not steady'")
     window: int = Field(40, ge=8, description="calls tested for drift: medians of the two halves and a trend over all")
     tolerance: float = Field(0.05, gt=0, lt=1, description="the halves' medians may differ by this fraction")
+
+    @field_validator("iterations", "seconds", "max_seconds")
+    @classmethod
+    def _bounded(cls, v: float, info: ValidationInfo) -> float:
+        limits.check("iterations" if info.field_name == "iterations" else "seconds", v)
+        return v
 
     @model_validator(mode="after")
     def _max_not_below_min(self) -> WarmupSettings:
@@ -49,6 +57,12 @@ class MeasureSettings(_Strict):
     min_iterations: int = Field(20, ge=1)
     min_seconds: float = Field(2.0, ge=0)
     max_seconds: float = Field(120.0, gt=0, description="a window stops here even below min_iterations (flagged)")
+
+    @field_validator("repeats", "min_iterations", "min_seconds", "max_seconds")
+    @classmethod
+    def _bounded(cls, v: float, info: ValidationInfo) -> float:
+        limits.check({"repeats": "repeats", "min_iterations": "iterations"}.get(info.field_name or "", "seconds"), v)
+        return v
 
     @model_validator(mode="after")
     def _max_not_below_min(self) -> MeasureSettings:
@@ -69,9 +83,10 @@ class Scenario(_Strict):
 
     @field_validator("batch_sizes", "concurrency")
     @classmethod
-    def _positive(cls, v: list[int]) -> list[int]:
+    def _positive(cls, v: list[int], info: ValidationInfo) -> list[int]:
         if not v or any(x < 1 for x in v):
             raise ValueError("must be a non-empty list of integers >= 1")
+        limits.check("batch_size" if info.field_name == "batch_sizes" else "concurrency", max(v))
         return v
 
     @model_validator(mode="after")
@@ -101,6 +116,9 @@ class LoadSection(WindowSettings):
     def _users(cls, v: list[int]) -> list[int]:
         if any(u < 1 for u in v):
             raise ValueError("virtual users must be >= 1")
+        if v:
+            limits.check("users", max(v))
+        limits.check("points", len(v), "load points (users)")
         return v
 
     @field_validator("rates")
@@ -108,6 +126,9 @@ class LoadSection(WindowSettings):
     def _rates(cls, v: list[float]) -> list[float]:
         if any(r <= 0 for r in v):
             raise ValueError("rates must be > 0")
+        if v:
+            limits.check("rate", max(v))
+        limits.check("points", len(v), "load points (rates)")
         return v
 
     @model_validator(mode="after")
@@ -158,6 +179,14 @@ class Suite(_Strict):
     warmup: WarmupSettings = Field(default_factory=WarmupSettings)
     measure: MeasureSettings = Field(default_factory=MeasureSettings)
     threads: int | None = Field(None, ge=1, description="intra-op threads for every engine that does not set its own")
+
+    @field_validator("threads")
+    @classmethod
+    def _threads(cls, v: int | None) -> int | None:
+        if v is not None:
+            limits.check("threads", v)
+        return v
+
     seed: int = 0
     cached_load: bool = Field(True, description="also time a second load with the engine's cache populated")
 
@@ -205,13 +234,16 @@ def _pydantic_message(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(x) for x in err["loc"]) or "suite"
-        parts.append(f"{where}: {err['msg']}")
+        parts.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 
 def parse_suite(data: Any, source: str = "suite") -> Suite:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level", "see src/infermeter/suites/example.yaml")
+    odd = [k for k in data if not isinstance(k, str)]
+    if odd:  # YAML allows `? [a]`, `1:` or `null:` as keys; a suite's keys are names
+        raise ConfigError(f"{source}: top-level key {odd[0]!r} is not a name", "see src/infermeter/suites/example.yaml for the keys a suite has")
     try:
         return Suite(**data)
     except ValidationError as exc:
@@ -221,13 +253,41 @@ def parse_suite(data: Any, source: str = "suite") -> Suite:
 
 
 def load_suite(path: Path) -> Suite:
+    """The suite in a YAML file. What is not a readable UTF-8 text file of sane size is refused with its reason
+    (a directory, binary junk, a Latin-1 byte), never a traceback."""
+    data = yaml_file(path, "suite file")
+    return parse_suite(data, str(path))
+
+
+def yaml_file(path: Path, what: str) -> Any:
     if not path.exists():
-        raise ConfigError(f"suite file {str(path)!r} does not exist", "give the path of a YAML suite file")
+        raise ConfigError(f"{what} {str(path)!r} does not exist", "give the path of a YAML suite file")
+    if path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is a directory", "give the path of a YAML suite file, e.g. src/infermeter/suites/example.yaml")
+    if not path.is_file():
+        raise ConfigError(f"{what} {str(path)!r} is not a regular file", "give the path of a YAML suite file")
+    size = path.stat().st_size
+    if size > limits.limit("suite_mb") * 1e6:
+        raise ConfigError(f"{what} {str(path)!r} is {size / 1e6:.1f} MB, more than a suite should be",
+                          f"give a YAML suite file (set {limits.env_name('suite_mb')} to allow larger ones)")
     try:
-        data = yaml.safe_load(path.read_text())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}", "check the path and its permissions") from None
+    if b"\0" in raw:
+        raise ConfigError(f"{what} {str(path)!r} is binary, not YAML text (it holds NUL bytes)", "give the path of a YAML suite file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{what} {str(path)!r} is not UTF-8 text: byte 0x{raw[exc.start]:02x} on line {line} cannot be decoded",
+                          "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8), or remove the byte") from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}", "fix the YAML syntax") from None
-    return parse_suite(data, str(path))
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be a suite", "fix the YAML syntax") from None
 
 
 class Cell(_Strict):

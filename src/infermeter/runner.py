@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from infermeter.collectors import machine
 from infermeter.config import Cell, Suite, plan, plan_servers
@@ -113,7 +114,7 @@ def run_suite(
     """Measure every cell of `suite` into OUT, which is locked for the whole run."""
     store = ResultStore(out)
     with store.lock():
-        return _run_locked(suite, out, store, resume, cache_root, isolation, console or Console(stderr=True), force_suite)
+        return _run_locked(suite, out, store, resume, cache_root, isolation, console or Console(stderr=True, markup=False, emoji=False), force_suite)
 
 
 RUN_META = "run.json"  # the run's own metadata: the digest of the suite it measures
@@ -151,7 +152,7 @@ def _run_locked(suite: Suite, out: Path, store: ResultStore, resume: bool, cache
         store.refuse_damage()
     torn = store.create()
     if torn:
-        console.print(f"[yellow]note:[/] removed a partial last record ({torn} bytes) left by a run killed mid-write")
+        console.print(Text.assemble(("note:", "yellow"), f" removed a partial last record ({torn} bytes) left by a run killed mid-write"))
     private_dir(out / "logs")
     replace_atomically(out / "suite.json", suite.model_dump_json(indent=1))
     replace_atomically(out / RUN_META, json.dumps({"suite_name": suite.name, "suite_digest": suite_digest(suite)}, indent=1))
@@ -184,8 +185,9 @@ def _run_locked(suite: Suite, out: Path, store: ResultStore, resume: bool, cache
     prepare_errors: dict[str, str] = {}
 
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.fields[phase]}"), TimeElapsedColumn(), console=console, transient=False,
+        # The phase names workloads and files ("file:m[/x].onnx"): shown as plain text, never read as markup.
+        TextColumn("{task.description}", style="bold", markup=False), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[phase]}", markup=False), TimeElapsedColumn(), console=console, transient=False,
     ) as progress:
         prep = progress.add_task("export", total=len(needed), phase="")
         for wname, fmts in needed.items():

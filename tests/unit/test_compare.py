@@ -83,7 +83,7 @@ def test_compare_command_prints_verdicts_and_exits_9_past_a_threshold(tmp_path):
     r = cli("compare", a, slow, "--fail-on", "p99:+5%,throughput:-5%")
     assert r.returncode == 9 and "worse" in r.stdout and "regression" in r.stderr and "Traceback" not in r.stderr
     r = cli("compare", a, str(tmp_path / "nowhere"))
-    assert r.returncode == 2 and "holds no results.jsonl" in r.stderr
+    assert r.returncode == 2 and "nowhere does not exist" in r.stderr
     r = cli("compare", a, write_run(tmp_path / "other", run_records(2, cells=("x",))))
     assert r.returncode == 2 and "no measured cell in common" in r.stderr
 

@@ -10,15 +10,31 @@ from typing import Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from infermeter.errors import CellsFailedError, InfermeterError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure how fast a model runs, side by side, with numbers you can trust.")
-# Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns.
-out_console = Console(width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+# Exit codes (errors.py; README "Exit codes"). Shown under --help so scripts and CI can rely on them.
+EXIT_CODES = ("Exit codes: 0 done; 1 a bug in infermeter (please report it, with the traceback); 2 bad input "
+              "(a flag, suite, path or URL that cannot be used: the message names it and the fix); 3 not installed "
+              "here; 4 not supported here; 5 some cells or load points failed (results kept); 6 a server failed; "
+              "7 selftest failed; 8 results directory not writable; 9 compare --fail-on found a regression; "
+              "130 interrupted (results kept; --resume finishes). Bounds that guard against typos (users, rate, "
+              "repeats, batch size, seconds...) are listed in the README; raise one with INFERMETER_MAX_<NAME>, "
+              "e.g. INFERMETER_MAX_USERS=50000.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure how fast a model runs, side by side, with numbers you can trust.",
+                  epilog=EXIT_CODES)
+# Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns. Neither
+# console reads markup or emoji codes: every string printed is plain text, so a "[/x]" or "[link=...]" in a
+# workload name, a path, a SQL error or a warning prints as itself (styles are given as Text, see _styled).
+out_console = Console(width=None if sys.stdout.isatty() else 200, markup=False, emoji=False, highlight=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200, markup=False, emoji=False, highlight=False)
+
+
+def _styled(*parts: str | tuple[str, str]) -> Text:
+    """Text from plain strings and (string, style) pairs: the one way to colour output, never markup."""
+    return Text.assemble(*parts)
 
 
 def _builtin_suite(name: str) -> Path:
@@ -31,10 +47,10 @@ def _warn_leftovers() -> None:
 
     found = leftovers.find()
     if found:
-        err_console.print(f"[bold yellow]warning:[/] {len(found)} server(s) left running by an earlier infermeter run "
-                          "that was killed; they will disturb this measurement:", soft_wrap=True)
+        err_console.print(_styled(("warning:", "bold yellow"), f" {len(found)} server(s) left running by an earlier "
+                                  "infermeter run that was killed; they will disturb this measurement:"), soft_wrap=True)
         for item in found:
-            err_console.print(f"  {escape(item.describe())}", soft_wrap=True, highlight=False)
+            err_console.print(f"  {item.describe()}", soft_wrap=True)
         err_console.print("  fix: infermeter cleanup", soft_wrap=True)
 
 
@@ -63,7 +79,7 @@ def _run_locked(suite: Any, out: Path, resume: bool, cache: Optional[Path], only
     if only_installed:
         missing = [e.name for e in suite.engines if engine_class(e.name).missing()]
         if missing:
-            err_console.print(f"[yellow]not installed here, left out:[/] {', '.join(sorted(set(missing)))}")
+            err_console.print(_styled(("not installed here, left out:", "yellow"), f" {', '.join(sorted(set(missing)))}"), soft_wrap=True)
         suite.engines = [e for e in suite.engines if not engine_class(e.name).missing()]
         if not suite.engines:
             raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
@@ -84,7 +100,7 @@ def _run_locked(suite: Any, out: Path, resume: bool, cache: Optional[Path], only
         out_console.print(line, style="yellow", highlight=False, soft_wrap=True, markup=False)
     for r in rows:
         for w in r.warnings:
-            err_console.print(f"[yellow]warning[/] {escape(r.label)}: {escape(w.text)}", soft_wrap=True)
+            err_console.print(_styled(("warning", "yellow"), f" {r.label}: {w.text}"), soft_wrap=True)
     err_console.print(
         f"{summary.measured} cells measured, {summary.skipped} skipped, {summary.failed} failed"
         + (f", {summary.resumed} already done" if summary.resumed else "")
@@ -127,17 +143,18 @@ def run(
         "directory; add ?name=3x224x224 for inputs whose shape the file does not fix"),
     engine: list[str] = typer.Option([], "--engine", "-e", help="with --model: engines to run it on (default: every installed one that can)"),
     batch_size: list[int] = typer.Option([], "--batch-size", "-b", help="with --model: batch sizes (default 1)"),
-    repeats: int = typer.Option(5, help="with --model: repeats per cell"),
+    repeats: Optional[int] = typer.Option(None, help="with --model: repeats per cell", show_default="5"),
     out: Path = typer.Option(Path("results/run"), "--out", "-o", help="results directory"),
     resume: bool = typer.Option(False, help="skip cells OUT already holds; run the rest"),
     cache: Optional[Path] = typer.Option(None, help="artifact cache (default ~/.cache/infermeter or $INFERMETER_CACHE)"),
     force_suite: bool = typer.Option(False, "--force-suite", help="with --resume: go on although the suite differs from the one OUT was run with"),
 ) -> None:
     """Run a suite (every workload on every engine at every scenario point), or one model file with --model."""
-    if (suite is None) == (model is None):
-        raise InfermeterError("give either a suite file or --model PATH", "infermeter run SUITE.yaml, or infermeter run --model model.onnx")
-    if model is not None:
-        _run(None, out, resume, cache, suite_data=_model_suite(model, engine, batch_size, repeats), force_suite=force_suite)
+    from infermeter.cli.inputs import RunInputs
+
+    given = RunInputs.of(suite=suite, model=model, engine=engine, batch_size=batch_size, repeats=repeats, out=out, cache=cache)
+    if given.model is not None:
+        _run(None, out, resume, cache, suite_data=_model_suite(given.model, given.engine, given.batch_size, given.repeats or 5), force_suite=force_suite)
     else:
         _run(suite, out, resume, cache, force_suite=force_suite)
 
@@ -167,16 +184,10 @@ def quickstart(
     force_suite: bool = typer.Option(False, "--force-suite", help="with --resume: go on although the suite differs"),
 ) -> None:
     """ResNet-50 and BERT-base at batch 1 on every engine installed here (a few minutes on 2 cores), then the report."""
+    from infermeter.cli.inputs import QuickstartInputs
+
+    QuickstartInputs.of(out=out, cache=cache)
     _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True, force_suite=force_suite)
-
-
-def _numbers(text: Optional[str], kind: type) -> Optional[list]:
-    if not text:
-        return None
-    try:
-        return [kind(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InfermeterError(f"{text!r} is not a comma-separated list of numbers", "e.g. --users 1,10,25 or --rate 20,50") from None
 
 
 # The defaults `infermeter load --help` shows: the shared load model's own (load/settings.py, also a suite's
@@ -213,6 +224,7 @@ def load(
     allow_remote: bool = typer.Option(False, help="allow a target that is not this machine"),
 ) -> None:
     """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
+    from infermeter.cli.inputs import LoadInputs
     from infermeter.load.http import HttpTarget
     from infermeter.load.runner import check_loopback, check_points, probe, run_load
     from infermeter.load.settings import cli_settings
@@ -220,35 +232,24 @@ def load(
     from infermeter.results.store import ResultStore
     from infermeter.results.summary import summarise_loads
 
-    if arrival is not None and arrival not in ("poisson", "constant"):
-        raise InfermeterError(f"unknown arrival process {arrival!r}", "use --arrival poisson or --arrival constant")
-    if not url.startswith("http://"):
-        from infermeter.results.redact import redact_url
-
-        raise InfermeterError(f"{redact_url(url)!r} is not an http:// URL", "e.g. http://127.0.0.1:8080/predictions/resnet50")
-    payload = b""
-    if body is not None:
-        if not body.is_file():
-            raise InfermeterError(f"body file {str(body)!r} does not exist", "give the path of a file holding the request body")
-        payload = body.read_bytes()
-    headers = []
-    for h in header:
-        name, sep, value = h.partition(":")
-        if not sep or not name.strip():
-            raise InfermeterError(f"header {h!r} is not 'Name: value'", "e.g. -H 'Content-Type: application/json'")
-        headers.append((name.strip(), value.strip()))
-    target = HttpTarget(url, (method or ("POST" if body else "GET")).upper(), payload, tuple(headers))
+    inputs = LoadInputs.of(url=url, body=body, method=method or ("POST" if body else "GET"), headers=header, users=users,
+                           rate=rate, arrival=arrival, out=out)
     given = dict(warmup_s=warmup, min_seconds=duration, min_requests=min_requests, max_seconds=max_duration,
                  timeout_s=timeout, repeats=repeats, generator_processes=workers, arrival=arrival, seed=seed)
     settings = cli_settings(**{k: v for k, v in given.items() if v is not None})  # unset: the model's default
-    user_list, rate_list = _numbers(users, int), _numbers(rate, float)
+    user_list, rate_list = inputs.user_list, inputs.rate_list
     check_points(settings, user_list, rate_list)
+    try:
+        payload = body.read_bytes() if body is not None else b""
+    except OSError as exc:
+        raise InfermeterError(f"cannot read body file {str(body)!r}: {exc.strerror or exc}", "check the file and its permissions") from None
+    target = HttpTarget(url, inputs.method, payload, inputs.header_pairs)
     _warn_leftovers()
     check_loopback(target, allow_remote)
     probe(target)
     with err_console.status("load test") as status:
         run_load(target, out, settings, user_list, rate_list, resume=resume,
-                 on_progress=lambda msg: status.update(f"load test: {msg}"))
+                 on_progress=lambda msg: status.update(Text(f"load test: {msg}")))
     store = ResultStore(out)
     records = store.read()
     rows = summarise_loads(records)
@@ -257,13 +258,13 @@ def load(
     out_console.print(load_table(rows, title=f"load test: {redact_url(url)}"))
     for r in rows:
         for w in r.warnings:
-            err_console.print(f"[yellow]warning[/] {r.scenario} users={r.users} rate={r.rate}: {escape(w.text)}", soft_wrap=True)
+            err_console.print(_styled(("warning", "yellow"), f" {r.scenario} users={r.users} rate={r.rate}: {w.text}"), soft_wrap=True)
     err_console.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
     unfinished = {r.cell_id for r in records} - store.finished_cells(records)
     if unfinished:
         causes = sorted({str(r.error).splitlines()[0] for r in records if r.cell_id in unfinished and r.status != "ok"})
         for cause in causes[:5]:
-            err_console.print(f"[red]failed window[/]: {escape(cause)}", soft_wrap=True)
+            err_console.print(_styled(("failed window", "red"), f": {cause}"), soft_wrap=True)
         raise CellsFailedError(
             f"{len(unfinished)} of {len({r.cell_id for r in records})} load points have failed windows; causes above and in {out / 'results.jsonl'}",
             "fix the cause, then rerun with --resume to measure just those points again",
@@ -289,17 +290,18 @@ def servers_list(ctx: typer.Context) -> None:
         why = cls().missing()
         info = envs.env_info(name)
         env = f"{info['size_mb']:.0f} MB, installed in {info['install_s']:.0f} s" if info else "-"
-        t.add_row(name, cls.protocol, "[green]ready[/]" if not why else f"[red]no[/]: {why}", env, cls.description)
+        t.add_row(name, cls.protocol, _styled(("ready", "green")) if not why else _styled(("no", "red"), f": {why}"), env, cls.description)
     out_console.print(t)
 
 
 @servers_app.command("install")
 def servers_install(names: list[str] = typer.Argument(..., help="server names, or 'all'")) -> None:
     """Create each server's own virtual environment with its pinned versions."""
+    from infermeter.cli.inputs import ServersInstallInputs
     from infermeter.servers import envs
-    from infermeter.servers.registry import SERVERS, server_class
+    from infermeter.servers.registry import server_class
 
-    chosen = list(SERVERS) if names == ["all"] else names
+    chosen = ServersInstallInputs.of(names=names).names  # every name checked before anything is installed
     for name in chosen:
         cls = server_class(name)
         if not cls.requirements:
@@ -307,12 +309,12 @@ def servers_install(names: list[str] = typer.Argument(..., help="server names, o
             continue
         log = envs.envs_root() / f"{name}-install.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        with err_console.status(f"installing {name}: {' '.join(cls.requirements)}"):
+        with err_console.status(Text(f"installing {name}: {' '.join(cls.requirements)}")):
             info = envs.install(name, cls.requirements, log, cls.pip_args)
         err_console.print(f"{name}: installed in {info['install_s']:.0f} s, {info['size_mb']:.0f} MB at {envs.env_dir(name)}")
         why = cls().missing()
         if why:
-            err_console.print(f"[yellow]{name} still cannot run here:[/] {why}", soft_wrap=True)
+            err_console.print(_styled((f"{name} still cannot run here:", "yellow"), f" {why}"), soft_wrap=True)
 
 
 def _records_of(path: Path) -> list:
@@ -331,11 +333,11 @@ def report(
     title: Optional[str] = typer.Option(None, help="the report's title"),
 ) -> None:
     """report.html (interactive, self-contained), report.md and PNG figures from one or more runs."""
+    from infermeter.cli.inputs import ReportInputs
     from infermeter.reports.report import write_report
 
+    ReportInputs.of(paths=paths, out=out, title=title)
     target = out or (paths[0] if paths[0].is_dir() else paths[0].parent)
-    if target.exists() and not target.is_dir():
-        raise InfermeterError(f"--out {target} is a file", "give a directory for the report")
     with err_console.status("writing the report"):
         files = write_report(paths, target, title)
     out_console.print(f"{files.html}\n{files.markdown}\n{len(files.figures)} figures in {files.html.parent / 'figures'}",
@@ -357,17 +359,17 @@ def _metadata_differences(records_a: list, records_b: list, allow_different_mach
             "by what was changed",
             "compare runs from one machine, or pass --allow-different-machines to compare them anyway")
     if meta.different_machines:
-        err_console.print(f"[yellow]warning[/]: A and B ran on different machines ({', '.join(d.field for d in meta.machine_diffs)}); "
-                          "every change below includes the machine's", highlight=False, soft_wrap=True)
+        err_console.print(_styled(("warning", "yellow"), f": A and B ran on different machines ({', '.join(d.field for d in meta.machine_diffs)}); "
+                                  "every change below includes the machine's"), soft_wrap=True)
     for note in meta.notes:
-        err_console.print(f"[yellow]note[/]: {escape(note)}", soft_wrap=True)
+        err_console.print(_styled(("note", "yellow"), f": {note}"), soft_wrap=True)
     if not meta.diffs:
         return
     t = Table(title="A and B differ in")
     for c in ("field", "A", "B", "kind"):
         t.add_column(c)
     for d in meta.diffs:
-        t.add_row(escape(d.field), escape(d.a), escape(d.b), d.kind)
+        t.add_row(d.field, d.a, d.b, d.kind)
     out_console.print(t)
 
 
@@ -387,9 +389,10 @@ def compare(
     from infermeter.errors import RegressionError
     from infermeter.results.compare import breaches, compare_runs, parse_fail_on
 
-    thresholds = parse_fail_on(fail_on) if fail_on else {}
-    if not 0 < alpha < 1 or min_change < 0:
-        raise InfermeterError("--alpha must be between 0 and 1 and --min-change at least 0", "e.g. --alpha 0.05 --min-change 2")
+    from infermeter.cli.inputs import CompareInputs
+
+    CompareInputs.of(a=a, b=b, alpha=alpha, min_change=min_change)
+    thresholds = parse_fail_on(fail_on) if fail_on is not None else {}
     records_a, records_b = _records_of(a), _records_of(b)
     _metadata_differences(records_a, records_b, allow_different_machines)
     cells, only_a, only_b = compare_runs(records_a, records_b, alpha, min_change / 100)
@@ -402,20 +405,20 @@ def compare(
     colour = {"better": "green", "worse": "red"}
     for cell in cells:
         for i, d in enumerate(cell.diffs):
-            verdict = f"[{colour[d.verdict]}]{d.verdict}[/]" if d.verdict in colour else d.verdict
-            t.add_row(escape(cell.label) if i == 0 else "", d.metric, f"{d.a:.4g}", f"{d.b:.4g}", f"{d.change:+.1%}",
+            verdict = _styled((d.verdict, colour[d.verdict])) if d.verdict in colour else d.verdict
+            t.add_row(cell.label if i == 0 else "", d.metric, f"{d.a:.4g}", f"{d.b:.4g}", f"{d.change:+.1%}",
                       "-" if d.p_value != d.p_value else f"{d.p_value:.3g}", verdict)
     out_console.print(t)
     out_console.print(f"significant = Welch's t-test p < {alpha:g} over repeats and a change of at least {min_change:g}%; "
                       "throughput in requests or samples per second, latency in ms", highlight=False, soft_wrap=True)
     for label in only_a:
-        err_console.print(f"[yellow]only in A[/]: {escape(label)}", soft_wrap=True)
+        err_console.print(_styled(("only in A", "yellow"), f": {label}"), soft_wrap=True)
     for label in only_b:
-        err_console.print(f"[yellow]only in B[/]: {escape(label)}", soft_wrap=True)
+        err_console.print(_styled(("only in B", "yellow"), f": {label}"), soft_wrap=True)
     failed = breaches(cells, thresholds)
     if failed:
         for line in failed:
-            err_console.print(f"[red]regression[/]: {escape(line)}", soft_wrap=True)
+            err_console.print(_styled(("regression", "red"), f": {line}"), soft_wrap=True)
         raise RegressionError(f"{len(failed)} significant change(s) past --fail-on {fail_on}", "")
 
 
@@ -425,8 +428,10 @@ def export(
     parquet: Path = typer.Option(..., "--parquet", help="Parquet file to write: one row per repeat, nested fields as dotted columns"),
 ) -> None:
     """Write every record under PATHS to one Parquet file (for pandas, Polars, DuckDB, Spark...)."""
+    from infermeter.cli.inputs import ExportInputs
     from infermeter.results.frame import load_results, to_parquet
 
+    ExportInputs.of(paths=paths, parquet=parquet)
     frame = load_results(*paths)
     to_parquet(frame, parquet)
     err_console.print(f"{len(frame)} rows x {len(frame.columns)} columns written to {parquet}")
@@ -440,24 +445,28 @@ def query(
 ) -> None:
     """SQL over results: DuckDB reads every results.jsonl under PATHS as the view `results`. The SQL runs with
     DuckDB's file access (it can read and write any file you can): run only queries you wrote or checked."""
+    from infermeter.cli.inputs import QueryInputs
     from infermeter.results.frame import query as run_query
 
+    QueryInputs.of(sql=sql, paths=paths)
     frame = run_query(sql, *paths)
     t = Table(title=f"{len(frame)} rows")
     for col in frame.columns:
-        t.add_column(escape(str(col)))
+        t.add_column(str(col))
     for row in frame.itertuples(index=False):
-        t.add_row(*(escape(str(v)) for v in row))
+        t.add_row(*(str(v) for v in row))
     out_console.print(t)
 
 
 @app.command()
 def scorecard(paths: list[Path] = typer.Argument(None, help="results directories of server runs (for cold start and lines of code)")) -> None:
     """Usability of each serving framework, measured: install size and time, cold start, lines written to serve."""
+    from infermeter.cli.inputs import ScorecardInputs
     from infermeter.reports.grid import to_rich
     from infermeter.reports.scorecard import scorecard_grid
     from infermeter.results.frame import read_under
 
+    ScorecardInputs.of(paths=paths or [])
     grid = scorecard_grid(read_under(paths) if paths else [])
     caption, grid.caption = grid.caption, ""
     out_console.print(to_rich(grid))
@@ -472,12 +481,14 @@ def doctor(
     """Check a results directory and repair what can be repaired without losing a measured record: damaged
     lines of results.jsonl moved to results.damaged.jsonl, results.csv and summary.csv rebuilt, leftover
     temporary files removed."""
+    from infermeter.cli.inputs import DoctorInputs
     from infermeter.doctor import doctor as check
 
+    DoctorInputs.of(out=out)
     c = check(out, repair=not dry_run)
     for f in c.findings:
         mark = "repaired" if f.repaired else ("found" if dry_run else "not repaired")
-        err_console.print(f"{mark}: {escape(f.problem)}\n  {'done' if f.repaired else 'fix'}: {escape(f.fix)}", highlight=False, soft_wrap=True)
+        err_console.print(f"{mark}: {f.problem}\n  {'done' if f.repaired else 'fix'}: {f.fix}", soft_wrap=True)
     if c.unrepaired and not dry_run:
         raise InfermeterError(f"{len(c.unrepaired)} problem(s) in {out} could not be repaired", "see each one's fix above")
     if dry_run and c.findings:
@@ -497,19 +508,22 @@ def cleanup() -> None:
         return
     for item in found:
         leftovers.stop(item)
-        err_console.print(f"stopped {escape(item.describe())}", soft_wrap=True, highlight=False)
+        err_console.print(f"stopped {item.describe()}", soft_wrap=True)
 
 
 @app.command()
 def selftest(
-    seconds: float = typer.Option(8.0, "--seconds", min=1.0, help="length of each measurement window"),
-    capacity_rate: float = typer.Option(1000.0, "--capacity-rate", min=1.0, help="open-loop rate the generator must keep on a null target"),
+    seconds: float = typer.Option(8.0, "--seconds", help="length of each measurement window (at least 1)"),
+    capacity_rate: float = typer.Option(1000.0, "--capacity-rate", help="open-loop rate the generator must keep on a null target (at least 1)"),
 ) -> None:
     """Check the harness against known answers (timer, overhead, Little's law, M/D/1, M/M/1, a stall)."""
+    from infermeter.cli.inputs import SelftestInputs
     from infermeter.errors import SelfTestFailedError
     from infermeter.validity.selftest import run_selftest
 
-    checks = run_selftest(seconds, capacity_rate, progress=lambda s: err_console.print(f"[dim]{escape(s)}[/]"))
+    SelftestInputs.of(seconds=seconds, capacity_rate=capacity_rate)
+
+    checks = run_selftest(seconds, capacity_rate, progress=lambda s: err_console.print(_styled((s, "dim"))))
     t = Table(title="infermeter selftest")
     for col, just in (("check", "left"), ("expected", "right"), ("measured", "right"), ("error", "right"),
                       ("tolerance", "right"), ("result", "left"), ("note", "left")):
@@ -518,8 +532,8 @@ def selftest(
         expected = "-" if c.expected is None else f"{c.expected:.4g}"
         error = "-" if c.error is None or c.tolerance is None else f"{c.error:+.1%}"
         tolerance = f"±{c.tolerance:.0%}" if c.tolerance is not None else ("limit" if c.expected is not None else "-")
-        result = "info" if c.expected is None else ("[green]PASS[/]" if c.passed else "[red]FAIL[/]")
-        t.add_row(escape(c.name), expected, f"{c.measured:.4g} {c.unit}", error, tolerance, result, escape(c.note))
+        result = "info" if c.expected is None else (_styled(("PASS", "green")) if c.passed else _styled(("FAIL", "red")))
+        t.add_row(c.name, expected, f"{c.measured:.4g} {c.unit}", error, tolerance, result, c.note)
     out_console.print(t)
     failed = [c for c in checks if not c.passed]
     if failed:
@@ -527,7 +541,7 @@ def selftest(
             f"{len(failed)} of {len(checks)} checks failed: " + "; ".join(f"{c.name} (measured {c.measured:.4g} {c.unit})" for c in failed),
             "run it again on a quiet machine; if it keeps failing, figures from this machine are not trustworthy as they stand",
         )
-    err_console.print(f"[green]all {len(checks)} checks passed[/]")
+    err_console.print(_styled((f"all {len(checks)} checks passed", "green")))
 
 
 @app.command()
@@ -542,7 +556,7 @@ def engines(all: bool = typer.Option(False, "--all", help="also list test double
         if is_test_double(cls) and not all:
             continue
         missing = cls.missing()
-        status = "[green]yes[/]" if not missing else f"[red]no[/] ({cls.install_hint})"
+        status = _styled(("yes", "green")) if not missing else _styled(("no", "red"), f" ({cls.install_hint})")
         t.add_row(name, cls.artifact_format, status, cls.description)
     out_console.print(t)
 
@@ -559,7 +573,7 @@ def workloads(all: bool = typer.Option(False, "--all", help="also list test doub
         if is_test_double(cls) and not all:
             continue
         missing = missing_requirements(cls)
-        status = "[green]yes[/]" if not missing else f"[red]no[/] (needs {', '.join(missing)})"
+        status = _styled(("yes", "green")) if not missing else _styled(("no", "red"), f" (needs {', '.join(missing)})")
         t.add_row(name, cls.task, ", ".join(sorted(cls.formats)), status, cls.description)
     out_console.print(t)
 
@@ -584,9 +598,9 @@ def _fail(exc: InfermeterError) -> NoReturn:
 
     # Messages are plain text: a value in them like "[/x]" must print as itself, not be read as markup.
     # A URL's credentials never reach the terminal (or the CI log it is piped to).
-    err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False, soft_wrap=True)
+    err_console.print(_styled(("error:", "bold red"), f" {redact_text(exc.message)}"), soft_wrap=True)
     if exc.hint:
-        err_console.print(f"  [bold]fix:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+        err_console.print(_styled("  ", ("fix:", "bold"), f" {redact_text(exc.hint)}"), soft_wrap=True)
     sys.exit(exc.exit_code)
 
 
@@ -617,13 +631,16 @@ def main() -> None:
     except InfermeterError as exc:
         _fail(exc)
     except OSError as exc:
-        if exc.errno not in _CANNOT_WRITE:
-            raise
-        from infermeter.results.store import write_error
+        if exc.errno in _CANNOT_WRITE:
+            from infermeter.results.store import write_error
 
-        _fail(write_error(exc.filename or "the results directory", exc))
+            _fail(write_error(exc.filename or "the results directory", exc))
+        if exc.filename is None:
+            raise
+        # A path the user gave that up-front validation could not foresee (it changed meanwhile, a device...).
+        _fail(InfermeterError(f"{exc.filename}: {exc.strerror or exc}", "check the path you gave and its permissions"))
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: results measured so far are kept; rerun with --resume to finish")
+        err_console.print(_styled(("interrupted", "yellow"), ": results measured so far are kept; rerun with --resume to finish"))
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -3,17 +3,22 @@ share their defaults and bounds (they used to be two classes with different defa
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from infermeter import limits
 from infermeter.errors import ConfigError
 from infermeter.load.schedule import Arrival
+
+_LIMIT_OF = {"warmup_s": "seconds", "min_seconds": "seconds", "max_seconds": "seconds", "timeout_s": "seconds",
+             "min_requests": "iterations", "repeats": "repeats", "generator_processes": "workers"}
 
 
 class WindowSettings(BaseModel):
     """Each window of load: warm-up, when it stops, how requests are timed out and sent, how often repeated.
     A suite's `load:` section is this plus the users and rates to sweep (config.LoadSection)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # nan and inf are no setting: `--duration inf` would pass `gt=0` and never end a window.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     arrival: Arrival = "poisson"
     warmup_s: float = Field(2.0, ge=0, description="seconds of load before each window, not counted")
@@ -26,6 +31,12 @@ class WindowSettings(BaseModel):
     repeats: int = Field(5, ge=1, description="windows per load point")
     generator_processes: int = Field(1, ge=1, description="load generator processes (--workers)")
 
+    @field_validator("warmup_s", "min_seconds", "max_seconds", "timeout_s", "min_requests", "repeats", "generator_processes")
+    @classmethod
+    def _bounded(cls, v: float, info: ValidationInfo) -> float:
+        limits.check(_LIMIT_OF[info.field_name], v)  # type: ignore[index]
+        return v
+
     @model_validator(mode="after")
     def _max_not_below_min(self) -> WindowSettings:
         if self.max_seconds < self.min_seconds:
@@ -37,7 +48,7 @@ class LoadSettings(WindowSettings):
     """What one load test runs with: the window settings and the seed of its open-loop schedules (a suite
     takes the seed from its top-level `seed`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     seed: int = 0
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 Mark = Literal["bad", "warn"]
 
@@ -31,15 +31,16 @@ _RICH_STYLE = {"bad": "red", "warn": "yellow"}
 
 
 def to_rich(grid: Grid) -> Table:
-    t = Table(title=grid.title)
+    """Every string as Text: plain on any console, whatever markup its cells hold ('[/x]' in a label)."""
+    t = Table(title=Text(grid.title) if grid.title else None)
     for i, col in enumerate(grid.columns):
-        t.add_column(col, justify="left" if i < grid.left else "right")
+        t.add_column(Text(col), justify="left" if i < grid.left else "right")
     for i, row in enumerate(grid.rows):
         cells = []
         for j, cell in enumerate(row):
             mark = grid.marks.get((i, j))
-            cells.append(f"[{_RICH_STYLE[mark]}]{escape(cell)}[/]" if mark else escape(cell))
+            cells.append(Text(cell, style=_RICH_STYLE[mark]) if mark else Text(cell))
         t.add_row(*cells)
     if grid.caption:
-        t.caption = grid.caption
+        t.caption = Text(grid.caption)
     return t

@@ -28,13 +28,16 @@ _V1_FIELDS = {
 
 def _v1_to_v2(r: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in r.items() if k in _V1_FIELDS}
-    out["warnings"] = [classify(w).model_dump() if isinstance(w, str) else w for w in r.get("warnings") or []]
+    # A hand-edited or damaged line may hold any JSON: shapes that are not a record's are passed on as they
+    # are, for the record model to refuse with its field's name (never a TypeError here).
+    warnings = r.get("warnings") or []
+    out["warnings"] = [classify(w).model_dump() if isinstance(w, str) else w for w in warnings] if isinstance(warnings, list) else warnings
     out.setdefault("kind", "engine")
     out.setdefault("run_id", "unknown")  # early schema-1 writers and hand-made records may lack the identity blocks
-    cell = out.get("cell") or {}
+    cell = out.get("cell") if isinstance(out.get("cell"), dict) else {}
     for block, name in (("engine", cell.get("engine")), ("server", cell.get("server"))):
         info = out.get(block)
-        if out["kind"] == block or info is not None:
+        if (out["kind"] == block or info is not None) and isinstance(info, (dict, type(None))):
             info = dict(info or {})
             info.setdefault("name", info.get("label") or name or "unknown")
             info.setdefault("label", info["name"])
@@ -46,7 +49,7 @@ def _v1_to_v2(r: dict[str, Any]) -> dict[str, Any]:
         for key in ("repeat", "repeats", "sanity", "metrics", "artifact", "parity", "thread_env", "cost"):
             out.pop(key, None)
         out["error"] = out.get("error") or "not measured (no reason was recorded)"
-    if out.get("repeat") is not None:
+    if isinstance(out.get("repeat"), int):
         out.setdefault("repeats", out["repeat"] + 1)
     out["schema_version"] = 2
     return out

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 
+from infermeter import limits
 from infermeter.errors import ConfigError, UnsupportedError
 from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, TORCHSCRIPT, Provenance, TensorSpec, Workload
 
@@ -32,12 +33,24 @@ def is_user_model(name: str) -> bool:
 def _split(name: str) -> tuple[str, dict[str, tuple[int, ...]]]:
     body = name[len(PREFIX):]
     path, _, query = body.partition("?")
-    shapes = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
-        try:
-            shapes[key] = tuple(int(d) for d in value.lower().split("x"))
-        except ValueError:
-            raise ConfigError(f"input shape {key}={value!r} is not like 3x224x224", "write dimensions as integers joined by x") from None
+        if not key:
+            raise ConfigError(f"input shape {value!r} after '?' has no input name", "write ?NAME=3x224x224, e.g. ?x=3x224x224")
+        if key in shapes:
+            raise ConfigError(f"input {key!r} is given two shapes after '?'", f"give each input one shape, e.g. ?{key}=3x224x224")
+        dims = value.lower().split("x")
+        # Only plain decimal digits: int() would also take '-5', '+3', ' 4' and '٣' (an Arabic-Indic three).
+        if not all(d.isascii() and d.isdigit() for d in dims):
+            raise ConfigError(f"input shape {key}={value!r} is not like 3x224x224", "write dimensions as positive integers joined by x") from None
+        shape = tuple(int(d) for d in dims)
+        if any(d < 1 for d in shape):
+            raise ConfigError(f"input shape {key}={value!r} has a dimension of 0", "every dimension is at least 1, e.g. 3x224x224")
+        most = limits.limit("dimension")
+        if any(d > most for d in shape):
+            raise ConfigError(f"input shape {key}={value!r} has a dimension above {most:.15g}",
+                              f"check the shape (set {limits.env_name('dimension')} to allow larger dimensions)")
+        shapes[key] = shape
     return path, shapes
 
 
