@@ -363,6 +363,25 @@ def test_a_framework_environment_others_can_write_is_not_run(tmp_path, monkeypat
         envs.env_bin("triton")
 
 
+def test_a_damaged_environment_record_says_so_and_servers_still_lists(tmp_path, monkeypatch, capsys):
+    from infermeter.cli.main import main
+    from infermeter.servers import envs
+
+    monkeypatch.setenv("INFERMETER_ENVS", str(tmp_path / "envs"))
+    (tmp_path / "envs" / "litserve" / "bin").mkdir(parents=True)
+    os.chmod(tmp_path / "envs", 0o700)
+    (tmp_path / "envs" / "litserve" / "infermeter-env.json").write_text('{"torn')  # a kill mid-write, before writes were atomic
+    assert envs.env_info("litserve") == {}
+    assert "infermeter-env.json is damaged" in envs.why_not_ready("litserve", ["litserve"])
+    monkeypatch.setattr(sys, "argv", ["infermeter", "servers"])
+    monkeypatch.setenv("COLUMNS", "300")
+    try:
+        main()
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    assert "is damaged" in capsys.readouterr().out
+
+
 # --- cleanup --------------------------------------------------------------------------------------------
 
 def test_cleanup_does_not_stop_a_process_a_planted_registry_file_names(tmp_path):

@@ -50,7 +50,9 @@ def shared_site() -> str:
 def why_not_ready(name: str, requirements: list[str]) -> str | None:
     """Why the environment cannot be used as it is (None: it can). An environment made by another
     infermeter installation (another checkout or virtual environment) would import that one's code."""
-    info = env_info(name)
+    info, damaged = _read_info(name)
+    if damaged:
+        return damaged
     if not info:
         return "not installed"
     if info.get("marker") != _marker(requirements):
@@ -64,9 +66,23 @@ def is_installed(name: str, requirements: list[str]) -> bool:
     return why_not_ready(name, requirements) is None
 
 
-def env_info(name: str) -> dict:
+def _read_info(name: str) -> tuple[dict, str | None]:
+    """The environment's infermeter-env.json, and why it cannot be read (None: it can, or there is none)."""
     meta = env_dir(name) / "infermeter-env.json"
-    return json.loads(meta.read_text()) if meta.exists() else {}
+    if not meta.exists():
+        return {}, None
+    try:
+        info = json.loads(meta.read_text())
+        if not isinstance(info, dict):
+            raise ValueError(f"a JSON {type(info).__name__}, not an object")
+    except (OSError, ValueError) as exc:  # a torn write from before writes were atomic, or an edit
+        return {}, f"record {meta} is damaged ({exc})"
+    return info, None
+
+
+def env_info(name: str) -> dict:
+    """What the install recorded ({} when nothing readable was)."""
+    return _read_info(name)[0]
 
 
 def install(name: str, requirements: list[str], log: Path | None = None, pip_args: list[str] | None = None) -> dict:
