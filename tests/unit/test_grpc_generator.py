@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from infermeter.load.generator import LoadPlan, merge, run_plan
-from infermeter.load.grpc_client import GrpcTarget
-from infermeter.load.v2 import V2Tensor, grpc_request
+from infermeter.protocols.grpc_client import GrpcTarget
+from infermeter.protocols.v2 import V2Tensor, grpc_request
 
 grpc = pytest.importorskip("grpc")
 

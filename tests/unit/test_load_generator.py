@@ -7,7 +7,7 @@ import pytest
 
 from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
 from infermeter.load.generator import LoadPlan, generator_warnings, merge, run_plan, run_processes
-from infermeter.load.http import HttpTarget
+from infermeter.protocols.http import HttpTarget
 from infermeter.load.schedule import arrivals, split
 
 

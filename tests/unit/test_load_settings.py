@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from infermeter.config import LoadSection, parse_suite, plan_servers
-from infermeter.load.http import HttpTarget
+from infermeter.protocols.http import HttpTarget
 from infermeter.load.runner import LoadSettings, cell_of
 
 WINDOW_FIELDS = ("arrival", "warmup_s", "min_seconds", "min_requests", "max_seconds", "timeout_s", "repeats",

@@ -31,7 +31,7 @@ def _target(url: str, headers: tuple[tuple[str, str], ...] = ()):
             HttpTarget,  # where issue 13 moves the protocol clients
         )
     except ImportError:
-        from infermeter.load.http import HttpTarget
+        from infermeter.protocols.http import HttpTarget
 
     return HttpTarget(url, "POST", b"{}", headers)
 

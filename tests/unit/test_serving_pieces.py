@@ -7,8 +7,8 @@ import pytest
 from infermeter.results import stats
 from infermeter.results.cost import cost_ranking, cost_record, per_million_requests
 from infermeter.results.summary import LoadCellSummary
+from infermeter.protocols.rest import json_payload_bodies
 from infermeter.servers.answers import same_answer
-from infermeter.servers.base import json_payload_bodies
 from infermeter.servers.serving_model import ServingConfig, json_bytes_encoding
 
 

@@ -4,8 +4,8 @@ import struct
 
 import pytest
 
-from infermeter.load import v2
-from infermeter.load.v2 import V2Endpoint, V2Tensor
+from infermeter.protocols import v2
+from infermeter.protocols.v2 import V2Endpoint, V2Tensor
 from infermeter.servers.prometheus import parse
 
 

@@ -225,7 +225,7 @@ def load(
 ) -> None:
     """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
     from infermeter.cli.inputs import LoadInputs
-    from infermeter.load.http import HttpTarget
+    from infermeter.protocols.http import HttpTarget
     from infermeter.load.runner import check_loopback, check_points, probe, run_load
     from infermeter.load.settings import cli_settings
     from infermeter.reports.table import load_table

@@ -21,8 +21,8 @@ import numpy as np
 
 from infermeter.collectors.process import rss_mb
 from infermeter.errors import InfermeterError
-from infermeter.load.grpc_client import GrpcCaller, GrpcTarget, is_success
-from infermeter.load.http import Connection, HttpTarget, ProtocolError
+from infermeter.protocols.grpc_client import GrpcCaller, GrpcTarget, is_success
+from infermeter.protocols.http import Connection, HttpTarget, ProtocolError
 from infermeter.results.warnings import RecordWarning, warning
 from infermeter.results import histogram
 

@@ -19,7 +19,7 @@ from infermeter.collectors import machine
 from infermeter.collectors.window import endpoint_window
 from infermeter.errors import ConfigError
 from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
-from infermeter.load.http import HttpTarget
+from infermeter.protocols.http import HttpTarget
 from infermeter.load.schedule import arrivals, split
 from infermeter.load.settings import LoadSettings
 from infermeter.results.record import LoadMetrics, LoadWindow, Sanity

@@ -11,9 +11,9 @@ from typing import Any, Callable, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from infermeter.export.artifacts import Exporter
-from infermeter.load.grpc_client import GrpcTarget
-from infermeter.load.http import HttpTarget
-from infermeter.load.v2 import V2Endpoint
+from infermeter.protocols.grpc_client import GrpcTarget
+from infermeter.protocols.http import HttpTarget
+from infermeter.protocols.v2 import V2Endpoint
 from infermeter.servers.process import ServerProcess
 from infermeter.servers.serving_model import ServingConfig, json_bytes_encoding
 from infermeter.workloads.base import Workload
@@ -151,27 +151,6 @@ class ServerAdapter(ABC):
         return ", ".join(info.get("requirements", [])) or None
 
 
-def http_answer(target: HttpTarget, body: bytes, timeout: float = 60) -> Any:
-    """POST one body to `target` with its headers; the decoded JSON response (for answer checks)."""
-    import json
-    import urllib.request
-
-    req = urllib.request.Request(target.url, data=body, headers=dict(target.headers), method=target.method)
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
-def json_payload_bodies(payloads: list[bytes], bytes_encoding: str) -> list[bytes]:
-    """{"payload": ...} JSON bodies for servers whose requests are JSON (text as is, binary as base64)."""
-    import base64
-    import json
-
-    def text(p: bytes) -> str:
-        return base64.b64encode(p).decode("ascii") if bytes_encoding == "base64" else p.decode("utf-8")
-
-    return [json.dumps({"payload": text(p)}).encode() for p in payloads]
-
-
 def entry_point(name: str, directory: Path) -> Path:
     """Copy one of infermeter's in-server entry points (a handler, an app) into the server's directory."""
     from importlib import resources
@@ -179,21 +158,3 @@ def entry_point(name: str, directory: Path) -> Path:
     path = directory / name
     path.write_text(resources.files("infermeter.servers").joinpath(name).read_text())
     return path
-
-
-def http_ready(url: str) -> Callable[[], bool]:
-    """A readiness probe: GET `url` answers 200."""
-    import urllib.request
-
-    def ready() -> bool:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status == 200
-
-    return ready
-
-
-def json_payload_target(url: str, payloads: list[bytes], bytes_encoding: str) -> tuple[HttpTarget, Callable[[bytes], Any]]:
-    """POST {"payload": ...} bodies to `url`, and the matching answer function (the JSON response)."""
-    target = HttpTarget(url, "POST", headers=(("Content-Type", "application/json"),),
-                        bodies=tuple(json_payload_bodies(payloads, bytes_encoding)))
-    return target, lambda p: http_answer(target, json_payload_bodies([p], bytes_encoding)[0])

@@ -22,10 +22,11 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from infermeter.export.artifacts import Exporter
-from infermeter.load.http import HttpTarget
-from infermeter.load.v2 import V2Endpoint
+from infermeter.protocols.http import HttpTarget
+from infermeter.protocols.v2 import V2Endpoint
+from infermeter.protocols.rest import http_answer
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_answer
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
 from infermeter.servers.payloads import v1_instances_bodies
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import SAVEDMODEL, Workload, file_slug

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from infermeter.export.artifacts import Exporter
+from infermeter.protocols.rest import http_ready, json_payload_target
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_ready, json_payload_target
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 

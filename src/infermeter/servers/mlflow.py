@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import model_validator
 
 from infermeter.export.artifacts import Exporter
-from infermeter.load.http import HttpTarget
+from infermeter.protocols.http import HttpTarget
+from infermeter.protocols.rest import http_answer, http_ready, json_payload_bodies
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_answer, http_ready, json_payload_bodies
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
 from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 

@@ -15,8 +15,9 @@ import urllib.request
 from pathlib import Path
 
 from infermeter.export.artifacts import Exporter
+from infermeter.protocols.rest import json_payload_target
 from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, json_payload_target
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
 from infermeter.servers.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from infermeter.errors import NotInstalledError, UnsupportedError
 from infermeter.export.artifacts import Exporter
-from infermeter.load.http import HttpTarget
+from infermeter.protocols.http import HttpTarget
 from infermeter.servers.base import Deployment, ServerAdapter, ServerSettings
 from infermeter.servers.payloads import v1_instances_bodies
 from infermeter.servers.process import ServerProcess, free_port

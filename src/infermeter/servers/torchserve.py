@@ -19,9 +19,10 @@ from typing import Any
 from pydantic import Field
 
 from infermeter.export.artifacts import Exporter
-from infermeter.load.http import HttpTarget
+from infermeter.protocols.http import HttpTarget
+from infermeter.protocols.rest import http_answer
 from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point, http_answer
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
 from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
 

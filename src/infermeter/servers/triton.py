@@ -23,7 +23,7 @@ from pydantic import Field, field_validator
 
 from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
-from infermeter.load.v2 import V2Endpoint
+from infermeter.protocols.v2 import V2Endpoint
 from infermeter.servers import envs, prometheus
 from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
 from infermeter.servers.process import ServerProcess, free_port

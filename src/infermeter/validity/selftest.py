@@ -24,7 +24,7 @@ import numpy as np
 
 from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
 from infermeter.load.generator import LAG_LIMIT_MS, merge, run_processes
-from infermeter.load.http import HttpTarget
+from infermeter.protocols.http import HttpTarget
 from infermeter.load.inprocess import WindowRule, concurrent, sequential
 from infermeter.load.runner import LoadSettings, build_plans
 from infermeter.results import histogram

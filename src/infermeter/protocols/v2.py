@@ -22,8 +22,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from infermeter.load.grpc_client import GrpcTarget
-from infermeter.load.http import HttpTarget
+from infermeter.protocols.grpc_client import GrpcTarget
+from infermeter.protocols.http import HttpTarget
 
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 INPUT = "payload"

@@ -1,6 +1,6 @@
-"""gRPC for the load generator: unary calls with pre-serialized request bytes on grpc.aio channels.
+"""gRPC unary calls for the load generator, with pre-serialized request bytes on grpc.aio channels.
 
-Requests are encoded once before the run (see v2_grpc for the Open Inference Protocol's ModelInfer), so a
+Requests are encoded once before the run (see v2.py for the Open Inference Protocol's ModelInfer), so a
 call costs the channel's work only; the outcome is the gRPC status code (OK, UNAVAILABLE, ...).
 """
 

@@ -1,7 +1,8 @@
 """A small HTTP/1.1 client on asyncio Protocols: keep-alive connections, a request pre-encoded once,
 responses parsed just enough to know their status and where they end (Content-Length or chunked).
 
-Built for the load generator: no per-request allocation beyond the response buffer, no header dicts.
+Built for the load generator (servers use its HttpTarget to say where requests go): no per-request
+allocation beyond the response buffer, no header dicts.
 """
 
 from __future__ import annotations

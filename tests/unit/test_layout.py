@@ -1,0 +1,51 @@
+"""The package layout the code relies on (issue 13): protocol clients sit below both the serving
+adapters and the load generator, so protocols/ must never import either."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import infermeter
+
+SRC = Path(infermeter.__file__).parent
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Every module an `import` or `from ... import` in `source` (module `module`) names, at any depth
+    (imports inside functions too), relative ones resolved."""
+    here = module.split(".") if is_package else module.split(".")[:-1]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                package = ".".join(here[: len(here) - node.level + 1])
+                base = f"{package}.{node.module}" if node.module else package
+            else:
+                base = node.module or ""
+            out.add(base)
+            out |= {f"{base}.{a.name}" for a in node.names}
+    return out
+
+
+def test_protocols_import_neither_load_nor_servers():
+    files = sorted((SRC / "protocols").glob("*.py"))
+    assert len(files) >= 4  # __init__, http, v2, grpc_client, rest: the walk sees them
+    bad = {f.name: sorted(m for m in imported_modules(f.read_text(), module_name(f), f.name == "__init__.py")
+                          if m.split(".")[:2] in (["infermeter", "load"], ["infermeter", "servers"]))
+           for f in files}
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_the_import_walk_sees_lazy_and_relative_imports():
+    """The check above could not fail if the walk missed imports inside functions or relative ones."""
+    source = "def f():\n    from infermeter.load import generator\n    from ..servers import base\n    from . import http\n"
+    found = imported_modules(source, "infermeter.protocols.probe")
+    assert {"infermeter.load.generator", "infermeter.servers.base", "infermeter.protocols.http"} <= found
