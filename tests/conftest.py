@@ -23,7 +23,7 @@ LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
 def with_environment(adapter):
     """The adapter, its framework environment (re)made first when missing or stale; skipped, with the
     reason, when it still cannot run here (e.g. TorchServe without Java)."""
-    from infermeter.servers import envs
+    from infermeter.servers.common import envs
 
     if adapter.requirements and not envs.is_installed(adapter.name, adapter.requirements + adapter.pip_args):
         envs.install(adapter.name, adapter.requirements, pip_args=adapter.pip_args)
@@ -34,7 +34,7 @@ def with_environment(adapter):
 
 
 def assert_listens_on_loopback_only(procs, at_least: int = 1) -> None:
-    from infermeter.servers.process import listening_sockets
+    from infermeter.servers.common.process import listening_sockets
 
     socks = listening_sockets(procs)
     assert len(socks) >= at_least, socks

@@ -15,7 +15,7 @@ import time
 import pytest
 from conftest import generator_processes, left_after, wait_for, whole_records
 
-from infermeter.servers.process import free_port
+from infermeter.servers.common.process import free_port
 
 
 def cli(*args):

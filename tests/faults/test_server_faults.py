@@ -53,7 +53,7 @@ def server_sessions(tmp_path):
     found = []
     for p in psutil.process_iter(["cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
-        if "infermeter.servers.guard" in cmd and marker in cmd:
+        if "infermeter.servers.common.guard" in cmd and marker in cmd:
             found.append(p)
     return found
 

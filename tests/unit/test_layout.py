@@ -49,3 +49,29 @@ def test_the_import_walk_sees_lazy_and_relative_imports():
     source = "def f():\n    from infermeter.load import generator\n    from ..servers import base\n    from . import http\n"
     found = imported_modules(source, "infermeter.protocols.probe")
     assert {"infermeter.load.generator", "infermeter.servers.base", "infermeter.protocols.http"} <= found
+
+
+def test_a_guard_started_before_the_move_is_still_recognised_as_infermeters():
+    """Leftovers are verified by the guard's command line: one started as `-m infermeter.servers.guard`
+    (before servers/common/) must still count, or `cleanup` would leave it running; others must not."""
+    import os
+    import subprocess
+    from types import SimpleNamespace
+
+    from infermeter.servers.common import leftovers
+
+    sleeper = subprocess.Popen(["sleep", "30"], start_new_session=True)  # a real session of the user's
+    try:
+        info = {"pid": sleeper.pid, "created": 0.0, "argv": ["tritonserver", "--x"], "token": "t"}
+
+        def process(module: str) -> SimpleNamespace:
+            return SimpleNamespace(pid=sleeper.pid, uids=lambda: SimpleNamespace(real=os.geteuid()), create_time=lambda: 1.0,
+                                   cmdline=lambda: ["python", "-m", module, "tritonserver", "--x"],
+                                   environ=lambda: {leftovers.TOKEN_ENV: "t"})
+
+        assert leftovers._is_registered(process("infermeter.servers.common.guard"), info)
+        assert leftovers._is_registered(process("infermeter.servers.guard"), info)
+        assert not leftovers._is_registered(process("somebody.elses.module"), info)
+    finally:
+        sleeper.kill()
+        sleeper.wait()

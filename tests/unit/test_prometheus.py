@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infermeter.servers.prometheus import parse
+from infermeter.servers.common.prometheus import parse
 
 
 def test_a_sample_with_a_timestamp_counts_its_value_not_its_timestamp():

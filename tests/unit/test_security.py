@@ -116,7 +116,7 @@ def test_summary_csv_is_replaced_whole_never_through_a_link(tmp_path, monkeypatc
 
 
 def test_registry_files_are_private_and_written_whole(tmp_path, monkeypatch):
-    from infermeter.servers import leftovers
+    from infermeter.servers.common import leftovers
 
     monkeypatch.setenv("INFERMETER_RUNNING", str(tmp_path / "running"))
     path = leftovers.register(os.getpid(), "x", ["x"], "t")
@@ -352,7 +352,7 @@ def test_an_interrupted_export_leaves_no_temporary_directory(fake_exporter):
 
 
 def test_a_framework_environment_others_can_write_is_not_run(tmp_path, monkeypatch):
-    from infermeter.servers import envs
+    from infermeter.servers.common import envs
 
     monkeypatch.setenv("INFERMETER_ENVS", str(tmp_path / "envs"))
     (tmp_path / "envs" / "triton" / "bin").mkdir(parents=True)
@@ -365,7 +365,7 @@ def test_a_framework_environment_others_can_write_is_not_run(tmp_path, monkeypat
 
 def test_a_damaged_environment_record_says_so_and_servers_still_lists(tmp_path, monkeypatch, capsys):
     from infermeter.cli.main import main
-    from infermeter.servers import envs
+    from infermeter.servers.common import envs
 
     monkeypatch.setenv("INFERMETER_ENVS", str(tmp_path / "envs"))
     (tmp_path / "envs" / "litserve" / "bin").mkdir(parents=True)
@@ -449,7 +449,7 @@ def test_ray_token_auth_cannot_be_switched_off_by_the_environment(tmp_path, monk
 
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     adapter = adapter_for("rayserve", {})
-    monkeypatch.setattr("infermeter.servers.envs.env_bin", lambda name: tmp_path / "bin")
+    monkeypatch.setattr("infermeter.servers.common.envs.env_bin", lambda name: tmp_path / "bin")
     env = _deploy(adapter, tmp_path, monkeypatch).process.env
     assert env["RAY_AUTH_MODE"] == "token"
 

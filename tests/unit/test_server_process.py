@@ -8,7 +8,7 @@ import urllib.request
 import psutil
 import pytest
 
-from infermeter.servers.process import ServerFailedError, ServerProcess, free_port, listening_sockets
+from infermeter.servers.common.process import ServerFailedError, ServerProcess, free_port, listening_sockets
 
 
 def http_ok(port):
@@ -72,7 +72,7 @@ def test_a_server_that_never_gets_ready_times_out_and_is_stopped(tmp_path):
 VICTIM = """
 import sys, time
 from pathlib import Path
-from infermeter.servers.process import ServerProcess
+from infermeter.servers.common.process import ServerProcess
 srv = ServerProcess('fake', [sys.executable, '-m', 'infermeter.load.fake_server', '--port', sys.argv[1]], Path(sys.argv[2]) / 'log').start()
 print(srv.proc.pid, flush=True)
 time.sleep(600)
@@ -109,7 +109,7 @@ def test_sigkill_of_infermeter_takes_its_servers_down(tmp_path, monkeypatch):
         time.sleep(0.1)
     assert not [p for p in session if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert port_free(port)
-    from infermeter.servers import leftovers
+    from infermeter.servers.common import leftovers
 
     assert leftovers.find() == []
 
@@ -130,7 +130,7 @@ def test_a_server_orphaned_by_a_killed_run_is_reported_and_cleaned_up(tmp_path, 
     time.sleep(0.5)
     assert not port_free(port)  # the server itself still runs, orphaned
 
-    from infermeter.servers import leftovers
+    from infermeter.servers.common import leftovers
 
     found = leftovers.find()
     assert len(found) == 1 and found[0].name == "fake"

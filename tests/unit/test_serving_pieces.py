@@ -9,7 +9,7 @@ from infermeter.results.cost import cost_ranking, cost_record, per_million_reque
 from infermeter.results.summary import LoadCellSummary
 from infermeter.protocols.rest import json_payload_bodies
 from infermeter.servers.answers import same_answer
-from infermeter.servers.serving_model import ServingConfig, json_bytes_encoding
+from infermeter.servers.common.serving_model import ServingConfig, json_bytes_encoding
 
 
 def test_cost_per_million_requests_from_throughput():
@@ -59,7 +59,7 @@ def test_an_environment_made_by_another_infermeter_is_not_used(tmp_path, monkeyp
     it; one made by another checkout would run that checkout's (older) code inside the server."""
     import json
 
-    from infermeter.servers import envs
+    from infermeter.servers.common import envs
 
     monkeypatch.setenv("INFERMETER_ENVS", str(tmp_path))
     reqs = ["kserve==0.21.0"]

@@ -6,7 +6,7 @@ import pytest
 
 from infermeter.protocols import v2
 from infermeter.protocols.v2 import V2Endpoint, V2Tensor
-from infermeter.servers.prometheus import parse
+from infermeter.servers.common.prometheus import parse
 
 
 def test_binary_bodies_share_one_header_length_and_carry_the_payload():

@@ -43,7 +43,7 @@ def _builtin_suite(name: str) -> Path:
 
 def _warn_leftovers() -> None:
     """Servers left running by a run that was killed outright: they take CPU and memory from this one."""
-    from infermeter.servers import leftovers
+    from infermeter.servers.common import leftovers
 
     found = leftovers.find()
     if found:
@@ -280,7 +280,7 @@ def servers_list(ctx: typer.Context) -> None:
     """List the server adapters and whether each one's environment is installed here."""
     if ctx.invoked_subcommand is not None:
         return
-    from infermeter.servers import envs
+    from infermeter.servers.common import envs
     from infermeter.servers.registry import SERVERS
 
     t = Table(title="servers")
@@ -298,7 +298,7 @@ def servers_list(ctx: typer.Context) -> None:
 def servers_install(names: list[str] = typer.Argument(..., help="server names, or 'all'")) -> None:
     """Create each server's own virtual environment with its pinned versions."""
     from infermeter.cli.inputs import ServersInstallInputs
-    from infermeter.servers import envs
+    from infermeter.servers.common import envs
     from infermeter.servers.registry import server_class
 
     chosen = ServersInstallInputs.of(names=names).names  # every name checked before anything is installed
@@ -500,7 +500,7 @@ def doctor(
 @app.command()
 def cleanup() -> None:
     """Stop servers that an earlier, killed infermeter run left running (by process id and session)."""
-    from infermeter.servers import leftovers
+    from infermeter.servers.common import leftovers
 
     found = leftovers.find()
     if not found:

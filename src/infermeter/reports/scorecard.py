@@ -27,7 +27,7 @@ STUDY_CRITERIA = ("user-friendliness", "documentation", "features", "community",
 
 def scorecard_rows(records: list[AnyRecord]) -> list[dict[str, Any]]:
     """One row per framework: environment, cold start and serving lines from `records`, and features."""
-    from infermeter.servers import envs
+    from infermeter.servers.common import envs
     from infermeter.servers.registry import SERVERS
 
     usage = framework_usage(records)

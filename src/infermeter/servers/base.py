@@ -14,8 +14,8 @@ from infermeter.export.artifacts import Exporter
 from infermeter.protocols.grpc_client import GrpcTarget
 from infermeter.protocols.http import HttpTarget
 from infermeter.protocols.v2 import V2Endpoint
-from infermeter.servers.process import ServerProcess
-from infermeter.servers.serving_model import ServingConfig, json_bytes_encoding
+from infermeter.servers.common.process import ServerProcess
+from infermeter.servers.common.serving_model import ServingConfig, json_bytes_encoding
 from infermeter.workloads.base import Workload
 
 
@@ -106,7 +106,7 @@ class ServerAdapter(ABC):
 
     def missing(self) -> str | None:
         """Why this adapter cannot run here (None: it can)."""
-        from infermeter.servers import envs
+        from infermeter.servers.common import envs
 
         why = envs.why_not_ready(self.name, self.requirements + self.pip_args)
         return f"environment {why}: infermeter servers install {self.name}" if why else None
@@ -135,7 +135,7 @@ class ServerAdapter(ABC):
         environment's bin directory first on PATH (some frameworks start helpers by name), and `extra`."""
         import os
 
-        from infermeter.servers import envs
+        from infermeter.servers.common import envs
 
         env = dict(os.environ)
         if self.settings.threads:
@@ -145,16 +145,7 @@ class ServerAdapter(ABC):
         return env | extra
 
     def version(self) -> str | None:
-        from infermeter.servers import envs
+        from infermeter.servers.common import envs
 
         info = envs.env_info(self.name)
         return ", ".join(info.get("requirements", [])) or None
-
-
-def entry_point(name: str, directory: Path) -> Path:
-    """Copy one of infermeter's in-server entry points (a handler, an app) into the server's directory."""
-    from importlib import resources
-
-    path = directory / name
-    path.write_text(resources.files("infermeter.servers").joinpath(name).read_text())
-    return path

@@ -17,9 +17,10 @@ from pydantic import Field
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.http import HttpTarget
 from infermeter.protocols.rest import http_answer, http_ready, json_payload_bodies
-from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
-from infermeter.servers.process import ServerProcess, free_port
+from infermeter.servers.common import envs
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.common.entry_points import entry_point
+from infermeter.servers.common.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 
 
@@ -48,7 +49,7 @@ class BentoML(ServerAdapter):
         self.require_runnable()
         s: BentoMLSettings = self.settings  # type: ignore[assignment]
         serving = self.serving_config(workload, exporter, workdir)
-        entry_point("bentoml_service.py", workdir)
+        entry_point("infermeter.servers", "bentoml_service.py", workdir)
         bin_dir = envs.env_bin(self.name)
         port = free_port()
         batched = s.max_batch_size > 1

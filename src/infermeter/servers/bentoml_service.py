@@ -19,7 +19,7 @@ MAX_LATENCY_MS = int(float(os.environ.get("INFERMETER_MAX_LATENCY_MS", "60000"))
 @bentoml.service(workers=WORKERS, traffic={"timeout": 300})
 class Infermeter:
     def __init__(self):
-        from infermeter.servers.serving_model import ServingModel
+        from infermeter.servers.common.serving_model import ServingModel
 
         self.serving = ServingModel.from_file(CONFIG)
 

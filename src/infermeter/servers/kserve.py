@@ -25,10 +25,11 @@ from infermeter.export.artifacts import Exporter
 from infermeter.protocols.http import HttpTarget
 from infermeter.protocols.v2 import V2Endpoint
 from infermeter.protocols.rest import http_answer
-from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
-from infermeter.servers.payloads import v1_instances_bodies
-from infermeter.servers.process import ServerProcess, free_port
+from infermeter.servers.common import envs
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.common.entry_points import entry_point
+from infermeter.servers.common.payloads import v1_instances_bodies
+from infermeter.servers.common.process import ServerProcess, free_port
 from infermeter.workloads.base import SAVEDMODEL, Workload, file_slug
 
 
@@ -62,7 +63,7 @@ class KServe(ServerAdapter):
         self.require_runnable()
         s: KServeSettings = self.settings  # type: ignore[assignment]
         model = file_slug(workload.name).replace(".", "_")
-        app = entry_point("kserve_app.py", workdir)
+        app = entry_point("infermeter.servers", "kserve_app.py", workdir)
         ports = {"http": free_port()}
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "v1" if s.protocol == "v1" else "v2", "--name", model,
                "--http-port", str(ports["http"]), "--threads", str(s.threads or 0)]

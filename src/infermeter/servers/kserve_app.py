@@ -71,7 +71,7 @@ def serving_v2(args):
     import kserve
     from kserve.protocol.infer_type import InferOutput, InferResponse
 
-    from infermeter.servers.serving_model import ServingModel
+    from infermeter.servers.common.serving_model import ServingModel
 
     class ServingV2(kserve.Model):
         def __init__(self):

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.rest import http_ready, json_payload_target
-from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
-from infermeter.servers.process import ServerProcess, free_port
+from infermeter.servers.common import envs
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.common.entry_points import entry_point
+from infermeter.servers.common.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 
 
@@ -31,7 +32,7 @@ class LitServe(ServerAdapter):
         self.require_runnable()
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
-        app = entry_point("litserve_app.py", workdir)
+        app = entry_point("infermeter.servers", "litserve_app.py", workdir)
         port = free_port()
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "--serving-config", str(workdir / "serving.json"),
                "--port", str(port), "--workers", str(s.workers), "--max-batch-size", str(s.max_batch_size),

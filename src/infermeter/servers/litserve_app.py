@@ -17,7 +17,7 @@ class InfermeterAPI(ls.LitAPI):
         self.config = config  # travels with the API object into LitServe's worker processes
 
     def setup(self, device):
-        from infermeter.servers.serving_model import ServingModel
+        from infermeter.servers.common.serving_model import ServingModel
 
         self.serving = ServingModel.from_file(self.config)
 

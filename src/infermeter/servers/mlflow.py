@@ -17,9 +17,10 @@ from pydantic import model_validator
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.http import HttpTarget
 from infermeter.protocols.rest import http_answer, http_ready, json_payload_bodies
-from infermeter.servers import envs
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
-from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
+from infermeter.servers.common import envs
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.common.entry_points import entry_point
+from infermeter.servers.common.process import ServerFailedError, ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload
 
 
@@ -52,7 +53,7 @@ class MLflow(ServerAdapter):
         bin_dir = envs.env_bin(self.name)
         # The tracking URI is a local directory: never a remote tracking server.
         env = self.server_env(bin_on_path=True, MLFLOW_TRACKING_URI=(workdir / "mlruns").as_uri())
-        script = entry_point("mlflow_model.py", workdir)
+        script = entry_point("infermeter.servers", "mlflow_model.py", workdir)
         model_dir = workdir / "model"
         saved = subprocess.run([str(bin_dir / "python"), str(script), "--serving-config", str(workdir / "serving.json"),
                                 "--out", str(model_dir)], cwd=workdir, env=env, capture_output=True, text=True)

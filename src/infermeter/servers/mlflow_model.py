@@ -13,7 +13,7 @@ import mlflow.pyfunc
 
 class InfermeterPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from infermeter.servers.serving_model import ServingModel
+        from infermeter.servers.common.serving_model import ServingModel
 
         self.serving = ServingModel.from_file(context.artifacts["serving"])
 

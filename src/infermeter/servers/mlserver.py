@@ -18,9 +18,10 @@ from pydantic import Field
 
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.v2 import V2Endpoint
-from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
-from infermeter.servers.process import ServerProcess, free_port
+from infermeter.servers.common import envs, prometheus
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.common.entry_points import entry_point
+from infermeter.servers.common.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
 
 
@@ -46,7 +47,7 @@ class MLServer(ServerAdapter):
         model_dir = workdir / "models" / model
         model_dir.mkdir(parents=True, exist_ok=True)
         serving = self.serving_config(workload, exporter, model_dir)
-        entry_point("mlserver_runtime.py", model_dir)
+        entry_point("infermeter.servers", "mlserver_runtime.py", model_dir)
         ports = {k: free_port() for k in ("http", "grpc", "metrics")}
         workers = s.workers if s.parallel_workers is None else s.parallel_workers
         (workdir / "models" / "settings.json").write_text(json.dumps({

@@ -8,7 +8,7 @@ from mlserver.types import InferenceRequest, InferenceResponse, ResponseOutput
 
 class InfermeterRuntime(MLModel):
     async def load(self) -> bool:
-        from infermeter.servers.serving_model import ServingModel
+        from infermeter.servers.common.serving_model import ServingModel
 
         self.serving = ServingModel.from_file(self.settings.parameters.uri)
         return True

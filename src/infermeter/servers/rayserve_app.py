@@ -51,7 +51,7 @@ def main():
     @serve.deployment(num_replicas=args.replicas, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
     class Infermeter:
         def __init__(self):
-            from infermeter.servers.serving_model import ServingModel
+            from infermeter.servers.common.serving_model import ServingModel
 
             self.serving = ServingModel.from_file(config)
 

@@ -82,7 +82,7 @@ def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_second
 
 def measure_job(job: dict[str, Any]) -> dict[str, Any]:
     """Run in the worker process: the `inprocess` block of a deployment."""
-    from infermeter.servers.serving_model import ServingConfig, ServingModel
+    from infermeter.servers.common.serving_model import ServingConfig, ServingModel
 
     config = ServingConfig.read(job["serving_config"])
     if config.threads:  # what the adapter's server_env sets for the server

@@ -25,7 +25,7 @@ from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning, warning
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
-from infermeter.servers.process import describe_exit, log_tail
+from infermeter.servers.common.process import describe_exit, log_tail
 from infermeter.servers.reference import RunJob, assess_window, measure_deployment
 from infermeter.servers.registry import adapter_for
 from infermeter.workloads.base import file_slug

@@ -20,8 +20,8 @@ from infermeter.errors import NotInstalledError, UnsupportedError
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.http import HttpTarget
 from infermeter.servers.base import Deployment, ServerAdapter, ServerSettings
-from infermeter.servers.payloads import v1_instances_bodies
-from infermeter.servers.process import ServerProcess, free_port
+from infermeter.servers.common.payloads import v1_instances_bodies
+from infermeter.servers.common.process import ServerProcess, free_port
 from infermeter.workloads.base import SAVEDMODEL, Workload, file_slug
 
 BINARY = "tensorflow_model_server"

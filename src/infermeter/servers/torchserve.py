@@ -21,9 +21,10 @@ from pydantic import Field
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.http import HttpTarget
 from infermeter.protocols.rest import http_answer
-from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
-from infermeter.servers.process import ServerFailedError, ServerProcess, free_port
+from infermeter.servers.common import envs, prometheus
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.common.entry_points import entry_point
+from infermeter.servers.common.process import ServerFailedError, ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
 
 
@@ -56,7 +57,7 @@ class TorchServe(ServerAdapter):
         store.mkdir(exist_ok=True)
         serving = self.serving_config(workload, exporter, src, relative=True)
         artifact = exporter.artifact(self.needed_format(workload.name))
-        handler = entry_point("torchserve_handler.py", src).rename(src / "handler.py")
+        handler = entry_point("infermeter.servers", "torchserve_handler.py", src).rename(src / "handler.py")
         archiver = subprocess.run(
             [str(bin_dir / "torch-model-archiver"), "--model-name", model, "--version", "1.0", "--serialized-file",
              str(artifact.path), "--handler", str(handler), "--extra-files", str(src / "serving.json"),

@@ -2,7 +2,7 @@
 
 Each request body is one sample's payload (a JPEG, a text...). The infermeter ServingModel decodes it with
 the workload's own code, so TorchServe does the same work per request as every other server. Runs inside
-TorchServe's Python worker, which sees infermeter's environment (see servers/envs.py).
+TorchServe's Python worker, which sees infermeter's environment (see servers/common/envs.py).
 """
 
 import json
@@ -14,7 +14,7 @@ _model = None
 def handle(data, context):
     global _model
     if _model is None:
-        from infermeter.servers.serving_model import ServingModel
+        from infermeter.servers.common.serving_model import ServingModel
 
         _model = ServingModel.from_file(os.path.join(context.system_properties.get("model_dir"), "serving.json"))
     if data is None:

@@ -24,9 +24,10 @@ from pydantic import Field, field_validator
 from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.v2 import V2Endpoint
-from infermeter.servers import envs, prometheus
-from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings, entry_point
-from infermeter.servers.process import ServerProcess, free_port
+from infermeter.servers.common import envs, prometheus
+from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.common.entry_points import entry_point
+from infermeter.servers.common.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
 
 
@@ -96,7 +97,7 @@ class Triton(ServerAdapter):
         model = file_slug(workload.name).replace(".", "_")
         repo = workdir / "repo"
         (repo / model / "1").mkdir(parents=True, exist_ok=True)
-        entry_point("triton_model.py", repo / model / "1").rename(repo / model / "1" / "model.py")
+        entry_point("infermeter.servers", "triton_model.py", repo / model / "1").rename(repo / model / "1" / "model.py")
         serving = self.serving_config(workload, exporter, workdir)
         batched = s.max_batch_size > 1
         params = {"infermeter_site": sysconfig.get_paths()["purelib"], "serving_config": str(workdir / "serving.json")}

@@ -19,7 +19,7 @@ class TritonPythonModel:
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         site.addsitedir(params["infermeter_site"])
 
-        from infermeter.servers.serving_model import ServingModel
+        from infermeter.servers.common.serving_model import ServingModel
 
         self.model = ServingModel.from_file(params["serving_config"])
 

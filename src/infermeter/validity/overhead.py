@@ -1,7 +1,7 @@
 """Where a server's time goes, and whether the part beyond the model is plausible.
 
 Every server window is set beside the very pipeline the server runs (the workload's decode, the engine,
-the workload's postprocess: servers/serving_model.py), timed in process, at batch 1, on the same payloads,
+the workload's postprocess: servers/common/serving_model.py), timed in process, at batch 1, on the same payloads,
 just before the server started (servers/reference.py). Per request:
 
     client latency = network + protocol    (client minus the framework's own reported time)

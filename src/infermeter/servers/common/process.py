@@ -1,7 +1,7 @@
 """Start a server as a child process in its own session; wait until it is really ready; stop the whole
 tree on exit, on errors and on Ctrl-C.
 
-The server runs under a small guard (servers/guard.py), the session leader, which takes the session down
+The server runs under a small guard (servers/common/guard.py), the session leader, which takes the session down
 if infermeter itself is killed. The session id is the handle: every process it starts (Java workers, Python workers, Ray
 helpers) stays in that session unless it makes its own, and those are found through the process tree
 snapshot taken before stopping. Nothing is ever stopped by name.
@@ -68,13 +68,13 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if shutil.which(self.command[0], path=(self.env or os.environ).get("PATH")) is None:
             raise ServerFailedError(f"{self.name}: cannot start {self.command[0]!r}: not found", "install the server's environment")
-        from infermeter.servers import leftovers
+        from infermeter.servers.common import leftovers
 
         token = leftovers.new_token()  # what proves to `cleanup` that a process is this server's
         log = self.log_path.open("ab")
         t0 = time.perf_counter()
         try:
-            # Through the guard, which takes the server's session down if infermeter dies (servers/guard.py).
+            # Through the guard, which takes the server's session down if infermeter dies (servers/common/guard.py).
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", leftovers.GUARD_MODULE, *self.command], cwd=self.cwd,
                 env=child_env(self.env) | {leftovers.TOKEN_ENV: token},
@@ -143,7 +143,7 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             pass
         if self._registration is not None:
-            from infermeter.servers import leftovers
+            from infermeter.servers.common import leftovers
 
             leftovers.unregister(self._registration)
             self._registration = None

@@ -44,7 +44,10 @@ class Leftover:
 
 
 TOKEN_ENV = "INFERMETER_SERVER_TOKEN"  # set in the guard's (and so the server's) environment
-GUARD_MODULE = "infermeter.servers.guard"
+GUARD_MODULE = "infermeter.servers.common.guard"
+# A guard started before it moved to servers/common/ (issue 13) is still recognised, so `cleanup` still
+# stops what such a run left.
+GUARD_MODULES = (GUARD_MODULE, "infermeter.servers.guard")
 
 
 def new_token() -> str:
@@ -73,7 +76,7 @@ def _is_registered(p: psutil.Process, info: dict) -> bool:
         if p.uids().real != os.geteuid() or os.getsid(p.pid) != info["pid"] or p.create_time() < info["created"] - 1.0:
             return False
         argv, cmd = p.cmdline(), [str(a) for a in info.get("argv") or []]
-        guard = argv[1:3] == ["-m", GUARD_MODULE] and argv[3:] == cmd
+        guard = len(argv) > 2 and argv[1] == "-m" and argv[2] in GUARD_MODULES and argv[3:] == cmd
         # The server as the guard started it; a script's interpreter may come first (a shebang line).
         server = bool(cmd) and argv[len(argv) - len(cmd) + 1:] == cmd[1:] and len(argv) >= len(cmd) and \
             os.path.basename(cmd[0]) in {os.path.basename(a) for a in argv[:2]}
@@ -100,7 +103,7 @@ def unregister(path: Path) -> None:
 def _survivors(info: dict) -> list[psutil.Process]:
     """Processes still running from that server's session (its guard, the server, helpers), by session id
     and start time, so that a reused pid is never mistaken for it."""
-    from infermeter.servers.process import session_tree
+    from infermeter.servers.common.process import session_tree
 
     out = []
     for p in session_tree(info["pid"]):
@@ -156,7 +159,7 @@ def find() -> list[Leftover]:
 
 def stop(leftover: Leftover) -> None:
     """Stop a leftover server: its session (it was started as a session leader) and its descendants."""
-    from infermeter.servers.process import terminate
+    from infermeter.servers.common.process import terminate
 
     terminate(leftover.processes, 10)  # found and verified by find(); nothing else
     unregister(leftover.path)

@@ -1,4 +1,4 @@
-"""`python -m infermeter.servers.guard COMMAND...`: run one server as a child and take its whole session
+"""`python -m infermeter.servers.common.guard COMMAND...`: run one server as a child and take its whole session
 down when infermeter dies, even by SIGKILL, which leaves infermeter no chance to stop anything (the OOM
 killer does that too). The kernel sends this process SIGTERM when infermeter dies (lifeline); it then
 stops every process of its session, as ServerProcess.stop would have.
@@ -56,7 +56,7 @@ def stop_session(grace_s: float = 10.0) -> None:
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m infermeter.servers.guard COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: python -m infermeter.servers.common.guard COMMAND [ARGS...]", file=sys.stderr)
         return 2
     stopping = False
 
