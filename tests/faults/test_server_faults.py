@@ -14,7 +14,7 @@ import psutil
 import pytest
 from conftest import generator_processes, left_after, left_in_session, wait_for, whole_records, with_environment
 
-from infermeter.servers.litserve import LitServe
+from infermeter.servers.litserve.adapter import LitServe
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import psutil
 import pytest
 from conftest import assert_listens_on_loopback_only, with_environment
 
-from infermeter.servers.kserve import KServe
-from infermeter.servers.tfserving import TfServing, TfServingSettings
+from infermeter.servers.kserve.adapter import KServe
+from infermeter.servers.tfserving.adapter import TfServing, TfServingSettings
 
 pytestmark = pytest.mark.integration
 

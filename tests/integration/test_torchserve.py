@@ -11,7 +11,7 @@ import psutil
 import pytest
 from conftest import with_environment
 
-from infermeter.servers.torchserve import TorchServe
+from infermeter.servers.torchserve.adapter import TorchServe
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import psutil
 import pytest
 from conftest import assert_listens_on_loopback_only, with_environment
 
-from infermeter.servers.triton import Triton
+from infermeter.servers.triton.adapter import Triton
 
 pytestmark = pytest.mark.integration
 

@@ -75,3 +75,47 @@ def test_a_guard_started_before_the_move_is_still_recognised_as_infermeters():
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+SERVERS = SRC / "servers"
+FRAMEWORKS = sorted(d.name for d in SERVERS.iterdir() if (d / "adapter.py").is_file())
+
+
+def test_every_framework_folder_has_its_adapter_registered():
+    import importlib
+
+    from infermeter.servers.base import ServerAdapter
+    from infermeter.servers.registry import SERVERS as REGISTRY
+
+    assert len(FRAMEWORKS) >= 9 and "common" not in FRAMEWORKS
+    for name in FRAMEWORKS:
+        module = importlib.import_module(f"infermeter.servers.{name}.adapter")
+        adapters = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, ServerAdapter)
+                    and v is not ServerAdapter and v.__module__ == module.__name__]
+        assert len(adapters) == 1, name
+        assert REGISTRY.get(adapters[0].name) is adapters[0], name
+    registered = {cls.__module__ for cls in REGISTRY.values()}
+    assert registered == {f"infermeter.servers.{n}.adapter" for n in FRAMEWORKS}  # no adapter outside a folder
+
+
+def test_every_framework_folder_states_its_facts():
+    import importlib
+
+    for name in FRAMEWORKS:
+        doc = importlib.import_module(f"infermeter.servers.{name}").__doc__ or ""
+        assert "Ready:" in doc and "Binds:" in doc, name
+
+
+def test_every_file_an_adapter_copies_into_its_framework_exists():
+    """In-server code is copied by file name (entry_point); a renamed file would only fail inside a server."""
+    copied = []
+    for name in FRAMEWORKS:
+        tree = ast.parse((SERVERS / name / "adapter.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "entry_point":
+                package, file = node.args[0], node.args[1]
+                assert isinstance(package, ast.Name) and package.id == "__package__", name
+                assert isinstance(file, ast.Constant), name
+                copied.append((name, file.value))
+                assert (SERVERS / name / file.value).is_file(), (name, file.value)
+    assert len(copied) >= 8  # every framework but TF Serving runs code of ours

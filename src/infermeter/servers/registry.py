@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from infermeter.errors import ConfigError
 from infermeter.servers.base import ServerAdapter
-from infermeter.servers.bentoml import BentoML
-from infermeter.servers.kserve import KServe
-from infermeter.servers.litserve import LitServe
-from infermeter.servers.mlflow import MLflow
-from infermeter.servers.mlserver import MLServer
-from infermeter.servers.rayserve import RayServe
-from infermeter.servers.tfserving import TfServing
-from infermeter.servers.torchserve import TorchServe
-from infermeter.servers.triton import Triton
+from infermeter.servers.bentoml.adapter import BentoML
+from infermeter.servers.kserve.adapter import KServe
+from infermeter.servers.litserve.adapter import LitServe
+from infermeter.servers.mlflow.adapter import MLflow
+from infermeter.servers.mlserver.adapter import MLServer
+from infermeter.servers.rayserve.adapter import RayServe
+from infermeter.servers.tfserving.adapter import TfServing
+from infermeter.servers.torchserve.adapter import TorchServe
+from infermeter.servers.triton.adapter import Triton
 
 SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton, TfServing, KServe, MLServer, MLflow, BentoML, LitServe, RayServe)}
 

@@ -1,11 +1,4 @@
-"""TorchServe 0.12 (Java frontend + Python workers), with the workload's model in a .mar archive.
-
-Known here (../shared/FACTS.md): pyyaml is an undeclared dependency; token auth is on by default (kept
-on: requests carry the key it writes); readiness is the model's workers READY on the management API
-(/ping says Healthy while workers crash-loop); job_queue_size bounds the queue and excess requests get
-503; stopping the Python launcher orphans Java, so the whole session is stopped; its pid file
-/tmp/.model_server.pid is global, so one TorchServe runs at a time.
-"""
+"""TorchServe's adapter (facts: servers/torchserve/__init__.py)."""
 
 from __future__ import annotations
 
@@ -57,7 +50,7 @@ class TorchServe(ServerAdapter):
         store.mkdir(exist_ok=True)
         serving = self.serving_config(workload, exporter, src, relative=True)
         artifact = exporter.artifact(self.needed_format(workload.name))
-        handler = entry_point("infermeter.servers", "torchserve_handler.py", src).rename(src / "handler.py")
+        handler = entry_point(__package__, "handler.py", src)
         archiver = subprocess.run(
             [str(bin_dir / "torch-model-archiver"), "--model-name", model, "--version", "1.0", "--serialized-file",
              str(artifact.path), "--handler", str(handler), "--extra-files", str(src / "serving.json"),

@@ -1,14 +1,4 @@
-"""KServe's Python model server without Kubernetes.
-
-- protocol v1: the workload's SavedModel on TensorFlow over the V1 protocol (/v1/models/NAME:predict
-  with "instances", TF Serving's REST format). This is how TF Serving's protocol is exercised on machines
-  without a tensorflow_model_server binary; results are labelled KServe, never TF Serving.
-- protocol v2 / v2-grpc: infermeter's ServingModel over the Open Inference Protocol (REST JSON or gRPC),
-  the same V2 client as MLServer and Triton.
-
-KServe binds 0.0.0.0 and [::] by default; kserve_app.py makes every listener 127.0.0.1. KServe has no
-request batching without Kubernetes (max_batch_size must stay 1).
-"""
+"""KServe's adapter (facts: servers/kserve/__init__.py)."""
 
 from __future__ import annotations
 
@@ -63,7 +53,7 @@ class KServe(ServerAdapter):
         self.require_runnable()
         s: KServeSettings = self.settings  # type: ignore[assignment]
         model = file_slug(workload.name).replace(".", "_")
-        app = entry_point("infermeter.servers", "kserve_app.py", workdir)
+        app = entry_point(__package__, "app.py", workdir, "kserve_app.py")
         ports = {"http": free_port()}
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "v1" if s.protocol == "v1" else "v2", "--name", model,
                "--http-port", str(ports["http"]), "--threads", str(s.threads or 0)]

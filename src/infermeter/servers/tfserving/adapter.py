@@ -1,10 +1,4 @@
-"""TensorFlow Serving (tensorflow_model_server) serving the workload's SavedModel; REST predict API.
-
-No tensorflow_model_server binary can be installed here from PyPI or Debian: the adapter runs the real
-binary when the user supplies one (settings.binary, $TENSORFLOW_MODEL_SERVER, or PATH) and says so
-clearly otherwise. Its REST listener is hard-coded to 0.0.0.0 (tensorflow/serving#1969), so infermeter
-starts it only when the user accepts that (settings.allow_all_interfaces); gRPC goes to a Unix socket.
-"""
+"""TF Serving's adapter (facts: servers/tfserving/__init__.py)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,4 @@
-"""NVIDIA Triton Inference Server 2.51 from the nvidia-pytriton 0.7.0 wheel, which ships a real
-tritonserver binary with the Python backend (and no ONNX Runtime, PyTorch or TensorFlow backends).
-
-Workloads are served through a model repository whose model.py runs the workload on PyTorch or ONNX
-Runtime; requests use the V2 (Open Inference Protocol) HTTP API with the binary tensor extension.
-Known here (../shared/FACTS.md): PyPI's tritonserver wheels cannot run here; the Python backend stub
-links the system libpython unless LD_LIBRARY_PATH names the interpreter's own lib directory; the stub
-runs isolated, so model.py extends sys.path itself.
-"""
+"""Triton's adapter (facts: servers/triton/__init__.py)."""
 
 from __future__ import annotations
 
@@ -97,7 +89,7 @@ class Triton(ServerAdapter):
         model = file_slug(workload.name).replace(".", "_")
         repo = workdir / "repo"
         (repo / model / "1").mkdir(parents=True, exist_ok=True)
-        entry_point("infermeter.servers", "triton_model.py", repo / model / "1").rename(repo / model / "1" / "model.py")
+        entry_point(__package__, "model.py", repo / model / "1")
         serving = self.serving_config(workload, exporter, workdir)
         batched = s.max_batch_size > 1
         params = {"infermeter_site": sysconfig.get_paths()["purelib"], "serving_config": str(workdir / "serving.json")}

@@ -1,11 +1,4 @@
-"""MLServer 1.7 (Seldon) with a custom runtime that runs infermeter's ServingModel; V2 REST and gRPC.
-
-Known here (../shared/FACTS.md): uvloop 0.23 crashes the inference worker ("no current event loop"), so
-uvloop<0.22 is pinned; parallel_workers is the number of inference worker processes (0: inference in
-the main process); adaptive batching is max_batch_size / max_batch_time per model. All of its servers
-(REST, gRPC, metrics) bind settings.host, set to 127.0.0.1. MLServer's REST has no binary tensor
-extension, so binary payloads (JPEG, WAV) travel base64-encoded inside the JSON.
-"""
+"""MLServer's adapter (facts: servers/mlserver/__init__.py)."""
 
 from __future__ import annotations
 
@@ -47,7 +40,7 @@ class MLServer(ServerAdapter):
         model_dir = workdir / "models" / model
         model_dir.mkdir(parents=True, exist_ok=True)
         serving = self.serving_config(workload, exporter, model_dir)
-        entry_point("infermeter.servers", "mlserver_runtime.py", model_dir)
+        entry_point(__package__, "runtime.py", model_dir, "mlserver_runtime.py")
         ports = {k: free_port() for k in ("http", "grpc", "metrics")}
         workers = s.workers if s.parallel_workers is None else s.parallel_workers
         (workdir / "models" / "settings.json").write_text(json.dumps({

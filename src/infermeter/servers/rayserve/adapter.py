@@ -1,12 +1,4 @@
-"""Ray Serve 2.60: a deployment running infermeter's ServingModel behind Serve's HTTP proxy, JSON REST,
-replicas and optional batching (@serve.batch).
-
-Known here (../shared/FACTS.md): Ray starts about a dozen processes (GCS, raylet, agents, controller,
-proxy, replicas) and about 1.2 GB; ray.init(_node_ip_address="127.0.0.1") was silently replaced by the
-machine's external address until RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 was set; each replica's
-inter-deployment gRPC server binds [::] (patched in every worker by rayserve_app.loopback_only). The
-tests assert that every socket of every Ray process is on 127.0.0.1.
-"""
+"""Ray Serve's adapter (facts: servers/rayserve/__init__.py)."""
 
 from __future__ import annotations
 
@@ -42,7 +34,7 @@ class RayServe(ServerAdapter):
         self.require_runnable()
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
-        app = entry_point("infermeter.servers", "rayserve_app.py", workdir)
+        app = entry_point(__package__, "app.py", workdir, "rayserve_app.py")
         port = free_port()
         batched = s.max_batch_size > 1
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "--serving-config", str(workdir / "serving.json"),

@@ -1,9 +1,4 @@
-"""MLflow 3 model serving: the workload saved as a pyfunc model that runs infermeter's ServingModel, served
-by `mlflow models serve --env-manager local` on /invocations (JSON). MLflow's server has no batching.
-
-Known here (../shared/FACTS.md): 3.18.0 does not resolve, 3.17.2 does; the environment's bin directory
-must be on PATH or its uvicorn cannot start; ready = /ping; cold start 13-15 s.
-"""
+"""MLflow's adapter (facts: servers/mlflow/__init__.py)."""
 
 from __future__ import annotations
 
@@ -53,7 +48,7 @@ class MLflow(ServerAdapter):
         bin_dir = envs.env_bin(self.name)
         # The tracking URI is a local directory: never a remote tracking server.
         env = self.server_env(bin_on_path=True, MLFLOW_TRACKING_URI=(workdir / "mlruns").as_uri())
-        script = entry_point("infermeter.servers", "mlflow_model.py", workdir)
+        script = entry_point(__package__, "model.py", workdir, "mlflow_model.py")
         model_dir = workdir / "model"
         saved = subprocess.run([str(bin_dir / "python"), str(script), "--serving-config", str(workdir / "serving.json"),
                                 "--out", str(model_dir)], cwd=workdir, env=env, capture_output=True, text=True)

@@ -1,10 +1,4 @@
-"""LitServe 0.2 (Lightning AI): a LitAPI running infermeter's ServingModel, JSON over REST, optional
-batching (max_batch_size / batch_timeout).
-
-Known here (../shared/FACTS.md): SIGTERM to the main process leaves worker children that keep the port
-and keep answering; infermeter starts every server in its own session and stops the whole tree.
-LitServe binds 0.0.0.0 unless told otherwise; here host is 127.0.0.1.
-"""
+"""LitServe's adapter (facts: servers/litserve/__init__.py)."""
 
 from __future__ import annotations
 
@@ -32,7 +26,7 @@ class LitServe(ServerAdapter):
         self.require_runnable()
         s = self.settings
         serving = self.serving_config(workload, exporter, workdir)
-        app = entry_point("infermeter.servers", "litserve_app.py", workdir)
+        app = entry_point(__package__, "app.py", workdir, "litserve_app.py")
         port = free_port()
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "--serving-config", str(workdir / "serving.json"),
                "--port", str(port), "--workers", str(s.workers), "--max-batch-size", str(s.max_batch_size),

@@ -1,10 +1,4 @@
-"""BentoML 1.4: a @bentoml.service running infermeter's ServingModel, JSON REST, with or without adaptive
-batching (batchable=True, max_batch_size, max_latency_ms).
-
-Known here (../shared/FACTS.md): ready = /readyz; with batching, a latency budget (max_latency_ms) too
-tight for the model makes BentoML answer 503 "process is overloaded" - those are failures and are
-counted as such; usage tracking is turned off (BENTOML_DO_NOT_TRACK).
-"""
+"""BentoML's adapter (facts: servers/bentoml/__init__.py)."""
 
 from __future__ import annotations
 
@@ -49,7 +43,7 @@ class BentoML(ServerAdapter):
         self.require_runnable()
         s: BentoMLSettings = self.settings  # type: ignore[assignment]
         serving = self.serving_config(workload, exporter, workdir)
-        entry_point("infermeter.servers", "bentoml_service.py", workdir)
+        entry_point(__package__, "service.py", workdir, "bentoml_service.py")
         bin_dir = envs.env_bin(self.name)
         port = free_port()
         batched = s.max_batch_size > 1
