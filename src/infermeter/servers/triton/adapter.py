@@ -13,11 +13,12 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+import infermeter
 from infermeter.errors import NotInstalledError
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.v2 import V2Endpoint
-from infermeter.servers.common import envs, prometheus
 from infermeter.servers.base import Deployment, ServerAdapter, ServingModelSettings
+from infermeter.servers.common import envs, prometheus
 from infermeter.servers.common.entry_points import entry_point
 from infermeter.servers.common.process import ServerProcess, free_port
 from infermeter.workloads.base import TORCH, Workload, file_slug
@@ -93,6 +94,11 @@ class Triton(ServerAdapter):
         serving = self.serving_config(workload, exporter, workdir)
         batched = s.max_batch_size > 1
         params = {"infermeter_site": sysconfig.get_paths()["purelib"], "serving_config": str(workdir / "serving.json")}
+        # The infermeter that runs here, where it is not the one installed in that site-packages (a checkout
+        # on PYTHONPATH, an editable install): the stub must import the same code that wrote serving.json.
+        here = str(Path(infermeter.__file__).resolve().parents[1])
+        if here != str(Path(params["infermeter_site"]).resolve()):
+            params["infermeter_path"] = here
         config = [
             f'name: "{model}"', 'backend: "python"', f"max_batch_size: {s.max_batch_size if batched else 0}",
             'input [{ name: "payload" data_type: TYPE_STRING dims: [1] }]',

@@ -4,11 +4,14 @@ infermeter ServingModel decodes it with the workload's own code, so Triton does 
 as every other server.
 
 The Python backend stub runs isolated from the environment that started Triton, so the path of
-infermeter's environment comes in as a model parameter and is added here.
+infermeter's environment comes in as a model parameter and is added here, and where the infermeter that
+started Triton is not the one installed there (a checkout on PYTHONPATH), its directory too, ahead of
+everything but the working directory (where numpy<2 is linked).
 """
 
 import json
 import site
+import sys
 
 import numpy as np
 
@@ -18,6 +21,8 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         site.addsitedir(params["infermeter_site"])
+        if params.get("infermeter_path"):
+            sys.path.insert(1, params["infermeter_path"])
 
         from infermeter.servers.common.serving_model import ServingModel
 
