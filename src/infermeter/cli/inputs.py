@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Optional
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from infermeter import limits
 from infermeter.errors import ConfigError
@@ -128,6 +128,11 @@ def _out_dir(v: Path | None, what: str = "results directory") -> Path | None:
     return v
 
 
+# A directory for results (or the artifact cache): new, or an existing directory, never a file.
+OutDir = Annotated[Path, AfterValidator(_out_dir)]
+CacheDir = Annotated[Optional[Path], AfterValidator(lambda v: _out_dir(v, "cache directory"))]
+
+
 def results_path(p: Path) -> Path:
     """A results directory or results.jsonl file that holds results (a directory: somewhere under it)."""
     if not p.exists():
@@ -163,8 +168,8 @@ class RunInputs(_Inputs):
     engine: list[str] = []
     batch_size: list[int] = []
     repeats: int | None = None
-    out: Path
-    cache: Path | None = None
+    out: OutDir
+    cache: CacheDir = None
 
     @field_validator("batch_size")
     @classmethod
@@ -183,16 +188,6 @@ class RunInputs(_Inputs):
                 raise ValueError(f"{v} repeats: a cell is measured at least once")
             limits.check("repeats", v)
         return v
-
-    @field_validator("out")
-    @classmethod
-    def _out(cls, v: Path) -> Path:
-        return _out_dir(v)  # type: ignore[return-value]
-
-    @field_validator("cache")
-    @classmethod
-    def _cache(cls, v: Path | None) -> Path | None:
-        return _out_dir(v, "cache directory")
 
     @field_validator("model")
     @classmethod
@@ -219,18 +214,8 @@ class QuickstartInputs(_Inputs):
     COMMAND: ClassVar[str] = "quickstart"
     FLAGS: ClassVar[dict[str, str]] = {"out": "--out", "cache": "--cache"}
 
-    out: Path
-    cache: Path | None = None
-
-    @field_validator("out")
-    @classmethod
-    def _out(cls, v: Path) -> Path:
-        return _out_dir(v)  # type: ignore[return-value]
-
-    @field_validator("cache")
-    @classmethod
-    def _cache(cls, v: Path | None) -> Path | None:
-        return _out_dir(v, "cache directory")
+    out: OutDir
+    cache: CacheDir = None
 
 
 class LoadInputs(_Inputs):
@@ -256,7 +241,7 @@ class LoadInputs(_Inputs):
     users: str | None = None
     rate: str | None = None
     arrival: str | None = None
-    out: Path
+    out: OutDir
 
     @field_validator("url")
     @classmethod
@@ -320,11 +305,6 @@ class LoadInputs(_Inputs):
         if v is not None and v not in ("poisson", "constant"):
             raise ValueError(f"unknown arrival process {v!r}")
         return v
-
-    @field_validator("out")
-    @classmethod
-    def _out(cls, v: Path) -> Path:
-        return _out_dir(v)  # type: ignore[return-value]
 
     @model_validator(mode="after")
     def _one_loop(self) -> LoadInputs:
