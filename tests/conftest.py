@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+# infermeter's test doubles (the fake engine, the fake-tiny workload) exist only where this names them, here
+# and in every cell worker the tests start (they inherit the environment): infermeter/plugins.py.
+os.environ["INFERMETER_PLUGIN_MODULES"] = ",".join(
+    filter(None, [os.environ.get("INFERMETER_PLUGIN_MODULES", ""), "infermeter.testing"]))
+
 
 @pytest.fixture(scope="session")
 def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:

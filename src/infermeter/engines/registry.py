@@ -1,21 +1,14 @@
-"""Named engines. Importing this module imports no runtime."""
+"""Named engines: the plugins of group infermeter.engines (infermeter/plugins.py). Importing this module
+imports each engine's module, never its runtime."""
 
 from __future__ import annotations
 
+from infermeter import plugins
 from infermeter.engines.base import Engine
-from infermeter.engines.fake import FakeEngine
-from infermeter.engines.onnxruntime_engine import OnnxRuntime
-from infermeter.engines.openvino_engine import OpenVino
-from infermeter.engines.sklearn_engine import ScikitLearn
-from infermeter.engines.tensorflow_engine import TensorFlow
-from infermeter.engines.tensorrt_engine import TensorRt
-from infermeter.engines.torch_engines import PyTorchEager, TorchCompile, TorchScript
 from infermeter.errors import ConfigError
 
-ENGINES: dict[str, type[Engine]] = {
-    e.name: e for e in (PyTorchEager, TorchScript, TorchCompile, OnnxRuntime, OpenVino, TensorFlow, TensorRt, ScikitLearn, FakeEngine)
-}
-REFERENCE_ENGINE = PyTorchEager.name
+ENGINES: dict[str, type[Engine]] = plugins.discover("engines")
+REFERENCE_ENGINE = "pytorch"
 
 
 def is_test_double(cls: type[Engine]) -> bool:

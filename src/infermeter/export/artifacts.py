@@ -17,10 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from infermeter.collectors.machine import versions_of
-from infermeter.engines.fake import FAKE_FORMAT
 from infermeter.errors import UnsupportedError
 from infermeter.results.files import check_private, confined, replace_atomically
 from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, SKLEARN, TORCH, TORCHSCRIPT, Workload, file_slug
@@ -35,7 +32,6 @@ EXPORT_PACKAGES = {
     OPENVINO: ("torch", "transformers", "onnx", "openvino"),
     SAVEDMODEL: ("torch", "transformers", "tensorflow", "tensorflow-cpu", "keras"),
     SKLEARN: ("scikit-learn",),
-    FAKE_FORMAT: (),
 }
 
 
@@ -186,14 +182,16 @@ class Exporter:
             ONNX: self._onnx,
             OPENVINO: self._openvino,
             SAVEDMODEL: self._savedmodel,
-            FAKE_FORMAT: self._fake,
         }
         own = self._own_export(fmt, out)
         if own is not None:
             return own
+        if fmt not in export:  # a plugin engine's own format that this workload does not write itself
+            raise UnsupportedError(f"{self.workload.name} cannot be exported to {fmt!r}: neither infermeter nor the "
+                                   "workload has an exporter for that format")
         if fmt == OPENVINO:
             self.artifact(ONNX)  # the IR is converted from the cached ONNX file, not timed here
-        elif fmt != FAKE_FORMAT:
+        else:
             self.module()  # building the reference model is not part of any conversion time
         start = time.perf_counter()
         name, exporter = export[fmt](out)
@@ -267,11 +265,6 @@ class Exporter:
         keras_model = self.workload.keras_model(self.module())
         keras_model.export(str(out / "savedmodel"), format="tf_saved_model", verbose=False)
         return "savedmodel", "Keras definition with the torch weights copied in, exported as a SavedModel"
-
-    def _fake(self, out: Path) -> tuple[str, str]:
-        np.save(out / "weights.npy", self.workload.weights())  # type: ignore[attr-defined]
-        return "weights.npy", "numpy.save"
-
 
 def bake_parametrizations(module: Any) -> Any:
     """Replace parametrized weights (e.g. wav2vec2's weight norm) by plain ones holding the same values:

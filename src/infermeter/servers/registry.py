@@ -1,20 +1,13 @@
-"""Named server adapters. Importing this module starts nothing and imports no framework."""
+"""Named server adapters: the plugins of group infermeter.servers (infermeter/plugins.py). Importing this
+module starts nothing and imports no framework."""
 
 from __future__ import annotations
 
+from infermeter import plugins
 from infermeter.errors import ConfigError
 from infermeter.servers.base import ServerAdapter
-from infermeter.servers.bentoml.adapter import BentoML
-from infermeter.servers.kserve.adapter import KServe
-from infermeter.servers.litserve.adapter import LitServe
-from infermeter.servers.mlflow.adapter import MLflow
-from infermeter.servers.mlserver.adapter import MLServer
-from infermeter.servers.rayserve.adapter import RayServe
-from infermeter.servers.tfserving.adapter import TfServing
-from infermeter.servers.torchserve.adapter import TorchServe
-from infermeter.servers.triton.adapter import Triton
 
-SERVERS: dict[str, type[ServerAdapter]] = {s.name: s for s in (TorchServe, Triton, TfServing, KServe, MLServer, MLflow, BentoML, LitServe, RayServe)}
+SERVERS: dict[str, type[ServerAdapter]] = plugins.discover("servers")
 
 
 def adapter_for(name: str, settings: dict | None = None) -> ServerAdapter:

@@ -1,4 +1,5 @@
-"""Named workloads. Importing this module imports no ML package.
+"""Named workloads: the plugins of group infermeter.workloads (infermeter/plugins.py). Importing this module
+imports no ML package.
 
 A workload name is a registered name (`resnet50`), an ensemble of them (`ensemble(resnet50,vgg19)`),
 or a user's model file (`file:path/model.onnx`, see user_model).
@@ -8,21 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 
+from infermeter import plugins
 from infermeter.errors import ConfigError, NotInstalledError
 from infermeter.workloads import ensemble, user_model
 from infermeter.workloads.base import Workload
-from infermeter.workloads.fake import FakeTiny
-from infermeter.workloads.tabular import MalwareGbt
-from infermeter.workloads.timeseries import CryptoLstm
-from infermeter.workloads.speech import Wav2Vec2Base, Wav2Vec2Base50k
-from infermeter.workloads.text import BartLargeCnn, BertBase, MiniLM, SentimentMiniLM
-from infermeter.workloads.vision import VGG19, DenseNet201, EfficientNetB0, ResNet50
 
-WORKLOADS: dict[str, type[Workload]] = {
-    w.name: w
-    for w in (ResNet50, VGG19, DenseNet201, EfficientNetB0, BertBase, MiniLM, BartLargeCnn, Wav2Vec2Base, Wav2Vec2Base50k,
-              SentimentMiniLM, MalwareGbt, CryptoLstm, FakeTiny)
-}
+WORKLOADS: dict[str, type[Workload]] = plugins.discover("workloads")
 
 
 def is_test_double(cls: type[Workload]) -> bool:

@@ -1,12 +1,14 @@
-"""A numpy-only workload for harness tests (pairs with the fake engine). Not a real model."""
+"""A numpy-only workload for harness tests (pairs with the fake engine). Not a real model; registered only
+through infermeter.testing."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from infermeter.engines.fake import FAKE_FORMAT
+from infermeter.testing.engine import FAKE_FORMAT
 from infermeter.workloads.base import Provenance, TensorSpec, Workload
 
 
@@ -28,6 +30,13 @@ class FakeTiny(Workload):
 
     def weights(self) -> np.ndarray:
         return np.random.default_rng(self.seed + 1).standard_normal((16, 4)).astype(np.float32)
+
+    def export(self, fmt: str, out: Path) -> tuple[str, str] | None:
+        """Its only format: the weight matrix, for the fake engine."""
+        if fmt != FAKE_FORMAT:
+            return None
+        np.save(out / "weights.npy", self.weights())
+        return "weights.npy", "numpy.save"
 
     def torch_module(self) -> Any:
         raise NotImplementedError("fake-tiny has no torch module")

@@ -1,0 +1,177 @@
+"""Engines, servers and workloads are plugins (infermeter/plugins.py): a package installed beside infermeter
+adds one without touching infermeter; a broken plugin is named and left out; test doubles exist only where
+INFERMETER_PLUGIN_MODULES names infermeter.testing."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "infermeter"
+
+# A whole plugin package: a workload that writes its own artifact format and an engine that runs it. This
+# is everything a third party writes; infermeter's code is not touched.
+PLUGIN_MODULE = '''
+"""An infermeter plugin: the `echo-tiny` workload and the `echo` engine that runs it."""
+from pathlib import Path
+
+import numpy as np
+
+from infermeter.engines.base import Engine, EngineSettings
+from infermeter.workloads.base import Provenance, TensorSpec, Workload
+
+
+class EchoTiny(Workload):
+    name = "echo-tiny"
+    task = "plugin example"
+    description = "8 inputs -> 2 outputs through a seeded matrix (a plugin's workload)"
+    requires = ()
+    formats = frozenset({"echo"})
+    reference_engine = "echo"
+
+    def input_specs(self):
+        return [TensorSpec("x", (None, 8), "float32")]
+
+    def _load_samples(self):
+        rng = np.random.default_rng(self.seed)
+        return [{"x": rng.standard_normal(8).astype(np.float32)} for _ in range(4)]
+
+    def export(self, fmt, out: Path):
+        if fmt != "echo":
+            return None
+        np.save(out / "w.npy", np.random.default_rng(self.seed + 1).standard_normal((8, 2)).astype(np.float32))
+        return "w.npy", "numpy.save"
+
+    def torch_module(self):
+        raise NotImplementedError
+
+    def provenance(self):
+        return Provenance(weights="seeded random matrix", inputs="seeded random vectors")
+
+
+class Echo(Engine):
+    name = "echo"
+    description = "a plugin's engine: one matrix product in numpy"
+    artifact_format = "echo"
+    requires = ()
+    packages = ()
+    install_hint = ""
+    Settings = EngineSettings
+
+    def load(self, artifact, inputs, cache_dir=None):
+        self.w = np.load(artifact)
+        self.input = inputs[0].name
+
+    def predict(self, batch):
+        return batch[self.input] @ self.w
+'''
+
+PYPROJECT = '''
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "infermeter-echo"
+version = "0.1"
+
+[project.entry-points."infermeter.engines"]
+echo = "infermeter_echo:Echo"
+
+[project.entry-points."infermeter.workloads"]
+echo-tiny = "infermeter_echo:EchoTiny"
+'''
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "infermeter.cli.main", *args], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def installed_plugin(tmp_path_factory) -> dict[str, str]:
+    """The plugin package built and installed (pip, into a folder of its own put on the path)."""
+    root = tmp_path_factory.mktemp("plugin")
+    pkg = root / "infermeter-echo"
+    (pkg / "infermeter_echo").mkdir(parents=True)
+    (pkg / "infermeter_echo" / "__init__.py").write_text(textwrap.dedent(PLUGIN_MODULE))
+    (pkg / "pyproject.toml").write_text(PYPROJECT)
+    site = root / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                        "--target", str(site), str(pkg)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH", "")]))
+    env.pop("INFERMETER_PLUGIN_MODULES", None)  # a user's machine: no test doubles
+    return env
+
+
+def test_an_installed_plugin_package_adds_an_engine_and_a_workload_that_run(installed_plugin, tmp_path):
+    listed = cli("engines", env=installed_plugin)
+    assert listed.returncode == 0, listed.stderr
+    assert "echo" in listed.stdout and "a plugin's engine" in listed.stdout and "pytorch" in listed.stdout
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: plugin\nworkloads: [echo-tiny]\nengines: [echo]\nscenarios: [single-stream]\n"
+                     "warmup: {iterations: 1, seconds: 0, max_seconds: 1, window: 8}\n"
+                     "measure: {repeats: 1, min_iterations: 5, min_seconds: 0.1}\n")
+    r = cli("run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), env=installed_plugin)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (rec,) = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert rec["status"] == "ok" and rec["engine"]["name"] == "echo" and rec["parity"]["verdict"] == "match"
+    assert rec["metrics"]["latency_ms"]["p50"] > 0
+
+
+def write_dist(site: Path, name: str, entry_points: str) -> None:
+    """A distribution's metadata as an installer leaves it: what importlib.metadata reads."""
+    info = site / f"{name.replace('-', '_')}-0.1.dist-info"  # installers' spelling; the name is read from the stem
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_a_broken_or_impostor_plugin_is_named_and_left_out(tmp_path, monkeypatch, caplog):
+    from infermeter import plugins
+
+    write_dist(tmp_path, "infermeter-broken", "[infermeter.engines]\nbroken = no_such_module:Engine\n"
+               "pytorch = impostor:PyTorch\n"
+               "misnamed = infermeter.engines.sklearn_engine:ScikitLearn\n")
+    (tmp_path / "impostor.py").write_text("class PyTorch:\n    name = 'pytorch'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("INFERMETER_PLUGIN_MODULES", raising=False)
+    found = plugins.discover("engines")
+    assert found["pytorch"].__name__ == "PyTorchEager"  # the built-in keeps its name
+    assert "broken" not in found and "misnamed" not in found and "onnxruntime" in found
+    notes = caplog.text
+    assert "broken = no_such_module:Engine (from infermeter-broken) is left out: importing it failed" in notes
+    assert "the name 'pytorch' is taken by infermeter.engines.torch_engines.PyTorchEager" in notes
+    assert "is named 'sklearn', not 'misnamed'" in notes
+
+
+def test_test_doubles_exist_only_where_infermeter_testing_is_named():
+    env = {k: v for k, v in os.environ.items() if k != "INFERMETER_PLUGIN_MODULES"}
+    probe = ("from infermeter.engines.registry import ENGINES; from infermeter.workloads.registry import WORKLOADS; "
+             "print('fake' in ENGINES, 'fake-tiny' in WORKLOADS)")
+    plain = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert plain.stdout.split() == ["False", "False"], plain.stderr
+    env["INFERMETER_PLUGIN_MODULES"] = "infermeter.testing"
+    named = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert named.stdout.split() == ["True", "True"], named.stderr
+
+
+def test_no_production_module_imports_a_test_double():
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if "testing" in path.relative_to(SRC).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.relative_to(SRC)}: {n}" for n in names if n.startswith("infermeter.testing")]
+    assert not offenders, offenders
