@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -175,3 +176,29 @@ def test_no_production_module_imports_a_test_double():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{path.relative_to(SRC)}: {n}" for n in names if n.startswith("infermeter.testing")]
     assert not offenders, offenders
+
+
+SERVER_PLUGIN = Path(__file__).resolve().parents[1] / "data" / "plugins" / "infermeter-stdlib-server"
+
+
+def test_a_serving_framework_added_as_a_plugin_package_is_deployed_and_measured(tmp_path):
+    """tests/data/plugins/infermeter-stdlib-server is all a new framework needs: one folder (adapter, the
+    code run inside, its facts) and one entry-point line."""
+    site, source = tmp_path / "site", tmp_path / "src"
+    shutil.copytree(SERVER_PLUGIN, source)  # a build writes build/ and egg-info beside the sources: not in the checkout
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                        "--target", str(site), str(source)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")])))
+    listed = cli("servers", env=env | {"COLUMNS": "250"})
+    assert listed.returncode == 0 and "stdlib-http" in listed.stdout, listed.stderr
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: plugin-server\nworkloads: [malware-gbt]\nservers: [stdlib-http]\n"
+                     "load: {users: [1], warmup_s: 0.2, min_seconds: 0.5, min_requests: 5, repeats: 1, timeout_s: 30}\n"
+                     "overhead: {reference: false}\n")
+    r = cli("run", str(suite), "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"), env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (rec,) = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert rec["status"] == "ok" and rec["server"]["name"] == "stdlib-http", rec.get("error")
+    assert rec["answers"]["verdict"] == "match" and rec["metrics"]["failures"] == 0 and rec["metrics"]["requests"] >= 5
+    assert rec["deployment"]["url"].startswith("http://127.0.0.1:")
