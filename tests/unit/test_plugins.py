@@ -96,6 +96,14 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
                           timeout=300, env=env, cwd=cwd)
 
 
+def pip_install(package: Path, site: Path) -> dict[str, str]:
+    """Build and install `package` (pip, offline) into `site`; the environment that puts it on the path."""
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                        "--target", str(site), str(package)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")])))
+
+
 @pytest.fixture(scope="module")
 def installed_plugin(tmp_path_factory) -> dict[str, str]:
     """The plugin package built and installed (pip, into a folder of its own put on the path)."""
@@ -104,12 +112,7 @@ def installed_plugin(tmp_path_factory) -> dict[str, str]:
     (pkg / "infermeter_echo").mkdir(parents=True)
     (pkg / "infermeter_echo" / "__init__.py").write_text(textwrap.dedent(PLUGIN_MODULE))
     (pkg / "pyproject.toml").write_text(PYPROJECT)
-    site = root / "site"
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                        "--target", str(site), str(pkg)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH", "")]))
+    env = pip_install(pkg, root / "site")
     env.pop("INFERMETER_PLUGIN_MODULES", None)  # a user's machine: no test doubles
     return env
 
@@ -184,12 +187,9 @@ SERVER_PLUGIN = Path(__file__).resolve().parents[1] / "data" / "plugins" / "infe
 def test_a_serving_framework_added_as_a_plugin_package_is_deployed_and_measured(tmp_path):
     """tests/data/plugins/infermeter-stdlib-server is all a new framework needs: one folder (adapter, the
     code run inside, its facts) and one entry-point line."""
-    site, source = tmp_path / "site", tmp_path / "src"
+    source = tmp_path / "src"
     shutil.copytree(SERVER_PLUGIN, source)  # a build writes build/ and egg-info beside the sources: not in the checkout
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                        "--target", str(site), str(source)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-2000:]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH", "")])))
+    env = pip_install(source, tmp_path / "site")
     listed = cli("servers", env=env | {"COLUMNS": "250"})
     assert listed.returncode == 0 and "stdlib-http" in listed.stdout, listed.stderr
     suite = tmp_path / "suite.yaml"

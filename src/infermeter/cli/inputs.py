@@ -150,6 +150,10 @@ def results_path(p: Path) -> Path:
     return p
 
 
+# Results directories or results.jsonl files, each holding results.
+ResultsPaths = Annotated[list[Path], AfterValidator(lambda v: [results_path(p) for p in v])]
+
+
 class RunInputs(_Inputs):
     COMMAND: ClassVar[str] = "run"
     FLAGS: ClassVar[dict[str, str]] = {"suite": "SUITE", "model": "--model", "engine": "--engine",
@@ -336,14 +340,9 @@ class ReportInputs(_Inputs):
     FLAGS: ClassVar[dict[str, str]] = {"paths": "PATHS", "out": "--out", "title": "--title"}
     HINTS: ClassVar[dict[str, str]] = {"paths": "e.g. infermeter report results/run", "out": "give a directory for the report"}
 
-    paths: list[Path]
+    paths: ResultsPaths
     out: Path | None = None
     title: str | None = None
-
-    @field_validator("paths")
-    @classmethod
-    def _paths(cls, v: list[Path]) -> list[Path]:
-        return [results_path(p) for p in v]
 
     @field_validator("out")
     @classmethod
@@ -398,13 +397,8 @@ class ExportInputs(_Inputs):
     HINTS: ClassVar[dict[str, str]] = {"paths": "e.g. infermeter export results/run --parquet run.parquet",
                                        "parquet": "e.g. --parquet results.parquet (in a folder that exists)"}
 
-    paths: list[Path]
+    paths: ResultsPaths
     parquet: Path
-
-    @field_validator("paths")
-    @classmethod
-    def _paths(cls, v: list[Path]) -> list[Path]:
-        return [results_path(p) for p in v]
 
     @field_validator("parquet")
     @classmethod
@@ -426,7 +420,7 @@ class QueryInputs(_Inputs):
                                        "sql": "e.g. infermeter query \"SELECT count(*) FROM results\" results/run"}
 
     sql: str
-    paths: list[Path]
+    paths: ResultsPaths
 
     @field_validator("sql")
     @classmethod
@@ -437,23 +431,13 @@ class QueryInputs(_Inputs):
             raise ValueError("the query is longer than 100,000 characters")
         return v
 
-    @field_validator("paths")
-    @classmethod
-    def _paths(cls, v: list[Path]) -> list[Path]:
-        return [results_path(p) for p in v]
-
 
 class ScorecardInputs(_Inputs):
     COMMAND: ClassVar[str] = "scorecard"
     FLAGS: ClassVar[dict[str, str]] = {"paths": "PATHS"}
     HINTS: ClassVar[dict[str, str]] = {"paths": "give the --out directories of server runs, or no path at all"}
 
-    paths: list[Path] = []
-
-    @field_validator("paths")
-    @classmethod
-    def _paths(cls, v: list[Path]) -> list[Path]:
-        return [results_path(p) for p in v]
+    paths: ResultsPaths = []
 
 
 class SelftestInputs(_Inputs):
