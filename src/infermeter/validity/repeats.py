@@ -7,7 +7,12 @@ figure shows it, and the figure is quoted:
 - other processes: `other_cpu_percent` of a repeat above the sanity limit (the CPU others used in it);
 - the first repeat off from the rest while the others agree: still warming up after a warm-up that was
   judged steady;
-- a trend across repeats: every repeat slower (or faster) than the one before (Kendall's tau, p < 0.05).
+- a trend across repeats: every repeat slower (or faster) than the one before (Kendall's tau, p < 0.05);
+- every CPU busy: the cell's own threads kept every CPU it may use busy (its `cpu_percent` against the
+  machine's `affinity_cpus`), so a parallel operator waits for its slowest thread whenever anything else
+  takes a core for a moment. Measured here (2 vCPUs, bert-base on PyTorch eager, 5 repeats of 12 s): p50
+  175-219 ms (25% apart) at threads 2, with OMP_PROC_BIND pinning 173-250, against 294-299 (1.7%) at
+  threads 1, other processes at most 2% CPU in every window.
 With none of these shown, the cause is said to be unmeasured, and the remedy is about the windows.
 """
 
@@ -69,6 +74,10 @@ def causes(records: Sequence[EngineWindow], values: Sequence[float | None], name
             "close other programs and never run two benchmarks at once, then measure the cell again",
         ))
 
+    saturated = _every_cpu_busy(records)
+    if saturated:
+        found.append(saturated)
+
     slower = _machine_speed(records, values, name, unit)
     if slower:
         found.append(slower)
@@ -98,6 +107,36 @@ def causes(records: Sequence[EngineWindow], values: Sequence[float | None], name
                     "watch what changes as the engine runs (the CPU clock, its memory, caches), and add repeats",
                 ))
     return found
+
+
+SATURATED_SHARE = 0.9  # of every allowed CPU's time, in every repeat
+
+
+def _span(values: Sequence[float]) -> str:
+    lo, hi = f"{min(values):.0f}", f"{max(values):.0f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+def _every_cpu_busy(records: Sequence[EngineWindow]) -> Cause | None:
+    machine = next((r.machine for r in records if r.machine), {})
+    used = [r.metrics.cpu_percent for r in records]
+    if not used or any(u is None for u in used):
+        return None
+    cpus = machine.get("affinity_cpus") or machine.get("logical_cpus")
+    if cpus and max(used) > 105 * cpus:  # type: ignore[type-var]
+        # The affinity was read after a thread library bound the reading thread (OMP_PROC_BIND): the
+        # process used more CPUs than that, so the machine's count is the bound.
+        cpus = machine.get("logical_cpus")
+    if not cpus or cpus < 2:
+        return None
+    if min(used) < SATURATED_SHARE * 100 * cpus:  # type: ignore[operator]
+        return None
+    return Cause(
+        "every-cpu-busy",
+        f"the cell's threads kept every CPU busy ({_span(used)}% CPU of {cpus} CPUs), so each parallel "
+        "operator waits for its slowest thread whenever the system or another process takes a core for a moment",
+        f"measure with fewer threads than CPUs (e.g. threads: {cpus - 1}) for repeatable figures, or add repeats and read medians",
+    )
 
 
 MACHINE_RHO = 0.7  # how closely the repeats must follow the machine's own speed to blame it
