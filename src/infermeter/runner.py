@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -84,12 +85,20 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
                 got_end = got_end or event["type"] in ("done", "error")
                 on_event(event)
             code = proc.wait()
+            _stop_group(proc.pid)  # what the worker started and left (inductor's compile workers)
             if not got_end:
                 on_event({"type": "error", "error": f"worker process died (exit code {code}); see {log_path}", "error_type": "WorkerDied"})
         finally:
             if proc.poll() is None:  # interrupted: stop the worker and whatever it started
                 os.killpg(proc.pid, 15)
                 proc.wait()
+
+
+def _stop_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # nothing left in it
+        pass
 
 
 def _status_record(cell: Cell, run_id: str, status: Literal["skipped", "failed"], error: str) -> NotMeasured:

@@ -180,3 +180,24 @@ def test_an_output_of_the_wrong_shape_is_a_parity_mismatch(tmp_path, cache_root)
     grid = engine_grid(summarise_engines(recs))
     col = grid.columns.index("agree / max|diff|")
     assert grid.rows[0][col] == "MISMATCH shape"
+
+
+def test_a_process_the_cell_started_and_left_is_stopped_with_its_worker(tmp_path, cache_root):
+    # Workers leave without the interpreter's teardown (os._exit); what they started (inductor's compile
+    # workers) must not outlive them.
+    import psutil
+
+    pid_file = tmp_path / "child.pid"
+    s = suite(engines=[{"name": "fake", "settings": {"service_ms": 1.0, "child_pid_file": str(pid_file)}}],
+              scenarios=[{"kind": "single-stream", "batch_sizes": [1]}])
+    summary = run_suite(s, tmp_path / "out", cache_root=cache_root, isolation="process")
+    assert summary.measured == 1
+    pid = int(pid_file.read_text())
+    try:
+        child = psutil.Process(pid)
+        child.wait(timeout=5)  # gone, or a zombie until init reaps it
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        child.kill()
+        pytest.fail("the process the cell's engine started still runs after the run")

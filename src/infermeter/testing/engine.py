@@ -6,6 +6,8 @@ Never reported as a real engine: its name says what it is, and `infermeter engin
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +29,8 @@ class FakeSettings(EngineSettings):
     settle_calls: float = Field(0.0, ge=0, description="a warm-up transient: call n takes (1 + 3 exp(-n / settle_calls)) x its time")
     fail_after_calls: int = Field(0, ge=0, description="predict raises once it has been called this many times since load (0: never)")
     wrong_shape: bool = Field(False, description="return one output column too many, to test parity's shape check")
+    child_pid_file: str = Field("", description="start a process that outlives the engine (as inductor's compile workers "
+                                "do) and write its pid here, to test that the runner stops it")
 
 
 class FakeEngine(Engine):
@@ -44,6 +48,9 @@ class FakeEngine(Engine):
         if self.settings.fail_on_load:
             raise RuntimeError("fake engine told to fail on load")
         time.sleep(self.settings.load_ms / 1000)
+        if self.settings.child_pid_file:
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            Path(self.settings.child_pid_file).write_text(str(child.pid))
         self.input_names = [s.name for s in inputs]
         self._weights = np.load(artifact)
         self._calls = 0
