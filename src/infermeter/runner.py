@@ -29,7 +29,7 @@ from infermeter.results.files import open_nofollow, private_dir, replace_atomica
 from infermeter.results.record import EngineInfo, NotMeasured
 from infermeter.results.store import ResultStore
 from infermeter.servers.registry import adapter_for
-from infermeter.servers.runner import run_server_cells
+from infermeter.server_cells import run_server_cells
 from infermeter.workloads.base import file_slug
 
 Isolation = Literal["process", "none"]

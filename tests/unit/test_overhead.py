@@ -184,7 +184,7 @@ class StubWorkload:
 
 def test_the_reference_job_asks_for_batch_1_and_the_servers_batch_size(tmp_path):
     from infermeter.config import OverheadSection
-    from infermeter.servers.reference import measure_deployment
+    from infermeter.server_cells import measure_deployment
 
     jobs = []
 
@@ -204,7 +204,7 @@ def test_the_reference_job_asks_for_batch_1_and_the_servers_batch_size(tmp_path)
 
 def test_no_reference_where_the_framework_runs_its_own_model_or_the_suite_says_no(tmp_path):
     from infermeter.config import OverheadSection
-    from infermeter.servers.reference import measure_deployment
+    from infermeter.server_cells import measure_deployment
 
     def run_job(job, log, on_event):
         on_event({"type": "error", "error": "ValueError: boom"})

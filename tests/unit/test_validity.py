@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from infermeter.validity import sanity, selftest, theory
+from infermeter import selftest
+from infermeter.results.summary import cell_sanity
+from infermeter.validity import sanity, theory
 
 
 def test_littles_law_and_closed_loop_throughput():
@@ -54,11 +56,11 @@ def test_engine_sanity_flags_other_processes_competing_for_the_cpu():
 
 def test_cell_sanity_ignores_per_window_sample_counts_but_keeps_real_problems():
     thin = {"sanity": sanity.verdict([sanity.samples_check(100)])}
-    assert sanity.cell_sanity([thin, thin]) == ("ok", [])
+    assert cell_sanity([thin, thin]) == ("ok", [])
     bad = {"sanity": sanity.verdict([sanity.little_check(4, 100.0, 20.0, 10_000)])}
-    verdict, failed = sanity.cell_sanity([thin, bad])
+    verdict, failed = cell_sanity([thin, bad])
     assert verdict == "warn" and failed[0].startswith("little's law")
-    assert sanity.cell_sanity([{}]) == ("-", [])
+    assert cell_sanity([{}]) == ("-", [])
 
 
 def test_selftest_checks_pass_and_fail_on_their_tolerances():

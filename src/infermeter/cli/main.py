@@ -519,7 +519,7 @@ def selftest(
     """Check the harness against known answers (timer, overhead, Little's law, M/D/1, M/M/1, a stall)."""
     from infermeter.cli.inputs import SelftestInputs
     from infermeter.errors import SelfTestFailedError
-    from infermeter.validity.selftest import run_selftest
+    from infermeter.selftest import run_selftest
 
     SelftestInputs.of(seconds=seconds, capacity_rate=capacity_rate)
 

@@ -25,13 +25,9 @@ from infermeter.protocols.grpc_client import GrpcCaller, GrpcTarget, is_success
 from infermeter.protocols.http import Connection, HttpTarget, ProtocolError
 from infermeter.results.warnings import RecordWarning, warning
 from infermeter.results import histogram
+from infermeter.validity.sanity import LAG_LIMIT_MS, SATURATED_CPU  # the limits the sanity verdict judges by
 
 Mode = Literal["closed", "open"]
-
-# A generator process busier than this (CPU time / wall time) may itself have been the bottleneck.
-SATURATED_CPU = 0.90
-# Open loop: sending later than this after the scheduled time (p99) means the schedule was not kept.
-LAG_LIMIT_MS = 5.0
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ from infermeter.results.histogram import PERCENTILES
 
 # Repeats whose coefficient of variation exceeds this get an "unstable" warning.
 UNSTABLE_CV = 0.10
+# % of one core used by other processes during an in-process window: above it, the machine was not quiet.
+# The sanity verdict (validity/sanity.py), the overhead check (validity/overhead.py) and the causes of
+# disagreeing repeats (results/repeats.py) all judge by it, so it sits below all three.
+OTHER_CPU_LIMIT = 25.0
 
 
 @functools.lru_cache(maxsize=256)

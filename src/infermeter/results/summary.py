@@ -9,7 +9,7 @@ The run's and the load test's tables, summary.csv, the report's tables and figur
   percentiles; every other figure is a mean over repeats with its 95% t-interval (stats.RepeatStats);
 - outlying repeats are reported as a warning, never dropped;
 - the sanity verdict is the cell's windows' checks together; repeats that disagree are reported with the
-  cause the records measured (validity/repeats.py);
+  cause the records measured (results/repeats.py);
 - a server cell carries the median over its ok windows of each figure of the serving-overhead
   decomposition (validity/overhead.py).
 Superseded repeats never count: the store leaves them out, and so does `as_records`.
@@ -34,8 +34,7 @@ from infermeter.results.record import (
     AnyRecord, EngineWindow, LoadWindow, NotMeasured, Parity, ServerWindow, TargetKind, current, parse_record,
 )
 from infermeter.results.warnings import RecordWarning, classify, warning
-from infermeter.validity.repeats import explain as explain_disagreement
-from infermeter.validity.sanity import cell_sanity
+from infermeter.results.repeats import explain as explain_disagreement
 
 Window = Union[EngineWindow, ServerWindow, LoadWindow]
 NO_STATS = stats.over_repeats([])  # a figure no repeat measured: n = 0, mean nan
@@ -304,6 +303,30 @@ def _outliers(ok: Sequence[Window], values: list[float | None], name: str) -> li
     listed = ", ".join(f"repeat {ok[i].repeat + 1}: {values[i]:.4g}" for i in found)
     return [warning("outlying-repeats", f"outlying repeats (kept in every figure): {listed} against a median of {median:.4g} {name}",
                     applies_to="cell")]
+
+
+def _checks(record: Any) -> list[dict[str, Any]]:
+    """A record's sanity checks as dicts; `record` is typed (results/record.py) or its JSON shape."""
+    block = record.get("sanity") if isinstance(record, dict) else getattr(record, "sanity", None)
+    if block is None:
+        return []
+    return list(block.get("checks", [])) if isinstance(block, dict) else [c.model_dump() for c in block.checks]
+
+
+def cell_sanity(records: list[Any]) -> tuple[str, list[str]]:
+    """(verdict, distinct failed checks) over a cell's records (typed or dicts): the verdicts stored with
+    each window (validity/sanity.py) read together. The per-window sample count is left out here: a cell's
+    percentiles come from all its windows merged, and the table marks a p99 that the merged count does not
+    support."""
+    failed: list[str] = []
+    seen = False
+    for r in records:
+        for c in _checks(r):
+            seen = True
+            line = f"{c['check']}: {c['detail']}"
+            if not c["ok"] and not c["check"].startswith("samples for") and line not in failed:
+                failed.append(line)
+    return ("warn" if failed else "ok") if seen else "-", failed
 
 
 def _sanity(ok: Sequence[Window]) -> tuple[str, list[RecordWarning]]:

@@ -4,25 +4,23 @@ payloads the load generator sends, timed stage by stage (decode, model, postproc
 fresh worker process just before the server starts, so that nothing else of the run competes with it.
 
 Every server window of the deployment carries the result (`inprocess`) and the decomposition built from
-it (validity/overhead.py). The pipeline runs in infermeter's own environment, not the framework's: where a
-framework's environment pins a different engine version, that difference lands in "framework".
+it (validity/overhead.py); when to measure it, and with which suite settings, is server_cells.py's part.
+The pipeline runs in infermeter's own environment, not the framework's: where a framework's environment
+pins a different engine version, that difference lands in "framework".
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from infermeter.collectors.window import reference_window
-from infermeter.config import OverheadSection
-from infermeter.results.record import LoadMetrics
 from infermeter.results.stats import latency_summary_ms
-from infermeter.validity import overhead
 
 JOB = "reference"  # the worker job type (next to "prepare" and "cell")
 WARMUP_CALLS = 5
@@ -98,48 +96,3 @@ def measure_job(job: dict[str, Any]) -> dict[str, Any]:
 
 def not_measured(status: str, why: str) -> dict[str, Any]:
     return {"status": status, "error": why}
-
-
-def measure_deployment(run_job: RunJob | None, section: OverheadSection, adapter: Any, workload: Any, exporter: Any,
-                       directory: Path, log_path: Path) -> dict[str, Any] | None:
-    """The `inprocess` block for one (workload, server entry), measured in a worker process before the
-    server starts; a block with status "not applicable" or "failed" (and why) where it cannot be; None
-    when the suite turned it off (or no worker runs here)."""
-    if run_job is None or not section.reference:
-        return None
-    if adapter.runtime(workload.name) is None:
-        return not_measured("not applicable", f"{adapter.name} runs the model itself (the client sends tensors); "
-                            "there is no infermeter pipeline inside it to time in process")
-    if getattr(workload, "members", None):
-        return not_measured("not applicable", "ensembles are not served through one ServingModel")
-    directory.mkdir(parents=True, exist_ok=True)
-    try:
-        adapter.serving_config(workload, exporter, directory)
-    except Exception as exc:  # the deployment itself will fail with this cause and say so
-        return not_measured("failed", f"{type(exc).__name__}: {exc}")
-    batch = adapter.settings.max_batch_size
-    job = {"job": JOB, "serving_config": str(directory), "batch_sizes": [1] + ([batch] if batch > 1 else []),
-           "min_seconds": section.reference_seconds, "min_calls": section.reference_calls}
-    got: dict[str, Any] = {}
-
-    def on_event(ev: dict[str, Any]) -> None:
-        if ev["type"] == "reference":
-            got["block"] = ev["reference"]
-        elif ev["type"] == "error":
-            got["error"] = ev["error"]
-
-    run_job(job, log_path, on_event)
-    if "block" in got:
-        return got["block"]
-    return not_measured("failed", got.get("error", "the reference worker ended without a result") + f"; see {log_path}")
-
-
-def assess_window(metrics: LoadMetrics | None, measured: bool, inprocess: Mapping[str, Any] | None, settings: Any,
-                  users: int | None, budgets: OverheadSection | None) -> overhead.Assessment:
-    """The decomposition and the overhead check of one server window. Server-side batching at 1 user waits
-    up to its configured delay for a batch that never fills: that wait is allowed on top of the serving
-    budget."""
-    b = budgets or OverheadSection()
-    wait = settings.max_batch_delay_ms if settings.max_batch_size > 1 else 0.0
-    return overhead.assess(metrics.model_dump() if metrics else None, measured, inprocess, users=users,
-                           serving_budget_ms=b.serving_budget_ms, preprocess_budget_ms=b.preprocess_budget_ms, batch_wait_ms=wait)

@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infermeter.validity.sanity import OTHER_CPU_LIMIT
+from infermeter.results.stats import OTHER_CPU_LIMIT
 from infermeter.results.warnings import RecordWarning, warning
 
 # Beyond this change of the machine's own speed between the reference and a window (the speed probe),

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from infermeter.load.generator import LAG_LIMIT_MS, SATURATED_CPU
-from infermeter.results.stats import min_samples_for
+from infermeter.results.stats import OTHER_CPU_LIMIT, min_samples_for
 from infermeter.validity.theory import littles_law_users
 
 LITTLE_TOLERANCE = 0.10  # plus the window-edge effect, users / requests
-OTHER_CPU_LIMIT = 25.0  # % of one core used by other processes during an in-process window
+# The generator's limits, here (not in load/generator.py, which warns by them too) because the verdict
+# that judges a window sits below the load generator: load/ imports validity/, never the reverse.
+# A generator process busier than this (CPU time / wall time) may itself have been the bottleneck.
+SATURATED_CPU = 0.90
+# Open loop: sending later than this after the scheduled time (p99) means the schedule was not kept.
+LAG_LIMIT_MS = 5.0
 
 
 def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:
@@ -104,26 +108,3 @@ def engine_sanity(n: int, concurrency: int, calls_per_s: float | None, mean_ms: 
                              f"other processes used {other_cpu_percent:.0f}% CPU during the window (limit {OTHER_CPU_LIMIT:.0f}%)"
                              + ("" if other_cpu_percent <= OTHER_CPU_LIMIT else "; something else was running: the figures are slowed")))
     return verdict(checks)
-
-
-def _checks(record: Any) -> list[dict[str, Any]]:
-    """A record's sanity checks as dicts; `record` is typed (results/record.py) or its JSON shape."""
-    block = record.get("sanity") if isinstance(record, dict) else getattr(record, "sanity", None)
-    if block is None:
-        return []
-    return list(block.get("checks", [])) if isinstance(block, dict) else [c.model_dump() for c in block.checks]
-
-
-def cell_sanity(records: list[Any]) -> tuple[str, list[str]]:
-    """(verdict, distinct failed checks) over a cell's records (typed or dicts), for the summaries. The
-    per-window sample count is left out here: a cell's percentiles come from all its windows merged, and
-    the table marks a p99 that the merged count does not support."""
-    failed: list[str] = []
-    seen = False
-    for r in records:
-        for c in _checks(r):
-            seen = True
-            line = f"{c['check']}: {c['detail']}"
-            if not c["ok"] and not c["check"].startswith("samples for") and line not in failed:
-                failed.append(line)
-    return ("warn" if failed else "ok") if seen else "-", failed

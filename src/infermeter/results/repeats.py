@@ -1,4 +1,5 @@
-"""Why the repeats of an in-process cell disagree, from what the records measured.
+"""Why the repeats of an in-process cell disagree, from what the records measured (for the cell
+summaries, results/summary.py).
 
 A spread between repeats used to be blamed on the machine ("close other programs") whatever its cause;
 bert-base on PyTorch eager was blamed for its own warm-up. Each cause here is named only when a recorded
@@ -24,8 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from infermeter.results.stats import UNSTABLE_CV
-from infermeter.validity.sanity import OTHER_CPU_LIMIT
+from infermeter.results.stats import OTHER_CPU_LIMIT, UNSTABLE_CV
 
 if TYPE_CHECKING:
     from infermeter.results.record import EngineWindow

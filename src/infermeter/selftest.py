@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 
 from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
-from infermeter.load.generator import LAG_LIMIT_MS, merge, run_processes
+from infermeter.load.generator import merge, run_processes
 from infermeter.protocols.http import HttpTarget
 from infermeter.load.inprocess import WindowRule, concurrent, sequential
 from infermeter.load.runner import LoadSettings, build_plans
 from infermeter.results import histogram
 from infermeter.validity import theory
 from infermeter.validity.calibrated import CalibratedCallable
+from infermeter.validity.sanity import LAG_LIMIT_MS
 
 THROUGHPUT_TOL = 0.05
 MEAN_TOL = 0.15

@@ -1,13 +1,16 @@
 """Measure server cells: for each (workload, server), start the real server once, then drive every load
 point `repeats` times; each repeat is stored the moment it is measured, with the server's own
-queue/inference time and its process tree's CPU and memory over the window."""
+queue/inference time and its process tree's CPU and memory over the window.
+
+This sits above config.py (it runs a suite's server cells, with the suite's settings), as runner.py does
+for engine cells; servers/ holds the adapters, their registry and the in-process reference, below config."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,13 +23,14 @@ from infermeter.export.artifacts import Exporter
 from infermeter.load.runner import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.results.cost import cost_record
 from infermeter.results.record import Cost, LoadMetrics, NotMeasured, Sanity, ServerInfo, ServerWindow
+from infermeter.validity import overhead
 from infermeter.validity.sanity import verdict
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning, warning
+from infermeter.servers import reference
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.common.process import describe_exit, log_tail
-from infermeter.servers.reference import RunJob, assess_window, measure_deployment
 from infermeter.servers.registry import adapter_for
 from infermeter.workloads.base import file_slug
 from infermeter.workloads.registry import get_workload
@@ -50,6 +54,51 @@ def _identity(cell: ServerCell, run_id: str, adapter: ServerAdapter | None) -> d
 def _not_measured(cell: ServerCell, run_id: str, adapter: ServerAdapter | None, status: Literal["skipped", "failed"],
                   error: str, **common: Any) -> NotMeasured:
     return NotMeasured(kind="server", status=status, error=error, **_identity(cell, run_id, adapter), **common)
+
+
+def measure_deployment(run_job: reference.RunJob | None, section: OverheadSection, adapter: Any, workload: Any, exporter: Any,
+                       directory: Path, log_path: Path) -> dict[str, Any] | None:
+    """The `inprocess` block for one (workload, server entry), measured in a worker process before the
+    server starts; a block with status "not applicable" or "failed" (and why) where it cannot be; None
+    when the suite turned it off (or no worker runs here)."""
+    if run_job is None or not section.reference:
+        return None
+    if adapter.runtime(workload.name) is None:
+        return reference.not_measured("not applicable", f"{adapter.name} runs the model itself (the client sends tensors); "
+                                      "there is no infermeter pipeline inside it to time in process")
+    if getattr(workload, "members", None):
+        return reference.not_measured("not applicable", "ensembles are not served through one ServingModel")
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        adapter.serving_config(workload, exporter, directory)
+    except Exception as exc:  # the deployment itself will fail with this cause and say so
+        return reference.not_measured("failed", f"{type(exc).__name__}: {exc}")
+    batch = adapter.settings.max_batch_size
+    job = {"job": reference.JOB, "serving_config": str(directory), "batch_sizes": [1] + ([batch] if batch > 1 else []),
+           "min_seconds": section.reference_seconds, "min_calls": section.reference_calls}
+    got: dict[str, Any] = {}
+
+    def on_event(ev: dict[str, Any]) -> None:
+        if ev["type"] == "reference":
+            got["block"] = ev["reference"]
+        elif ev["type"] == "error":
+            got["error"] = ev["error"]
+
+    run_job(job, log_path, on_event)
+    if "block" in got:
+        return got["block"]
+    return reference.not_measured("failed", got.get("error", "the reference worker ended without a result") + f"; see {log_path}")
+
+
+def assess_window(metrics: LoadMetrics | None, measured: bool, inprocess: Mapping[str, Any] | None, settings: Any,
+                  users: int | None, budgets: OverheadSection | None) -> overhead.Assessment:
+    """The decomposition and the overhead check of one server window. Server-side batching at 1 user waits
+    up to its configured delay for a batch that never fills: that wait is allowed on top of the serving
+    budget."""
+    b = budgets or OverheadSection()
+    wait = settings.max_batch_delay_ms if settings.max_batch_size > 1 else 0.0
+    return overhead.assess(metrics.model_dump() if metrics else None, measured, inprocess, users=users,
+                           serving_budget_ms=b.serving_budget_ms, preprocess_budget_ms=b.preprocess_budget_ms, batch_wait_ms=wait)
 
 
 def measure_server(
@@ -126,7 +175,7 @@ def cells_failed(store: ResultStore, cells: list[ServerCell]) -> int:
 
 def run_server_cells(
     suite: Suite, out: Path, store: ResultStore, run_id: str, finished: set[str], cache_root: Path,
-    on_progress: Callable[[str], None], run_job: RunJob | None = None,
+    on_progress: Callable[[str], None], run_job: reference.RunJob | None = None,
 ) -> tuple[int, int, int]:
     """Returns (measured, skipped, failed) cell counts."""
     measured = skipped = failed = 0
