@@ -10,10 +10,10 @@ from typing import Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from infermeter.errors import CellsFailedError, InfermeterError
+from infermeter.reports.console import Screen, styled
 
 # Exit codes (errors.py; README "Exit codes"). Shown under --help so scripts and CI can rely on them.
 EXIT_CODES = ("Exit codes: 0 done; 1 a bug in infermeter (please report it, with the traceback); 2 bad input "
@@ -27,14 +27,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Measure how 
                   epilog=EXIT_CODES)
 # Piped output (CI logs, files) gets a wide console so tables are not squeezed to 80 columns. Neither
 # console reads markup or emoji codes: every string printed is plain text, so a "[/x]" or "[link=...]" in a
-# workload name, a path, a SQL error or a warning prints as itself (styles are given as Text, see _styled).
+# workload name, a path, a SQL error or a warning prints as itself (styles are given as Text: styled).
+# What the commands print of their results is drawn in reports/console.py, on these two.
 out_console = Console(width=None if sys.stdout.isatty() else 200, markup=False, emoji=False, highlight=False)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200, markup=False, emoji=False, highlight=False)
-
-
-def _styled(*parts: str | tuple[str, str]) -> Text:
-    """Text from plain strings and (string, style) pairs: the one way to colour output, never markup."""
-    return Text.assemble(*parts)
+screen = Screen(out_console, err_console)
 
 
 def _builtin_suite(name: str) -> Path:
@@ -47,8 +44,8 @@ def _warn_leftovers() -> None:
 
     found = leftovers.find()
     if found:
-        err_console.print(_styled(("warning:", "bold yellow"), f" {len(found)} server(s) left running by an earlier "
-                                  "infermeter run that was killed; they will disturb this measurement:"), soft_wrap=True)
+        err_console.print(styled(("warning:", "bold yellow"), f" {len(found)} server(s) left running by an earlier "
+                                 "infermeter run that was killed; they will disturb this measurement:"), soft_wrap=True)
         for item in found:
             err_console.print(f"  {item.describe()}", soft_wrap=True)
         err_console.print("  fix: infermeter cleanup", soft_wrap=True)
@@ -69,43 +66,24 @@ def _run(
 def _run_locked(suite: Any, out: Path, resume: bool, cache: Optional[Path], only_installed: bool, write_report_too: bool,
                 force_suite: bool) -> None:
     from infermeter.engines.registry import engine_class
-    from infermeter.reports.table import comparison_table, load_table, not_measured, resources_table, write_summary_csv
-    from infermeter.results.cost import cost_ranking
+    from infermeter.reports.console import RunView, show_run
+    from infermeter.reports.table import write_summary_csv
     from infermeter.results.store import ResultStore
-    from infermeter.results.summary import summarise_engines, summarise_loads
     from infermeter.runner import run_suite
 
     _warn_leftovers()
     if only_installed:
         missing = [e.name for e in suite.engines if engine_class(e.name).missing()]
         if missing:
-            err_console.print(_styled(("not installed here, left out:", "yellow"), f" {', '.join(sorted(set(missing)))}"), soft_wrap=True)
+            err_console.print(styled(("not installed here, left out:", "yellow"), f" {', '.join(sorted(set(missing)))}"), soft_wrap=True)
         suite.engines = [e for e in suite.engines if not engine_class(e.name).missing()]
         if not suite.engines:
             raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
     summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console, force_suite=force_suite)
     records = ResultStore(out).read()
-    engine_rows = summarise_engines(records)
-    write_summary_csv(engine_rows, out / "summary.csv")
-    if engine_rows:
-        out_console.print(comparison_table(engine_rows, title=f"{suite.name}: {out}"))
-    server_rows = summarise_loads(records, kind="server")
-    if server_rows:
-        out_console.print(load_table(server_rows, title=f"{suite.name}: servers", server=True))
-        out_console.print(resources_table(server_rows, title=f"{suite.name}: what each server cost"))
-        for line in cost_ranking(server_rows):
-            out_console.print(line, highlight=False, soft_wrap=True, markup=False)
-    rows = [*engine_rows, *server_rows]
-    for line in not_measured(rows):
-        out_console.print(line, style="yellow", highlight=False, soft_wrap=True, markup=False)
-    for r in rows:
-        for w in r.warnings:
-            err_console.print(_styled(("warning", "yellow"), f" {r.label}: {w.text}"), soft_wrap=True)
-    err_console.print(
-        f"{summary.measured} cells measured, {summary.skipped} skipped, {summary.failed} failed"
-        + (f", {summary.resumed} already done" if summary.resumed else "")
-        + f"; results in {out / 'results.jsonl'}, {out / 'results.csv'} (one row per repeat) and {out / 'summary.csv'} (one per cell)"
-    )
+    view = RunView.of(records)
+    write_summary_csv(view.engines, out / "summary.csv")
+    show_run(screen, view, suite.name, out, summary)
     if records and write_report_too:
         from infermeter.reports.report import write_report
 
@@ -228,9 +206,9 @@ def load(
     from infermeter.protocols.http import HttpTarget
     from infermeter.load.runner import check_loopback, check_points, probe, run_load
     from infermeter.load.settings import cli_settings
-    from infermeter.reports.table import load_table
+    from infermeter.reports.console import show_failed_windows, show_load
+    from infermeter.results.redact import redact_url
     from infermeter.results.store import ResultStore
-    from infermeter.results.summary import summarise_loads
 
     inputs = LoadInputs.of(url=url, body=body, method=method or ("POST" if body else "GET"), headers=header, users=users,
                            rate=rate, arrival=arrival, out=out)
@@ -252,19 +230,10 @@ def load(
                  on_progress=lambda msg: status.update(Text(f"load test: {msg}")))
     store = ResultStore(out)
     records = store.read()
-    rows = summarise_loads(records)
-    from infermeter.results.redact import redact_url
-
-    out_console.print(load_table(rows, title=f"load test: {redact_url(url)}"))
-    for r in rows:
-        for w in r.warnings:
-            err_console.print(_styled(("warning", "yellow"), f" {r.scenario} users={r.users} rate={r.rate}: {w.text}"), soft_wrap=True)
-    err_console.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
+    show_load(screen, records, f"load test: {redact_url(url)}", out)
     unfinished = {r.cell_id for r in records} - store.finished_cells(records)
     if unfinished:
-        causes = sorted({str(r.error).splitlines()[0] for r in records if r.cell_id in unfinished and r.status != "ok"})
-        for cause in causes[:5]:
-            err_console.print(_styled(("failed window", "red"), f": {cause}"), soft_wrap=True)
+        show_failed_windows(screen, records, unfinished)
         raise CellsFailedError(
             f"{len(unfinished)} of {len({r.cell_id for r in records})} load points have failed windows; causes above and in {out / 'results.jsonl'}",
             "fix the cause, then rerun with --resume to measure just those points again",
@@ -280,18 +249,9 @@ def servers_list(ctx: typer.Context) -> None:
     """List the server adapters and whether each one's environment is installed here."""
     if ctx.invoked_subcommand is not None:
         return
-    from infermeter.servers.common import envs
-    from infermeter.servers.registry import SERVERS
+    from infermeter.reports.listing import servers_table
 
-    t = Table(title="servers")
-    for c in ("server", "protocol", "status", "environment", "description"):
-        t.add_column(c)
-    for name, cls in SERVERS.items():
-        why = cls().missing()
-        info = envs.env_info(name)
-        env = f"{info['size_mb']:.0f} MB, installed in {info['install_s']:.0f} s" if info else "-"
-        t.add_row(name, cls.protocol, _styled(("ready", "green")) if not why else _styled(("no", "red"), f": {why}"), env, cls.description)
-    out_console.print(t)
+    out_console.print(servers_table())
 
 
 @servers_app.command("install")
@@ -314,7 +274,7 @@ def servers_install(names: list[str] = typer.Argument(..., help="server names, o
         err_console.print(f"{name}: installed in {info['install_s']:.0f} s, {info['size_mb']:.0f} MB at {envs.env_dir(name)}")
         why = cls().missing()
         if why:
-            err_console.print(_styled((f"{name} still cannot run here:", "yellow"), f" {why}"), soft_wrap=True)
+            err_console.print(styled((f"{name} still cannot run here:", "yellow"), f" {why}"), soft_wrap=True)
 
 
 def _records_of(path: Path) -> list:
@@ -349,6 +309,7 @@ def report(
 def _metadata_differences(records_a: list, records_b: list, allow_different_machines: bool) -> None:
     """Name every machine and software difference between the runs; refuse different machines unless allowed."""
     from infermeter.errors import DifferentMachinesError
+    from infermeter.reports.console import show_metadata_differences
     from infermeter.results.metadata import metadata_diff
 
     meta = metadata_diff(records_a, records_b)
@@ -358,19 +319,7 @@ def _metadata_differences(records_a: list, records_b: list, allow_different_mach
             f"A and B were measured on different machines ({named}); their figures differ by the machine as much as "
             "by what was changed",
             "compare runs from one machine, or pass --allow-different-machines to compare them anyway")
-    if meta.different_machines:
-        err_console.print(_styled(("warning", "yellow"), f": A and B ran on different machines ({', '.join(d.field for d in meta.machine_diffs)}); "
-                                  "every change below includes the machine's"), soft_wrap=True)
-    for note in meta.notes:
-        err_console.print(_styled(("note", "yellow"), f": {note}"), soft_wrap=True)
-    if not meta.diffs:
-        return
-    t = Table(title="A and B differ in")
-    for c in ("field", "A", "B", "kind"):
-        t.add_column(c)
-    for d in meta.diffs:
-        t.add_row(d.field, d.a, d.b, d.kind)
-    out_console.print(t)
+    show_metadata_differences(screen, meta)
 
 
 @app.command()
@@ -386,10 +335,10 @@ def compare(
 ) -> None:
     """Cell by cell: A's and B's throughput and latency, the change, its p-value, and a verdict. What differs
     between the two runs' machines and software versions is listed first."""
-    from infermeter.errors import RegressionError
-    from infermeter.results.compare import breaches, compare_runs, parse_fail_on
-
     from infermeter.cli.inputs import CompareInputs
+    from infermeter.errors import RegressionError
+    from infermeter.reports.console import show_comparison, show_regressions
+    from infermeter.results.compare import breaches, compare_runs, parse_fail_on
 
     CompareInputs.of(a=a, b=b, alpha=alpha, min_change=min_change)
     thresholds = parse_fail_on(fail_on) if fail_on is not None else {}
@@ -399,26 +348,10 @@ def compare(
     if not cells:
         raise InfermeterError(f"{a} and {b} have no measured cell in common",
                               "compare two runs of the same suite (cells match by their full settings)")
-    t = Table(title=f"{b} against {a}")
-    for c in ("cell", "metric", "A", "B", "change", "p", "verdict"):
-        t.add_column(c, justify="right" if c in ("A", "B", "change", "p") else "left")
-    colour = {"better": "green", "worse": "red"}
-    for cell in cells:
-        for i, d in enumerate(cell.diffs):
-            verdict = _styled((d.verdict, colour[d.verdict])) if d.verdict in colour else d.verdict
-            t.add_row(cell.label if i == 0 else "", d.metric, f"{d.a:.4g}", f"{d.b:.4g}", f"{d.change:+.1%}",
-                      "-" if d.p_value != d.p_value else f"{d.p_value:.3g}", verdict)
-    out_console.print(t)
-    out_console.print(f"significant = Welch's t-test p < {alpha:g} over repeats and a change of at least {min_change:g}%; "
-                      "throughput in requests or samples per second, latency in ms", highlight=False, soft_wrap=True)
-    for label in only_a:
-        err_console.print(_styled(("only in A", "yellow"), f": {label}"), soft_wrap=True)
-    for label in only_b:
-        err_console.print(_styled(("only in B", "yellow"), f": {label}"), soft_wrap=True)
+    show_comparison(screen, cells, only_a, only_b, f"{b} against {a}", alpha, min_change)
     failed = breaches(cells, thresholds)
     if failed:
-        for line in failed:
-            err_console.print(_styled(("regression", "red"), f": {line}"), soft_wrap=True)
+        show_regressions(screen, failed)
         raise RegressionError(f"{len(failed)} significant change(s) past --fail-on {fail_on}", "")
 
 
@@ -446,31 +379,23 @@ def query(
     """SQL over results: DuckDB reads every results.jsonl under PATHS as the view `results`. The SQL runs with
     DuckDB's file access (it can read and write any file you can): run only queries you wrote or checked."""
     from infermeter.cli.inputs import QueryInputs
+    from infermeter.reports.console import show_frame
     from infermeter.results.frame import query as run_query
 
     QueryInputs.of(sql=sql, paths=paths)
-    frame = run_query(sql, *paths)
-    t = Table(title=f"{len(frame)} rows")
-    for col in frame.columns:
-        t.add_column(str(col))
-    for row in frame.itertuples(index=False):
-        t.add_row(*(str(v) for v in row))
-    out_console.print(t)
+    show_frame(screen, run_query(sql, *paths))
 
 
 @app.command()
 def scorecard(paths: list[Path] = typer.Argument(None, help="results directories of server runs (for cold start and lines of code)")) -> None:
     """Usability of each serving framework, measured: install size and time, cold start, lines written to serve."""
     from infermeter.cli.inputs import ScorecardInputs
-    from infermeter.reports.grid import to_rich
+    from infermeter.reports.console import show_grid
     from infermeter.reports.scorecard import scorecard_grid
     from infermeter.results.frame import read_under
 
     ScorecardInputs.of(paths=paths or [])
-    grid = scorecard_grid(read_under(paths) if paths else [])
-    caption, grid.caption = grid.caption, ""
-    out_console.print(to_rich(grid))
-    out_console.print(caption, highlight=False, soft_wrap=True)
+    show_grid(screen, scorecard_grid(read_under(paths) if paths else []))
 
 
 @app.command()
@@ -519,63 +444,36 @@ def selftest(
     """Check the harness against known answers (timer, overhead, Little's law, M/D/1, M/M/1, a stall)."""
     from infermeter.cli.inputs import SelftestInputs
     from infermeter.errors import SelfTestFailedError
+    from infermeter.reports.console import show_selftest
     from infermeter.selftest import run_selftest
 
     SelftestInputs.of(seconds=seconds, capacity_rate=capacity_rate)
 
-    checks = run_selftest(seconds, capacity_rate, progress=lambda s: err_console.print(_styled((s, "dim"))))
-    t = Table(title="infermeter selftest")
-    for col, just in (("check", "left"), ("expected", "right"), ("measured", "right"), ("error", "right"),
-                      ("tolerance", "right"), ("result", "left"), ("note", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for c in checks:
-        expected = "-" if c.expected is None else f"{c.expected:.4g}"
-        error = "-" if c.error is None or c.tolerance is None else f"{c.error:+.1%}"
-        tolerance = f"±{c.tolerance:.0%}" if c.tolerance is not None else ("limit" if c.expected is not None else "-")
-        result = "info" if c.expected is None else (_styled(("PASS", "green")) if c.passed else _styled(("FAIL", "red")))
-        t.add_row(c.name, expected, f"{c.measured:.4g} {c.unit}", error, tolerance, result, c.note)
-    out_console.print(t)
+    checks = run_selftest(seconds, capacity_rate, progress=lambda s: err_console.print(styled((s, "dim"))))
+    show_selftest(screen, checks)
     failed = [c for c in checks if not c.passed]
     if failed:
         raise SelfTestFailedError(
             f"{len(failed)} of {len(checks)} checks failed: " + "; ".join(f"{c.name} (measured {c.measured:.4g} {c.unit})" for c in failed),
             "run it again on a quiet machine; if it keeps failing, figures from this machine are not trustworthy as they stand",
         )
-    err_console.print(_styled((f"all {len(checks)} checks passed", "green")))
+    err_console.print(styled((f"all {len(checks)} checks passed", "green")))
 
 
 @app.command()
 def engines(all: bool = typer.Option(False, "--all", help="also list test doubles")) -> None:
     """List the engines and whether each is installed here."""
-    from infermeter.engines.registry import ENGINES, is_test_double
+    from infermeter.reports.listing import engines_table
 
-    t = Table(title="engines")
-    for c in ("engine", "artifact", "installed", "description"):
-        t.add_column(c)
-    for name, cls in ENGINES.items():
-        if is_test_double(cls) and not all:
-            continue
-        missing = cls.missing()
-        status = _styled(("yes", "green")) if not missing else _styled(("no", "red"), f" ({cls.install_hint})")
-        t.add_row(name, cls.artifact_format, status, cls.description)
-    out_console.print(t)
+    out_console.print(engines_table(test_doubles=all))
 
 
 @app.command()
 def workloads(all: bool = typer.Option(False, "--all", help="also list test doubles")) -> None:
     """List the workloads and whether each can be built here."""
-    from infermeter.workloads.registry import WORKLOADS, is_test_double, missing_requirements
+    from infermeter.reports.listing import workloads_table
 
-    t = Table(title="workloads")
-    for c in ("workload", "task", "formats", "installed", "description"):
-        t.add_column(c)
-    for name, cls in WORKLOADS.items():
-        if is_test_double(cls) and not all:
-            continue
-        missing = missing_requirements(cls)
-        status = _styled(("yes", "green")) if not missing else _styled(("no", "red"), f" (needs {', '.join(missing)})")
-        t.add_row(name, cls.task, ", ".join(sorted(cls.formats)), status, cls.description)
-    out_console.print(t)
+    out_console.print(workloads_table(test_doubles=all))
 
 
 def _sigterm_as_interrupt(signum: int, frame: object) -> None:
@@ -598,9 +496,9 @@ def _fail(exc: InfermeterError) -> NoReturn:
 
     # Messages are plain text: a value in them like "[/x]" must print as itself, not be read as markup.
     # A URL's credentials never reach the terminal (or the CI log it is piped to).
-    err_console.print(_styled(("error:", "bold red"), f" {redact_text(exc.message)}"), soft_wrap=True)
+    err_console.print(styled(("error:", "bold red"), f" {redact_text(exc.message)}"), soft_wrap=True)
     if exc.hint:
-        err_console.print(_styled("  ", ("fix:", "bold"), f" {redact_text(exc.hint)}"), soft_wrap=True)
+        err_console.print(styled("  ", ("fix:", "bold"), f" {redact_text(exc.hint)}"), soft_wrap=True)
     sys.exit(exc.exit_code)
 
 
@@ -640,7 +538,7 @@ def main() -> None:
         # A path the user gave that up-front validation could not foresee (it changed meanwhile, a device...).
         _fail(InfermeterError(f"{exc.filename}: {exc.strerror or exc}", "check the path you gave and its permissions"))
     except KeyboardInterrupt:
-        err_console.print(_styled(("interrupted", "yellow"), ": results measured so far are kept; rerun with --resume to finish"))
+        err_console.print(styled(("interrupted", "yellow"), ": results measured so far are kept; rerun with --resume to finish"))
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
