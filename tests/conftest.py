@@ -22,7 +22,7 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
+LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
 
 def with_environment(adapter):

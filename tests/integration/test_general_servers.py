@@ -1,7 +1,10 @@
-"""Real general-purpose serving frameworks (MLServer, MLflow, BentoML, KServe, LitServe) serving the
-malware-detection model: answers checked against scikit-learn, single- and multi-stream rows written,
-every listener on 127.0.0.1, nothing left running. The V2 speakers (MLServer, KServe, Triton) are driven
-by the same V2 client code over REST and gRPC."""
+"""Real general-purpose serving frameworks (MLServer, MLflow, BentoML, KServe, LitServe, Ray Serve) serving the
+malware-detection model: answers checked against scikit-learn with server-side batching on, single- and
+multi-stream rows written by `infermeter run`, nothing left running after it. The V2 speakers (MLServer,
+KServe, Triton) are driven by the same V2 client code over gRPC (over REST in the contract suite).
+
+Deploy, ready, answers, loopback-only sockets and a clean stop of each adapter with its default settings are
+the server contract's (tests/contract/test_servers.py), not checked again here."""
 
 import json
 import subprocess
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import LOOPBACK, assert_listens_on_loopback_only, with_environment
+from conftest import assert_listens_on_loopback_only, with_environment
 
 from infermeter.export.artifacts import Exporter
 from infermeter.servers.answers import expected_answers, same_answer
@@ -43,72 +46,44 @@ def malware(cache_root):
     return w, ex, expected_answers(ex)
 
 
-SERVERS = [
-    ("mlserver", {"threads": 1}),
-    ("mlflow", {"threads": 1}),
-    ("bentoml", {"threads": 1}),
+BATCHING = [
     ("bentoml", {"threads": 1, "max_batch_size": 4, "max_batch_delay_ms": 5}),
-    ("kserve", {"protocol": "v2", "threads": 1}),
     ("litserve", {"threads": 1, "max_batch_size": 4}),
     ("rayserve", {"threads": 1, "max_batch_size": 4}),
-    ("torchserve", {"threads": 1}),  # JSON payloads arrive parsed in TorchServe's handler
 ]
 
 
-@pytest.mark.parametrize("name, settings", SERVERS, ids=[f"{n}-{'batch' if s.get('max_batch_size') else 'plain'}" for n, s in SERVERS])
-def test_server_answers_like_sklearn_on_loopback_only(name, settings, malware, tmp_path):
+@pytest.mark.parametrize("name, settings", BATCHING, ids=[n for n, _ in BATCHING])
+def test_batching_server_answers_like_sklearn(name, settings, malware, tmp_path):
+    """Requests go through the framework's batching path (batched bodies, answers unbatched again)."""
     workload, exporter, expected = malware
     adapter = adapter_for(name, settings)
     d = adapter.deploy(workload, exporter, tmp_path)
-    with d.process as proc:
+    with d.process:
         adapter.on_ready(d)
-        assert_listens_on_loopback_only(proc.tree())
-        payloads = workload.payloads()
-        for payload, want in list(zip(payloads, expected))[:8]:
-            assert same_answer(want, d.answer(payload)), (want, d.answer(payload))
-    assert not processes_under(tmp_path)
+        for payload, want in list(zip(workload.payloads(), expected))[:8]:
+            got = d.answer(payload)
+            assert same_answer(want, got), (want, got)
 
 
-def test_every_ray_socket_stays_on_loopback(malware, tmp_path):
-    """Ray starts about a dozen processes; every one of their sockets, listening or connected, must be on
-    127.0.0.1 (Serve 2.60 binds replicas to [::] and Ray picked the external address until told not to)."""
-    workload, exporter, _ = malware
-    adapter = adapter_for("rayserve", {"threads": 1})
-    d = adapter.deploy(workload, exporter, tmp_path)
-    with d.process as proc:
-        d.answer(workload.payloads()[0])  # traffic through proxy and replica first
-        procs = proc.tree()
-        assert len(procs) >= 8
-        addresses = set()
-        for p in procs:
-            try:
-                for c in p.net_connections(kind="inet"):
-                    addresses.add(c.laddr.ip)
-                    if c.raddr:
-                        addresses.add(c.raddr.ip)
-            except psutil.Error:
-                pass
-        assert addresses and addresses <= LOOPBACK, addresses
-    assert not processes_under(tmp_path)
+# Over REST the same client is each V2 speaker's answer check in the server contract.
+V2_GRPC = [("mlserver", {"protocol": "grpc"}), ("kserve", {"protocol": "v2-grpc"}), ("triton", {"protocol": "grpc"})]
 
 
-V2_SERVERS = [("mlserver", {"protocol": "http"}), ("mlserver", {"protocol": "grpc"}), ("kserve", {"protocol": "v2"}),
-              ("kserve", {"protocol": "v2-grpc"}), ("triton", {"protocol": "http"}), ("triton", {"protocol": "grpc"})]
-
-
-@pytest.mark.parametrize("name, settings", V2_SERVERS, ids=[f"{n}-{s['protocol']}" for n, s in V2_SERVERS])
-def test_one_v2_client_drives_mlserver_kserve_and_triton(name, settings, malware, tmp_path):
+@pytest.mark.parametrize("name, settings", V2_GRPC, ids=[n for n, _ in V2_GRPC])
+def test_one_v2_client_drives_mlserver_kserve_and_triton_over_grpc(name, settings, malware, tmp_path):
     workload, exporter, expected = malware
     adapter = adapter_for(name, settings | {"threads": 1})
     d = adapter.deploy(workload, exporter, tmp_path)
-    protocol = "grpc" if "grpc" in settings["protocol"] else "http"
-    with d.process:
+    with d.process as proc:
         assert d.v2 is not None
-        outputs = d.v2.infer([d.v2.payload_tensor(p) for p in workload.payloads()[:1]], protocol=protocol)
+        outputs = d.v2.infer([d.v2.payload_tensor(p) for p in workload.payloads()[:1]], protocol="grpc")
         result = outputs["result"]
         assert result.datatype == "BYTES" and len(result.data) == 1
         assert same_answer(expected[0], json.loads(result.data[0]))
-    assert not processes_under(tmp_path)
+        # KServe opens its gRPC port (patched to loopback in its app) only with v2-grpc, which the contract
+        # does not deploy.
+        assert_listens_on_loopback_only(proc.tree(), at_least=2)
 
 
 @pytest.mark.parametrize("name, settings", [("mlserver", {}), ("mlflow", {}), ("bentoml", {}), ("kserve", {"protocol": "v2"}),

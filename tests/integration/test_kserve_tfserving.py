@@ -1,5 +1,7 @@
 """TF Serving's REST protocol, exercised against KServe's V1 endpoint serving the same SavedModel (no
-tensorflow_model_server binary exists here), and TF Serving's clear refusal when it cannot run."""
+tensorflow_model_server binary exists here), and TF Serving's clear refusal when it cannot run. KServe's
+loopback-only listeners and a clean stop are checked by the server contract (tests/contract/test_servers.py;
+its app patches its listeners to 127.0.0.1 before it serves either protocol)."""
 
 import json
 import subprocess
@@ -7,7 +9,7 @@ import sys
 
 import psutil
 import pytest
-from conftest import assert_listens_on_loopback_only, with_environment
+from conftest import with_environment
 
 from infermeter.servers.kserve.adapter import KServe
 from infermeter.servers.tfserving.adapter import TfServing, TfServingSettings
@@ -45,17 +47,6 @@ overhead: {reference: false}
     assert kserve[0]["deployment"]["framework"] == "kserve" and "instances" in kserve[0]["deployment"]["protocol"]
     tfs = [x for x in recs if x["server"]["name"] == "tfserving"]
     assert tfs and all(x["status"] == "skipped" and "tensorflow_model_server" in x["error"] for x in tfs)
-    assert not kserve_processes()
-
-
-def test_kserve_listens_on_loopback_only(kserve_env, tmp_path, cache_root):
-    from infermeter.export.artifacts import Exporter
-    from infermeter.workloads.registry import get_workload
-
-    w = get_workload("resnet50")
-    d = kserve_env.deploy(w, Exporter(w, cache_root), tmp_path)
-    with d.process as proc:
-        assert_listens_on_loopback_only(proc.tree())
     assert not kserve_processes()
 
 

@@ -1,4 +1,6 @@
-"""Real Triton (nvidia-pytriton's tritonserver binary, Python backend): closed and open loop, V2 HTTP."""
+"""Real Triton (nvidia-pytriton's tritonserver binary, Python backend): closed and open loop, V2 HTTP and
+gRPC, its own Prometheus metrics. Its loopback-only listeners (HTTP, gRPC, metrics) and a clean stop are
+checked by the server contract (tests/contract/test_servers.py)."""
 
 import json
 import subprocess
@@ -6,7 +8,7 @@ import sys
 
 import psutil
 import pytest
-from conftest import assert_listens_on_loopback_only, with_environment
+from conftest import with_environment
 
 from infermeter.servers.triton.adapter import Triton
 
@@ -48,13 +50,3 @@ overhead: {{reference_seconds: 0.3, reference_calls: 5}}
     assert ("gRPC" in recs[0]["deployment"]["protocol"]) == (protocol == "grpc")
     assert not triton_processes()
 
-
-def test_triton_listens_on_loopback_only(triton_env, tmp_path, cache_root):
-    from infermeter.export.artifacts import Exporter
-    from infermeter.workloads.registry import get_workload
-
-    w = get_workload("all-minilm-l6-v2")
-    d = triton_env.deploy(w, Exporter(w, cache_root), tmp_path)
-    with d.process as proc:
-        assert_listens_on_loopback_only(proc.tree(), at_least=3)  # HTTP, gRPC, metrics
-    assert not triton_processes()
