@@ -36,7 +36,7 @@ def port_free(port):
 @pytest.fixture
 def fake_server(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "infermeter.load.fake_server", "--port", str(port), "--service-ms", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "infermeter.loadgen.fake_server", "--port", str(port), "--service-ms", "2"],
                             start_new_session=True)
     wait_for(lambda: not port_free(port), 20)
     yield proc, f"http://127.0.0.1:{port}/predict"

@@ -5,10 +5,10 @@ import socket
 import numpy as np
 import pytest
 
-from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
-from infermeter.load.generator import LoadPlan, generator_warnings, merge, run_plan, run_processes
+from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
+from infermeter.loadgen.generator import LoadPlan, generator_warnings, merge, run_plan, run_processes
 from infermeter.protocols.http import HttpTarget
-from infermeter.load.schedule import arrivals, split
+from infermeter.loadgen.schedule import arrivals, split
 
 
 def plan(url, **kw):

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from infermeter.config import LoadSection, parse_suite, plan_servers
 from infermeter.protocols.http import HttpTarget
-from infermeter.load.runner import LoadSettings, cell_of
+from infermeter.loadgen.endpoint import LoadSettings, cell_of
 
 WINDOW_FIELDS = ("arrival", "warmup_s", "min_seconds", "min_requests", "max_seconds", "timeout_s", "repeats",
                  "generator_processes")
@@ -47,7 +47,7 @@ def test_load_flags_out_of_the_models_bounds_are_refused_naming_the_flag(args, n
 
 
 def test_unset_load_flags_take_the_models_defaults(tmp_path):
-    from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
+    from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
 
     with FakeHttpServer(FakeServerConfig(service_ms=1)) as srv:
         r = cli("load", srv.url, "--users", "1", "--duration", "0.3", "--repeats", "1", "--warmup", "0",

@@ -168,7 +168,7 @@ def quickstart(
     _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True, force_suite=force_suite)
 
 
-# The defaults `infermeter load --help` shows: the shared load model's own (load/settings.py, also a suite's
+# The defaults `infermeter load --help` shows: the shared load model's own (loadgen/settings.py, also a suite's
 # `load:` section). Copied so that --help need not import pydantic; tests/unit/test_load_settings.py holds
 # them equal. Unset flags take the model's default, never these.
 LOAD_DEFAULTS_SHOWN: dict[str, Any] = {"arrival": "poisson", "min_seconds": 10.0, "min_requests": 50, "max_seconds": 120.0,
@@ -204,8 +204,8 @@ def load(
     """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
     from infermeter.cli.inputs import LoadInputs
     from infermeter.protocols.http import HttpTarget
-    from infermeter.load.runner import check_loopback, check_points, probe, run_load
-    from infermeter.load.settings import cli_settings
+    from infermeter.loadgen.endpoint import check_loopback, check_points, probe, run_load
+    from infermeter.loadgen.settings import cli_settings
     from infermeter.reports.console import show_failed_windows, show_load
     from infermeter.results.redact import redact_url
     from infermeter.results.store import ResultStore

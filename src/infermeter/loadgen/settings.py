@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from infermeter import limits
 from infermeter.errors import ConfigError
-from infermeter.load.schedule import Arrival
+from infermeter.loadgen.schedule import Arrival
 
 _LIMIT_OF = {"warmup_s": "seconds", "min_seconds": "seconds", "max_seconds": "seconds", "timeout_s": "seconds",
              "min_requests": "iterations", "repeats": "repeats", "generator_processes": "workers"}
