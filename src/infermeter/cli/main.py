@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from infermeter.errors import CellsFailedError, InfermeterError
+from infermeter.errors import CellsFailedError, ConfigError, InfermeterError
 from infermeter.reports.console import Screen, styled
 
 # Exit codes (errors.py; README "Exit codes"). Shown under --help so scripts and CI can rely on them.
@@ -193,8 +193,10 @@ def load(
     max_duration: Optional[float] = typer.Option(None, help="a window stops here even below its minimums", show_default=_shown("max_seconds")),
     warmup: Optional[float] = typer.Option(None, help="seconds of load before each window, not counted", show_default=_shown("warmup_s")),
     repeats: Optional[int] = typer.Option(None, help="windows per point", show_default=_shown("repeats")),
-    workers: Optional[int] = typer.Option(None, help="generator processes (use more when one core cannot drive the target)",
-                                          show_default=_shown("generator_processes")),
+    generator_processes: Optional[int] = typer.Option(
+        None, "--generator-processes", help="load generator processes (use more when one core cannot drive the target)",
+        show_default=_shown("generator_processes")),
+    workers: Optional[int] = typer.Option(None, "--workers", hidden=True, help="old name of --generator-processes"),
     timeout: Optional[float] = typer.Option(None, help="seconds before a request counts as timed out", show_default=_shown("timeout_s")),
     seed: Optional[int] = typer.Option(None, help="seed of the open-loop schedule", show_default=_shown("seed")),
     out: Path = typer.Option(Path("results/load"), "--out", "-o"),
@@ -212,9 +214,17 @@ def load(
 
     inputs = LoadInputs.of(url=url, body=body, method=method or ("POST" if body else "GET"), headers=header, users=users,
                            rate=rate, arrival=arrival, out=out)
+    typed = {}
+    if workers is not None:  # the old spelling: "workers" is a server's model instances everywhere else
+        if generator_processes is not None:
+            raise ConfigError("--workers and --generator-processes were both given",
+                                  "give --generator-processes only (--workers is its old name)")
+        err_console.print(styled(("deprecated:", "bold yellow"), " --workers is now --generator-processes (load generator "
+                                 "processes); --workers still works for now"), soft_wrap=True)
+        generator_processes, typed = workers, {"generator_processes": "--workers"}
     given = dict(warmup_s=warmup, min_seconds=duration, min_requests=min_requests, max_seconds=max_duration,
-                 timeout_s=timeout, repeats=repeats, generator_processes=workers, arrival=arrival, seed=seed)
-    settings = cli_settings(**{k: v for k, v in given.items() if v is not None})  # unset: the model's default
+                 timeout_s=timeout, repeats=repeats, generator_processes=generator_processes, arrival=arrival, seed=seed)
+    settings = cli_settings(typed, **{k: v for k, v in given.items() if v is not None})  # unset: the model's default
     user_list, rate_list = inputs.user_list, inputs.rate_list
     check_points(settings, user_list, rate_list)
     try:
