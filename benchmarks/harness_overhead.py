@@ -1,7 +1,7 @@
 """How much does infermeter add to what it measures?
 
 For ONNX Runtime and OpenVINO, in one process, on the same loaded session: ResNet-50 batch-1 latency as
-infermeter measures it (load.inprocess.sequential over Engine.predict) against a bare loop that calls the
+infermeter measures it (loadgen.inprocess.sequential over Engine.predict) against a bare loop that calls the
 runtime's own API directly. Rounds alternate which side goes first (A/B, B/A) so drift hits both; the figure is the median over rounds
 of the p50 ratio.
 
@@ -19,7 +19,7 @@ import numpy as np
 from infermeter.engines.onnxruntime_engine import OnnxRuntime
 from infermeter.engines.openvino_engine import OpenVino
 from infermeter.export.artifacts import Exporter
-from infermeter.load.inprocess import WindowRule, sequential
+from infermeter.loadgen.inprocess import WindowRule, sequential
 from infermeter.workloads.registry import get_workload
 
 

@@ -101,7 +101,7 @@ def paired(workload_name: str, spec: str, settings: dict[str, Any], pairs: int, 
     import os
 
     from infermeter.export.artifacts import Exporter, default_cache_root
-    from infermeter.load.runner import LoadSettings, build_plans, measure_window
+    from infermeter.loadgen.endpoint import LoadSettings, build_plans, measure_window
     from infermeter.servers.common.serving_model import ServingConfig, ServingModel
     from infermeter.servers.reference import time_pipeline
     from infermeter.servers.registry import adapter_for

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from infermeter import limits
 from infermeter.errors import ConfigError
-from infermeter.load.settings import WindowSettings
+from infermeter.loadgen.settings import WindowSettings
 from infermeter.validity.overhead import PREPROCESS_BUDGET_MS, SERVING_BUDGET_MS
 
 ScenarioKind = Literal["single-stream", "offline", "concurrent"]

@@ -1,7 +1,7 @@
 """`infermeter selftest`: the harness measured against known answers on this machine.
 
 Timer and histogram resolution, the harness's own overhead on a null target (in process and over
-loopback HTTP), then closed- and open-loop sweeps against the calibrated target (load/fake_server.py,
+loopback HTTP), then closed- and open-loop sweeps against the calibrated target (loadgen/fake_server.py,
 validity/calibrated.py), compared with queueing theory (validity/theory.py): throughput and Little's
 law for closed loops, M/D/1 and M/M/1 mean (and M/M/1 percentile) response times for open loops, a
 stall that an open loop must see, and the generator's capacity to keep a schedule.
@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
-from infermeter.load.generator import merge, run_processes
+from infermeter.loadgen.endpoint import LoadSettings, build_plans
+from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
+from infermeter.loadgen.generator import merge, run_processes
+from infermeter.loadgen.inprocess import WindowRule, concurrent, sequential
 from infermeter.protocols.http import HttpTarget
-from infermeter.load.inprocess import WindowRule, concurrent, sequential
-from infermeter.load.runner import LoadSettings, build_plans
 from infermeter.results import histogram
 from infermeter.validity import theory
 from infermeter.validity.calibrated import CalibratedCallable

@@ -20,7 +20,7 @@ from infermeter.collectors.window import server_window
 from infermeter.config import CostSection, OverheadSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
-from infermeter.load.runner import LoadSettings, build_plans, measure_window, window_fields
+from infermeter.loadgen.endpoint import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.results.cost import cost_record
 from infermeter.results.record import Cost, LoadMetrics, NotMeasured, Sanity, ServerInfo, ServerWindow
 from infermeter.validity import overhead

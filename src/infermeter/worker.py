@@ -77,8 +77,8 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
     from infermeter.engines.registry import engine_class
     from infermeter.export.artifacts import Exporter
     from infermeter.export.parity import check_parity, parity_warning, reference_outputs
-    from infermeter.load.inprocess import WindowRule, concurrent, sequential, warm_up
-    from infermeter.load.warmup import WarmupRule
+    from infermeter.loadgen.inprocess import WindowRule, concurrent, sequential, warm_up
+    from infermeter.loadgen.warmup import WarmupRule
     from infermeter.workloads.registry import get_workload
 
     cls = engine_class(cell.engine)

@@ -23,7 +23,7 @@ import pytest
 from conftest import LOOPBACK, left_in_session, with_environment
 
 from infermeter.export.artifacts import Exporter
-from infermeter.load.generator import LoadPlan, run_plan
+from infermeter.loadgen.generator import LoadPlan, run_plan
 from infermeter.servers.answers import check_answers
 from infermeter.servers.base import Deployment, ServerAdapter
 from infermeter.servers.common import leftovers

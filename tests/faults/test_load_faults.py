@@ -36,7 +36,7 @@ def port_free(port):
 @pytest.fixture
 def fake_server(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "infermeter.load.fake_server", "--port", str(port), "--service-ms", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "infermeter.loadgen.fake_server", "--port", str(port), "--service-ms", "2"],
                             start_new_session=True)
     wait_for(lambda: not port_free(port), 20)
     yield proc, f"http://127.0.0.1:{port}/predict"
@@ -95,7 +95,7 @@ def test_a_hung_server_times_out_and_the_run_finishes(tmp_path, fake_server):
 def test_a_dead_generator_process_fails_its_window_only(tmp_path, fake_server):
     _, url = fake_server
     out = tmp_path / "o"
-    run = start_load(out, url, "--users", "4", "--repeats", "3", "--workers", "2", "--duration", "3", "--max-duration", "5")
+    run = start_load(out, url, "--users", "4", "--repeats", "3", "--generator-processes", "2", "--duration", "3", "--max-duration", "5")
     generators = lambda: generator_processes(run.pid)  # noqa: E731
     wait_for(lambda: len(generators()) == 2)
     time.sleep(1.0)  # inside the first window

@@ -189,6 +189,7 @@ ROWS: list[tuple[list, int, list[str], dict | None]] = [
     (["load", U, "--users", "1", "--duration", "0"], 2, ["--duration", "greater than 0"], None),
     (["load", U, "--users", "1", "--timeout", "inf"], 2, ["--timeout", "finite"], None),
     (["load", U, "--users", "1", "--workers", "100000"], 2, ["--workers", "INFERMETER_MAX_WORKERS"], None),
+    (["load", U, "--users", "1", "--generator-processes", "100000"], 2, ["--generator-processes", "INFERMETER_MAX_WORKERS"], None),
     (["load", U, "--users", "1", "--warmup", "-1"], 2, ["--warmup", "greater than or equal to 0"], None),
     (["load", U, "--users", "1", "--duration", "10", "--max-duration", "1"], 2, ["max_seconds (1.0) is below min_seconds (10.0)"], None),
     (["load", U, "--users", "1", "--out", F(a_file)], 2, ["--out", "is a file"], None),

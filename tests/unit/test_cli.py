@@ -141,7 +141,7 @@ def test_listing_commands_work():
 
 
 def test_load_command_measures_a_server_and_counts_failures(tmp_path):
-    from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
+    from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
 
     with FakeHttpServer(FakeServerConfig(service_ms=2, fail_every=10)) as srv:
         r = cli("load", srv.url, "--users", "1,3", "--duration", "0.5", "--repeats", "2", "--warmup", "0.1", "--out", str(tmp_path / "o"))
@@ -159,7 +159,7 @@ def test_interrupting_a_load_test_keeps_results_and_exits_130(tmp_path, sig):
     import signal
     import time
 
-    from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
+    from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
 
     with FakeHttpServer(FakeServerConfig(service_ms=2)) as srv:
         p = subprocess.Popen(

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from infermeter.load.generator import LoadPlan, merge, run_plan
+from infermeter.loadgen.generator import LoadPlan, merge, run_plan
 from infermeter.protocols.grpc_client import GrpcTarget
 from infermeter.protocols.v2 import V2Tensor, grpc_request
 
@@ -69,7 +69,7 @@ def test_grpc_errors_are_failures_by_status(server):
 
 
 def test_grpc_open_loop(server):
-    from infermeter.load.schedule import arrivals
+    from infermeter.loadgen.schedule import arrivals
 
     port, _ = server()
     sched = tuple(arrivals(100, 0.5, "constant").tolist())

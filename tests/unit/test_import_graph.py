@@ -8,7 +8,7 @@ day the other side moves. A type-only import is one too: the module's interface 
 so not edges: entry points (plugins.py; each registry loads classes of its own package, and
 infermeter.testing only where INFERMETER_PLUGIN_MODULES names it) and `python -m` child processes.
 
-Nodes: each subpackage (infermeter.engines, infermeter.load, ...) and each top-level module
+Nodes: each subpackage (infermeter.engines, infermeter.loadgen, ...) and each top-level module
 (infermeter.config, infermeter.runner, ...) is one node; imports inside a node are not edges.
 servers/common/ is a node of its own, apart from servers: it is the machinery every framework's folder
 shares, so it must never import an adapter, the adapter interface or the registry (servers/<framework>/
@@ -164,7 +164,7 @@ def test_the_package_graph_has_no_cycles():
     edges = package_graph()
     nodes = {n for e in edges for n in e}
     # The walk saw the packages it is about (a wrong SRC or a broken walk would find no cycle either).
-    assert {"infermeter.cli", "infermeter.config", "infermeter.servers", "infermeter.servers.common", "infermeter.load",
+    assert {"infermeter.cli", "infermeter.config", "infermeter.servers", "infermeter.servers.common", "infermeter.loadgen",
             "infermeter.validity", "infermeter.results", "infermeter.engines", "infermeter.workloads"} <= nodes
     found = cycles(edges)
     assert not found, "the package graph has cycles:\n" + describe(found, edges)
@@ -190,32 +190,32 @@ def test_the_walk_sees_lazy_relative_and_type_only_imports_and_every_cycle(tmp_p
     """The checks above could not fail if the walk missed an import kind, merged servers/common away, or
     named one cycle of a tangle and hid the others."""
     src = tmp_path / "infermeter"
-    for d in ("load", "validity", "results", "servers/common", "servers/triton", "testing"):
+    for d in ("loadgen", "validity", "results", "servers/common", "servers/triton", "testing"):
         (src / d).mkdir(parents=True)
         (src / d / "__init__.py").write_text("")
     files = {
         "__init__.py": "",
         "config.py": "",
-        "load/runner.py": "def f():\n    from infermeter.validity import sanity\n",  # lazy
+        "loadgen/endpoint.py": "def f():\n    from infermeter.validity import sanity\n",  # lazy
         "validity/sanity.py": ("from typing import TYPE_CHECKING\nfrom infermeter.results import stats\n"
-                               "if TYPE_CHECKING:\n    from ..load.runner import f\n"),  # type-only, relative
+                               "if TYPE_CHECKING:\n    from ..loadgen.endpoint import f\n"),  # type-only, relative
         "results/stats.py": "",
-        "results/summary.py": "import infermeter.load.runner\n",
+        "results/summary.py": "import infermeter.loadgen.endpoint\n",
         "servers/triton/adapter.py": "from ..common import process\nfrom infermeter import config\n",
         "servers/common/process.py": "import infermeter.servers.triton.adapter\n",
         "testing/engine.py": "",
         "results/store.py": "from infermeter import testing\n",
-        "load/settings.py": "from ..testing import engine\n",
+        "loadgen/settings.py": "from ..testing import engine\n",
     }
     for name, text in files.items():
         (src / name).write_text(text)
     edges = package_graph(src)
-    assert set(edges) == {("infermeter.load", "infermeter.validity"), ("infermeter.validity", "infermeter.load"),
-                          ("infermeter.validity", "infermeter.results"), ("infermeter.results", "infermeter.load"),
+    assert set(edges) == {("infermeter.loadgen", "infermeter.validity"), ("infermeter.validity", "infermeter.loadgen"),
+                          ("infermeter.validity", "infermeter.results"), ("infermeter.results", "infermeter.loadgen"),
                           ("infermeter.servers", "infermeter.servers.common"), ("infermeter.servers", "infermeter.config"),
                           ("infermeter.servers.common", "infermeter.servers"),
-                          ("infermeter.results", TEST_DOUBLES), ("infermeter.load", TEST_DOUBLES)}
-    assert cycles(edges) == [["infermeter.load", "infermeter.validity", "infermeter.load"],
-                             ["infermeter.load", "infermeter.validity", "infermeter.results", "infermeter.load"],
+                          ("infermeter.results", TEST_DOUBLES), ("infermeter.loadgen", TEST_DOUBLES)}
+    assert cycles(edges) == [["infermeter.loadgen", "infermeter.validity", "infermeter.loadgen"],
+                             ["infermeter.loadgen", "infermeter.validity", "infermeter.results", "infermeter.loadgen"],
                              ["infermeter.servers", "infermeter.servers.common", "infermeter.servers"]]
-    assert "infermeter/load/runner.py:2 imports infermeter.validity.sanity" in describe(cycles(edges), edges)
+    assert "infermeter/loadgen/endpoint.py:2 imports infermeter.validity.sanity" in describe(cycles(edges), edges)

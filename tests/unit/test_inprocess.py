@@ -3,8 +3,8 @@ import time
 
 import numpy as np
 
-from infermeter.load.inprocess import WindowRule, concurrent, sequential, warm_up
-from infermeter.load.warmup import WarmupRule
+from infermeter.loadgen.inprocess import WindowRule, concurrent, sequential, warm_up
+from infermeter.loadgen.warmup import WarmupRule
 
 BATCHES = [{"x": np.zeros(1)}, {"x": np.ones(1)}]
 

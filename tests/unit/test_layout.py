@@ -39,16 +39,16 @@ def test_protocols_import_neither_load_nor_servers():
     files = sorted((SRC / "protocols").glob("*.py"))
     assert len(files) >= 4  # __init__, http, v2, grpc_client, rest: the walk sees them
     bad = {f.name: sorted(m for m in imported_modules(f.read_text(), module_name(f), f.name == "__init__.py")
-                          if m.split(".")[:2] in (["infermeter", "load"], ["infermeter", "servers"]))
+                          if m.split(".")[:2] in (["infermeter", "loadgen"], ["infermeter", "servers"]))
            for f in files}
     assert {k: v for k, v in bad.items() if v} == {}
 
 
 def test_the_import_walk_sees_lazy_and_relative_imports():
     """The check above could not fail if the walk missed imports inside functions or relative ones."""
-    source = "def f():\n    from infermeter.load import generator\n    from ..servers import base\n    from . import http\n"
+    source = "def f():\n    from infermeter.loadgen import generator\n    from ..servers import base\n    from . import http\n"
     found = imported_modules(source, "infermeter.protocols.probe")
-    assert {"infermeter.load.generator", "infermeter.servers.base", "infermeter.protocols.http"} <= found
+    assert {"infermeter.loadgen.generator", "infermeter.servers.base", "infermeter.protocols.http"} <= found
 
 
 def test_a_guard_started_before_the_move_is_still_recognised_as_infermeters():

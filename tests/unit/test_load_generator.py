@@ -5,10 +5,10 @@ import socket
 import numpy as np
 import pytest
 
-from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
-from infermeter.load.generator import LoadPlan, generator_warnings, merge, run_plan, run_processes
+from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
+from infermeter.loadgen.generator import LoadPlan, generator_warnings, merge, run_plan, run_processes
 from infermeter.protocols.http import HttpTarget
-from infermeter.load.schedule import arrivals, split
+from infermeter.loadgen.schedule import arrivals, split
 
 
 def plan(url, **kw):
@@ -106,7 +106,7 @@ def test_saturation_self_check_speaks_up():
     m = {"generator_cpu_max": 0.97, "unsent": 0, "issue_lag_ms": {"p99": 12.0}}
     w = generator_warnings(m)
     assert [x.code for x in w] == ["generator-saturated", "schedule-not-kept"]
-    assert "generator saturated" in w[0].text and w[0].remedy.startswith("Add --workers")
+    assert "generator saturated" in w[0].text and w[0].remedy.startswith("Add --generator-processes")
     assert generator_warnings({"generator_cpu_max": 0.3, "unsent": 0}) == []
 
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from infermeter.config import LoadSection, parse_suite, plan_servers
 from infermeter.protocols.http import HttpTarget
-from infermeter.load.runner import LoadSettings, cell_of
+from infermeter.loadgen.endpoint import LoadSettings, cell_of
 
 WINDOW_FIELDS = ("arrival", "warmup_s", "min_seconds", "min_requests", "max_seconds", "timeout_s", "repeats",
                  "generator_processes")
@@ -37,7 +37,8 @@ def test_the_defaults_load_help_shows_are_the_models():
     (["--timeout", "0"], "--timeout"),
     (["--warmup", "-1"], "--warmup"),
     (["--repeats", "0"], "--repeats"),
-    (["--workers", "0"], "--workers"),
+    (["--generator-processes", "0"], "--generator-processes"),
+    (["--workers", "0"], "--workers"),  # the old name: the message names the flag as typed
     (["--min-requests", "0"], "--min-requests"),
     (["--duration", "30", "--max-duration", "10"], "max_seconds (10.0) is below min_seconds (30.0)"),
 ])
@@ -46,8 +47,31 @@ def test_load_flags_out_of_the_models_bounds_are_refused_naming_the_flag(args, n
     assert r.returncode == 2 and "Traceback" not in r.stderr and named in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("flag, deprecated", [("--generator-processes", False), ("--workers", True)])
+def test_generator_processes_and_its_old_name_workers_both_set_the_generator_processes(tmp_path, flag, deprecated):
+    """`--workers` was the flag's name (a server's `workers` are its model instances): it still works, and
+    says on stderr what it is called now."""
+    from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
+
+    with FakeHttpServer(FakeServerConfig(service_ms=1)) as srv:
+        r = cli("load", srv.url, "--users", "2", flag, "2", "--duration", "0.3", "--repeats", "1", "--warmup", "0",
+                "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((tmp_path / "o" / "results.jsonl").read_text().splitlines()[0])
+    assert rec["cell"]["settings"]["workers"] == 2  # the cell's key, unchanged: its id stays what it was
+    assert rec["metrics"]["generator_processes"] == 2
+    said = "deprecated: --workers is now --generator-processes" in " ".join(r.stderr.split())
+    assert said == deprecated, r.stderr
+
+
+def test_workers_and_generator_processes_together_are_refused():
+    r = cli("load", "http://127.0.0.1:1/", "--users", "1", "--workers", "2", "--generator-processes", "2")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "both given" in r.stderr and "--generator-processes only" in r.stderr, r.stderr
+
+
 def test_unset_load_flags_take_the_models_defaults(tmp_path):
-    from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
+    from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
 
     with FakeHttpServer(FakeServerConfig(service_ms=1)) as srv:
         r = cli("load", srv.url, "--users", "1", "--duration", "0.3", "--repeats", "1", "--warmup", "0",

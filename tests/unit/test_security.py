@@ -457,10 +457,10 @@ def test_ray_token_auth_cannot_be_switched_off_by_the_environment(tmp_path, monk
 # --- credentials in URLs --------------------------------------------------------------------------------
 
 def test_url_credentials_are_sent_but_never_stored_or_shown(tmp_path):
-    from infermeter.load.fake_server import FakeHttpServer
+    from infermeter.loadgen.fake_server import FakeHttpServer
     from infermeter.protocols.http import HttpTarget
-    from infermeter.load.runner import run_load
-    from infermeter.load.settings import LoadSettings
+    from infermeter.loadgen.endpoint import run_load
+    from infermeter.loadgen.settings import LoadSettings
     from infermeter.reports.report import write_report
     from infermeter.results.summary import summarise_loads
 

@@ -26,7 +26,7 @@ def port_free(port):
 
 def test_server_starts_listens_on_loopback_and_stops_completely(tmp_path):
     port = free_port()
-    cmd = [sys.executable, "-m", "infermeter.load.fake_server", "--port", str(port)]
+    cmd = [sys.executable, "-m", "infermeter.loadgen.fake_server", "--port", str(port)]
     with ServerProcess("fake", cmd, tmp_path / "log", ready=http_ok(port), ready_timeout_s=20) as srv:
         assert srv.ready_s is not None and srv.ready_s < 20
         tree = srv.tree()
@@ -73,7 +73,7 @@ VICTIM = """
 import sys, time
 from pathlib import Path
 from infermeter.servers.common.process import ServerProcess
-srv = ServerProcess('fake', [sys.executable, '-m', 'infermeter.load.fake_server', '--port', sys.argv[1]], Path(sys.argv[2]) / 'log').start()
+srv = ServerProcess('fake', [sys.executable, '-m', 'infermeter.loadgen.fake_server', '--port', sys.argv[1]], Path(sys.argv[2]) / 'log').start()
 print(srv.proc.pid, flush=True)
 time.sleep(600)
 """

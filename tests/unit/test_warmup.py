@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from infermeter.load.inprocess import warm_up
-from infermeter.load.warmup import WarmupRule, simulate, steady_check
+from infermeter.loadgen.inprocess import warm_up
+from infermeter.loadgen.warmup import WarmupRule, simulate, steady_check
 
 MS = 1_000_000
 RULE = WarmupRule(iterations=5, seconds=1.0, max_seconds=60.0)

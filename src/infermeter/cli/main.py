@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from infermeter.errors import CellsFailedError, InfermeterError
+from infermeter.errors import CellsFailedError, ConfigError, InfermeterError
 from infermeter.reports.console import Screen, styled
 
 # Exit codes (errors.py; README "Exit codes"). Shown under --help so scripts and CI can rely on them.
@@ -168,7 +168,7 @@ def quickstart(
     _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True, force_suite=force_suite)
 
 
-# The defaults `infermeter load --help` shows: the shared load model's own (load/settings.py, also a suite's
+# The defaults `infermeter load --help` shows: the shared load model's own (loadgen/settings.py, also a suite's
 # `load:` section). Copied so that --help need not import pydantic; tests/unit/test_load_settings.py holds
 # them equal. Unset flags take the model's default, never these.
 LOAD_DEFAULTS_SHOWN: dict[str, Any] = {"arrival": "poisson", "min_seconds": 10.0, "min_requests": 50, "max_seconds": 120.0,
@@ -193,8 +193,10 @@ def load(
     max_duration: Optional[float] = typer.Option(None, help="a window stops here even below its minimums", show_default=_shown("max_seconds")),
     warmup: Optional[float] = typer.Option(None, help="seconds of load before each window, not counted", show_default=_shown("warmup_s")),
     repeats: Optional[int] = typer.Option(None, help="windows per point", show_default=_shown("repeats")),
-    workers: Optional[int] = typer.Option(None, help="generator processes (use more when one core cannot drive the target)",
-                                          show_default=_shown("generator_processes")),
+    generator_processes: Optional[int] = typer.Option(
+        None, "--generator-processes", help="load generator processes (use more when one core cannot drive the target)",
+        show_default=_shown("generator_processes")),
+    workers: Optional[int] = typer.Option(None, "--workers", hidden=True, help="old name of --generator-processes"),
     timeout: Optional[float] = typer.Option(None, help="seconds before a request counts as timed out", show_default=_shown("timeout_s")),
     seed: Optional[int] = typer.Option(None, help="seed of the open-loop schedule", show_default=_shown("seed")),
     out: Path = typer.Option(Path("results/load"), "--out", "-o"),
@@ -204,17 +206,25 @@ def load(
     """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
     from infermeter.cli.inputs import LoadInputs
     from infermeter.protocols.http import HttpTarget
-    from infermeter.load.runner import check_loopback, check_points, probe, run_load
-    from infermeter.load.settings import cli_settings
+    from infermeter.loadgen.endpoint import check_loopback, check_points, probe, run_load
+    from infermeter.loadgen.settings import cli_settings
     from infermeter.reports.console import show_failed_windows, show_load
     from infermeter.results.redact import redact_url
     from infermeter.results.store import ResultStore
 
     inputs = LoadInputs.of(url=url, body=body, method=method or ("POST" if body else "GET"), headers=header, users=users,
                            rate=rate, arrival=arrival, out=out)
+    typed = {}
+    if workers is not None:  # the old spelling: "workers" is a server's model instances everywhere else
+        if generator_processes is not None:
+            raise ConfigError("--workers and --generator-processes were both given",
+                                  "give --generator-processes only (--workers is its old name)")
+        err_console.print(styled(("deprecated:", "bold yellow"), " --workers is now --generator-processes (load generator "
+                                 "processes); --workers still works for now"), soft_wrap=True)
+        generator_processes, typed = workers, {"generator_processes": "--workers"}
     given = dict(warmup_s=warmup, min_seconds=duration, min_requests=min_requests, max_seconds=max_duration,
-                 timeout_s=timeout, repeats=repeats, generator_processes=workers, arrival=arrival, seed=seed)
-    settings = cli_settings(**{k: v for k, v in given.items() if v is not None})  # unset: the model's default
+                 timeout_s=timeout, repeats=repeats, generator_processes=generator_processes, arrival=arrival, seed=seed)
+    settings = cli_settings(typed, **{k: v for k, v in given.items() if v is not None})  # unset: the model's default
     user_list, rate_list = inputs.user_list, inputs.rate_list
     check_points(settings, user_list, rate_list)
     try:

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from infermeter.reports import figures as F
-from infermeter.reports.figure import Figure
+from infermeter.reports.figure_data import Figure
 from infermeter.reports.grid import Grid
 from infermeter.reports.pivots import engine_pivots, server_pivots
 from infermeter.reports.remedies import Advice, advise

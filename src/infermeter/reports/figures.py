@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from infermeter.reports.figure import Colours, Figure, Point, Series, finite, interval
+from infermeter.reports.figure_data import Colours, Figure, Point, Series, finite, interval
 from infermeter.results.summary import AnySummary
 
 Row = AnySummary

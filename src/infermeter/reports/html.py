@@ -8,7 +8,7 @@ from html import escape
 from importlib import resources
 
 from infermeter.reports.content import Report
-from infermeter.reports.figure import Figure
+from infermeter.reports.figure_data import Figure
 from infermeter.reports.grid import Grid
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from infermeter.reports.figure import Figure
+from infermeter.reports.figure_data import Figure
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 4.8, 110
 

@@ -128,7 +128,7 @@ class LoadMetrics(WindowMetrics):
 
 
 class Warmup(_Open):
-    """How warm-up ended (load/warmup.py): after `calls` calls in `seconds`, steady or stopped at the
+    """How warm-up ended (loadgen/warmup.py): after `calls` calls in `seconds`, steady or stopped at the
     maximum; the steadiness test's statistic and the medians of the two halves of its last window."""
 
     calls: int

@@ -20,8 +20,8 @@ from infermeter.results.stats import OTHER_CPU_LIMIT, min_samples_for
 from infermeter.validity.theory import littles_law_users
 
 LITTLE_TOLERANCE = 0.10  # plus the window-edge effect, users / requests
-# The generator's limits, here (not in load/generator.py, which warns by them too) because the verdict
-# that judges a window sits below the load generator: load/ imports validity/, never the reverse.
+# The generator's limits, here (not in loadgen/generator.py, which warns by them too) because the verdict
+# that judges a window sits below the load generator: loadgen/ imports validity/, never the reverse.
 # A generator process busier than this (CPU time / wall time) may itself have been the bottleneck.
 SATURATED_CPU = 0.90
 # Open loop: sending later than this after the scheduled time (p99) means the schedule was not kept.
@@ -77,7 +77,7 @@ def load_sanity(merged: dict[str, Any], users: int | None) -> dict[str, Any]:
 
 
 def warmup_check(warmup: dict[str, Any]) -> dict[str, Any]:
-    """From the record's `warmup` block (load/warmup.py WarmupResult)."""
+    """From the record's `warmup` block (loadgen/warmup.py WarmupResult)."""
     calls, seconds = warmup["calls"], warmup["seconds"]
     early, late, tau = warmup.get("early_ms"), warmup.get("late_ms"), warmup.get("statistic")
     drift = "" if early is None or late is None else f"median {early:.3g} -> {late:.3g} ms over the last {warmup['window']} calls"

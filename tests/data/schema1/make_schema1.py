@@ -3,9 +3,9 @@ import json, sys
 from pathlib import Path
 from infermeter.config import parse_suite
 from infermeter.runner import run_suite
-from infermeter.load.fake_server import FakeHttpServer, FakeServerConfig
-from infermeter.load.http import HttpTarget
-from infermeter.load.runner import LoadSettings, run_load
+from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
+from infermeter.loadgen.http import HttpTarget
+from infermeter.loadgen.endpoint import LoadSettings, run_load
 
 out = Path(sys.argv[1]); cache = Path(sys.argv[2])
 suite = parse_suite({

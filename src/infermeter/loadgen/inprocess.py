@@ -4,7 +4,7 @@ The timed region is exactly one predict() call: numpy in, numpy out. Timestamps 
 perf_counter_ns; nothing else happens between them. A window lasts until both a minimum duration and a
 minimum number of calls are reached (or the maximum duration, which is then flagged), or until a call
 fails: the error is recorded and the window ends. Warm-up before the first window lasts until the
-latency no longer drifts (load/warmup.py).
+latency no longer drifts (loadgen/warmup.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from infermeter.load.warmup import WarmupResult, WarmupRule, WarmupTracker
+from infermeter.loadgen.warmup import WarmupResult, WarmupRule, WarmupTracker
 
 Predict = Callable[[dict[str, np.ndarray]], object]
 
@@ -38,7 +38,7 @@ class Window:
 
 def warm_up(predict: Predict, batches: list[dict[str, np.ndarray]], rule: WarmupRule,
             clock: Callable[[], int] = time.perf_counter_ns) -> WarmupResult:
-    """Call predict, back to back, until the latency of the last calls no longer drifts (load/warmup.py),
+    """Call predict, back to back, until the latency of the last calls no longer drifts (loadgen/warmup.py),
     with rule's minimums and maximum. A failing call ends the warm-up by raising: the cell fails."""
     tracker = WarmupTracker(rule)
     k = len(batches)

@@ -325,7 +325,7 @@ def _check_alive(procs: list[Any], results_q: Any, deadline: float) -> None:
         how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
         raise GeneratorFailedError(
             f"load generator process {i + 1} of {len(procs)} died during the window ({how}); the window is not counted",
-            "if it was killed for memory, use fewer --workers or users per worker",
+            "if it was killed for memory, use fewer --generator-processes or users per process",
         )
     if time.monotonic() > deadline:
         raise GeneratorFailedError("the load generator processes did not finish their window in time", "lower --max-duration or the load")

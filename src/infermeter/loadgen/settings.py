@@ -3,11 +3,13 @@ share their defaults and bounds (they used to be two classes with different defa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from infermeter import limits
 from infermeter.errors import ConfigError
-from infermeter.load.schedule import Arrival
+from infermeter.loadgen.schedule import Arrival
 
 _LIMIT_OF = {"warmup_s": "seconds", "min_seconds": "seconds", "max_seconds": "seconds", "timeout_s": "seconds",
              "min_requests": "iterations", "repeats": "repeats", "generator_processes": "workers"}
@@ -29,7 +31,7 @@ class WindowSettings(BaseModel):
     # at max_seconds.
     timeout_s: float = Field(60.0, gt=0, description="seconds before a request counts as timed out")
     repeats: int = Field(5, ge=1, description="windows per load point")
-    generator_processes: int = Field(1, ge=1, description="load generator processes (--workers)")
+    generator_processes: int = Field(1, ge=1, description="load generator processes (--generator-processes)")
 
     @field_validator("warmup_s", "min_seconds", "max_seconds", "timeout_s", "min_requests", "repeats", "generator_processes")
     @classmethod
@@ -62,20 +64,21 @@ class LoadSettings(WindowSettings):
 CLI_FLAGS = {
     "arrival": "--arrival", "warmup_s": "--warmup", "min_seconds": "--duration", "min_requests": "--min-requests",
     "max_seconds": "--max-duration", "timeout_s": "--timeout", "repeats": "--repeats",
-    "generator_processes": "--workers", "seed": "--seed",
+    "generator_processes": "--generator-processes", "seed": "--seed",
 }
 
 
-def cli_settings(**values: object) -> LoadSettings:
+def cli_settings(typed: Mapping[str, str] | None = None, /, **values: object) -> LoadSettings:
     """LoadSettings from the CLI's values (by field name); what is out of bounds is a ConfigError naming
-    the flag."""
+    the flag (`typed`: a field's flag as the user spelled it, where that was an old name)."""
+    flags = {**CLI_FLAGS, **(typed or {})}
     try:
         return LoadSettings(**values)
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else ""
-            flag = CLI_FLAGS.get(field, "--duration/--max-duration" if not field else field)
+            flag = flags.get(field, "--duration/--max-duration" if not field else field)
             parts.append(f"{flag}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("; ".join(parts), "e.g. --duration 10 --max-duration 120 --timeout 60 --warmup 2 "
-                                            "--repeats 5 --workers 2") from None
+                                            "--repeats 5 --generator-processes 2") from None

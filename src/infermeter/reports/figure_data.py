@@ -1,5 +1,6 @@
-"""A figure as data: what to plot, independent of how. The PNG writer (matplotlib) and the HTML report
-(SVG drawn in the browser) both draw from these, so the two always show the same numbers."""
+"""A figure as data: what to plot, independent of how (reports/figures.py builds the report's figures
+from it). The PNG writer (matplotlib) and the HTML report (SVG drawn in the browser) both draw from these,
+so the two always show the same numbers."""
 
 from __future__ import annotations
 

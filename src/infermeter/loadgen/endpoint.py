@@ -18,10 +18,10 @@ from typing import Any
 from infermeter.collectors import machine
 from infermeter.collectors.window import endpoint_window
 from infermeter.errors import ConfigError
-from infermeter.load.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
+from infermeter.loadgen.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
+from infermeter.loadgen.schedule import arrivals, split
+from infermeter.loadgen.settings import LoadSettings
 from infermeter.protocols.http import HttpTarget
-from infermeter.load.schedule import arrivals, split
-from infermeter.load.settings import LoadSettings
 from infermeter.results.record import LoadMetrics, LoadWindow, Sanity
 from infermeter.results.redact import redact_url
 from infermeter.results.store import ResultStore

@@ -1,6 +1,6 @@
 """Warm-up until steady state: the test that says when the latency of the last calls stopped drifting,
 and the stop rule around it (a minimum, a maximum). Pure functions of a latency sequence and its elapsed
-time, so they are tested on synthetic sequences without sleeping; load/inprocess.py drives them.
+time, so they are tested on synthetic sequences without sleeping; loadgen/inprocess.py drives them.
 
 What was taken from where:
 - pyperf (`_worker.py` calibrate_warmups / test_calibrate_warmups): split the latest values into two

@@ -123,7 +123,7 @@ class FakeHttpServer:
 
 
 def main() -> None:
-    """`python -m infermeter.load.fake_server --port N [--service-ms MS]`: serve until SIGTERM."""
+    """`python -m infermeter.loadgen.fake_server --port N [--service-ms MS]`: serve until SIGTERM."""
     import argparse
     import signal
 
