@@ -29,9 +29,10 @@ lines that make it.
 
 from __future__ import annotations
 
-import ast
 from collections import defaultdict
 from pathlib import Path
+
+from test_layout import import_statements
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "infermeter"
 OWN_NODE = ("servers", "common")  # a subpackage that is a node of its own, not collapsed into its parent
@@ -59,20 +60,13 @@ def is_module(name: str, src: Path = SRC) -> bool:
 
 def imports(source: str, module: str, is_package: bool, src: Path = SRC) -> list[tuple[int, str]]:
     """(line, module) of every infermeter module that `source` (module `module`) imports, at any depth."""
-    here = module.split(".") if is_package else module.split(".")[:-1]
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                package = ".".join(here[: len(here) - node.level + 1])
-                base = f"{package}.{node.module}" if node.module else package
-            else:
-                base = node.module or ""
-            for a in node.names:
-                sub = f"{base}.{a.name}"
-                found.append((node.lineno, sub if is_module(sub, src) else base))
+    for line, base, names in import_statements(source, module, is_package):
+        if not names:
+            found.append((line, base))
+        for name in names:
+            sub = f"{base}.{name}"
+            found.append((line, sub if is_module(sub, src) else base))
     return [(line, m) for line, m in found if m == "infermeter" or m.startswith("infermeter.")]
 
 

@@ -16,22 +16,30 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported_modules(source: str, module: str, is_package: bool = False) -> set[str]:
-    """Every module an `import` or `from ... import` in `source` (module `module`) names, at any depth
-    (imports inside functions too), relative ones resolved."""
+def import_statements(source: str, module: str, is_package: bool = False):
+    """(line, base module, names imported from it) of every `import` / `from ... import` in `source` (module
+    `module`), at any depth (imports inside functions too), relative ones resolved. A plain `import a.b`
+    gives (line, "a.b", [])."""
     here = module.split(".") if is_package else module.split(".")[:-1]
-    out: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
+            for a in node.names:
+                yield node.lineno, a.name, []
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 package = ".".join(here[: len(here) - node.level + 1])
                 base = f"{package}.{node.module}" if node.module else package
             else:
                 base = node.module or ""
-            out.add(base)
-            out |= {f"{base}.{a.name}" for a in node.names}
+            yield node.lineno, base, [a.name for a in node.names]
+
+
+def imported_modules(source: str, module: str, is_package: bool = False) -> set[str]:
+    """Every module an import in `source` names (and each `from` import's names as submodules)."""
+    out: set[str] = set()
+    for _, base, names in import_statements(source, module, is_package):
+        out.add(base)
+        out |= {f"{base}.{n}" for n in names}
     return out
 
 
