@@ -161,7 +161,7 @@ def quickstart(
     cache: Optional[Path] = typer.Option(None),
     force_suite: bool = typer.Option(False, "--force-suite", help="with --resume: go on although the suite differs"),
 ) -> None:
-    """ResNet-50 and BERT-base at batch 1 on every engine installed here (a few minutes on 2 cores), then the report."""
+    """ResNet-50 and a MiniLM sentiment model at batch 1 on every engine installed here (about 3 minutes on 2 cores), then the report."""
     from infermeter.cli.inputs import QuickstartInputs
 
     QuickstartInputs.of(out=out, cache=cache)
