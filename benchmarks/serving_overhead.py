@@ -98,12 +98,9 @@ def report(records: list[Any]) -> None:
 def paired(workload_name: str, spec: str, settings: dict[str, Any], pairs: int, seconds: float, out: Path,
            cache: Path | None) -> list[tuple[float, float]]:
     """(pipeline p50, client p50) per pair, in ms; see the module's docstring."""
-    import os
-
     from infermeter.export.artifacts import Exporter, default_cache_root
     from infermeter.loadgen.endpoint import LoadSettings, build_plans, measure_window
-    from infermeter.servers.common.serving_model import ServingConfig, ServingModel
-    from infermeter.servers.reference import time_pipeline
+    from infermeter.servers.reference import serving_model, time_pipeline
     from infermeter.servers.registry import adapter_for
     from infermeter.workloads.registry import get_workload
 
@@ -117,10 +114,7 @@ def paired(workload_name: str, spec: str, settings: dict[str, Any], pairs: int, 
     work = (out / f"paired-{entry['name']}").absolute()
     (work / "inprocess").mkdir(parents=True, exist_ok=True)
     adapter.serving_config(workload, exporter, work / "inprocess")
-    config = ServingConfig.read(work / "inprocess")
-    if config.threads:  # as the reference worker does (servers/reference.py measure_job)
-        os.environ["OMP_NUM_THREADS"] = str(config.threads)
-    model = ServingModel(config)
+    _, model, _ = serving_model(work / "inprocess")  # as the suite's reference worker builds it
     payloads = model.workload.payloads()
     load = LoadSettings(warmup_s=2, min_seconds=seconds, min_requests=20, repeats=pairs, timeout_s=60)
     got = []

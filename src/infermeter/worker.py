@@ -208,6 +208,9 @@ def main() -> None:
     # Workers live in their own session (the runner, not the terminal, decides when to stop them), so the
     # process-group kill of a run misses them: they go when the runner goes, however it goes.
     die_with_parent()
+    # Read (and cache) the machine's facts before any engine starts its threads: an OpenMP runtime told to
+    # bind (OMP_PROC_BIND) pins the main thread, and the CPU affinity read after that says 1 of 2.
+    machine.machine_info()
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # library chatter on stdout goes to the log, not into the protocol
     sys.stdout = sys.stderr

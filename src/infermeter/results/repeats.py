@@ -35,7 +35,7 @@ TREND_ALPHA = 0.05
 
 @dataclass(frozen=True)
 class Cause:
-    code: str  # stable name: warmup-not-steady, machine-busy, first-repeat-outlier, drift-across-repeats, unmeasured
+    code: str  # stable name: warmup-not-steady, machine-busy, every-cpu-busy, machine-slower, first-repeat-outlier, drift-across-repeats
     text: str  # what was measured (no ";": the warning's text splits its remedy at the first one)
     remedy: str  # "" when another cause's remedy covers it
 
@@ -124,8 +124,8 @@ def _every_cpu_busy(records: Sequence[EngineWindow]) -> Cause | None:
         return None
     cpus = machine.get("affinity_cpus") or machine.get("logical_cpus")
     if cpus and max(used) > 105 * cpus:  # type: ignore[type-var]
-        # The affinity was read after a thread library bound the reading thread (OMP_PROC_BIND): the
-        # process used more CPUs than that, so the machine's count is the bound.
+        # Records written before the worker read the affinity at its start: it was read after OpenMP
+        # bound the thread (OMP_PROC_BIND), and the process used more CPUs than it says.
         cpus = machine.get("logical_cpus")
     if not cpus or cpus < 2:
         return None

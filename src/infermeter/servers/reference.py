@@ -78,16 +78,22 @@ def time_pipeline(model: Any, payloads: list[bytes], batch_size: int, min_second
             **{f"{s}_ms": _summary(v) for s, v in times.items()}}
 
 
-def measure_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Run in the worker process: the `inprocess` block of a deployment."""
+def serving_model(serving_config: str | Path) -> tuple[Any, Any, float]:
+    """(config, ServingModel, seconds to build it) from a serving.json, with the thread setting the
+    adapter's server_env gives the server."""
     from infermeter.servers.common.serving_model import ServingConfig, ServingModel
 
-    config = ServingConfig.read(job["serving_config"])
-    if config.threads:  # what the adapter's server_env sets for the server
+    config = ServingConfig.read(serving_config)
+    if config.threads:
         os.environ["OMP_NUM_THREADS"] = str(config.threads)
     t = time.perf_counter()
     model = ServingModel(config)
-    load_s = time.perf_counter() - t
+    return config, model, time.perf_counter() - t
+
+
+def measure_job(job: dict[str, Any]) -> dict[str, Any]:
+    """Run in the worker process: the `inprocess` block of a deployment."""
+    config, model, load_s = serving_model(job["serving_config"])
     payloads = model.workload.payloads()
     batches = [time_pipeline(model, payloads, b, job["min_seconds"], job["min_calls"]) for b in job["batch_sizes"]]
     return {"status": "ok", "runtime": config.runtime, "threads": config.threads or None, "artifact": config.artifact,
