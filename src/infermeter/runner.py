@@ -61,10 +61,6 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
         try:
             if job["job"] == "prepare":
                 worker.prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), on_event)
-            elif job["job"] == "reference":
-                from infermeter.servers import reference
-
-                on_event({"type": "reference", "reference": reference.measure_job(job)})
             else:
                 worker.measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], on_event, job["cpu_watts_per_core"])
         except Exception as exc:
@@ -92,6 +88,93 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
             if proc.poll() is None:  # interrupted: stop the worker and whatever it started
                 os.killpg(proc.pid, 15)
                 proc.wait()
+
+
+class WorkerSession:
+    """A worker that keeps what it built between requests: a deployment's pipeline (servers/reference.py),
+    timed before its server starts and again between the server's windows. One request at a time; each
+    answer is a reference block, a failed one (with the cause and the log) where the worker could not
+    time it or died. Isolation "none" runs the pipeline in this process (harness tests)."""
+
+    def __init__(self, job: dict[str, Any], log_path: Path, isolation: Isolation) -> None:
+        self._log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._local: Any = None
+        self._failure: str | None = None
+        if isolation == "none":
+            from infermeter import worker
+            from infermeter.servers.reference import Pipeline
+
+            try:
+                self._local = Pipeline(job)
+            except Exception as exc:
+                self._failure = worker._describe(exc)
+            return
+        with os.fdopen(open_nofollow(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), "ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "infermeter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=log, env=_worker_env(), start_new_session=True,
+            )
+        self._send(job)
+        self._failure = self._failure or self._wait_for("ready").get("error")
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write((json.dumps(message) + "\n").encode())
+            self._proc.stdin.flush()
+        except OSError:  # the worker is gone; _wait_for says how
+            pass
+
+    def _wait_for(self, kind: str) -> dict[str, Any]:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            event = json.loads(line)
+            if event["type"] in (kind, "error"):
+                return event
+        code = self._proc.wait()
+        return {"type": "error", "error": f"worker process died (exit code {code})"}
+
+    def measure(self, request: dict[str, Any]) -> dict[str, Any]:
+        from infermeter.servers.reference import not_measured
+
+        if self._failure is not None:
+            return not_measured("failed", f"{self._failure}; see {self._log_path}")
+        if self._local is not None:
+            try:
+                return self._local.measure(request)
+            except Exception as exc:
+                from infermeter import worker
+
+                return not_measured("failed", worker._describe(exc))
+        self._send(request)
+        event = self._wait_for("reference")
+        if event["type"] == "error":
+            self._failure = event["error"]
+            return not_measured("failed", f"{self._failure}; see {self._log_path}")
+        return event["reference"]
+
+    def close(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        self._proc = None
+        try:
+            assert proc.stdin is not None
+            proc.stdin.close()  # the worker's end of the session
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        _stop_group(proc.pid)  # the worker and whatever it started
+
+    def __enter__(self) -> "WorkerSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _stop_group(pgid: int) -> None:
@@ -248,7 +331,7 @@ def _run_locked(suite: Suite, out: Path, store: ResultStore, resume: bool, cache
             serving = progress.add_task("serve", total=None, phase="")
             measured, skipped, failed = run_server_cells(
                 suite, out, store, run_id, finished, cache_root, lambda msg: progress.update(serving, phase=msg),
-                lambda job, log, on_event: run_job(job, log, on_event, isolation),
+                lambda job, log: WorkerSession(job, log, isolation),
             )
             summary.measured += measured
             summary.skipped += skipped

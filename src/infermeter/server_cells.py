@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from contextlib import closing
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -56,38 +57,55 @@ def _not_measured(cell: ServerCell, run_id: str, adapter: ServerAdapter | None, 
     return NotMeasured(kind="server", status=status, error=error, **_identity(cell, run_id, adapter), **common)
 
 
-def measure_deployment(run_job: reference.RunJob | None, section: OverheadSection, adapter: Any, workload: Any, exporter: Any,
-                       directory: Path, log_path: Path) -> dict[str, Any] | None:
-    """The `inprocess` block for one (workload, server entry), measured in a worker process before the
-    server starts; a block with status "not applicable" or "failed" (and why) where it cannot be; None
-    when the suite turned it off (or no worker runs here)."""
-    if run_job is None or not section.reference:
-        return None
+class DeploymentReference:
+    """The in-process reference of one deployment: `initial`, the block timed before the server starts
+    (every batch size it uses; None when the suite turned the reference off or no worker runs here), and,
+    while the worker session lives, `now()`: batch 1 timed again, for the windows at one user."""
+
+    def __init__(self, initial: dict[str, Any] | None, session: reference.Session | None = None,
+                 request: dict[str, Any] | None = None) -> None:
+        self.initial, self._session, self._request = initial, session, request or {}
+
+    @property
+    def pairs(self) -> bool:
+        return self._session is not None
+
+    def now(self) -> dict[str, Any]:
+        assert self._session is not None
+        return self._session.measure(self._request | {"batch_sizes": [1]})
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def start_reference(start_session: reference.StartSession | None, section: OverheadSection, adapter: Any, workload: Any,
+                    exporter: Any, directory: Path, log_path: Path) -> DeploymentReference:
+    """Build the deployment's pipeline in a worker and time it once, before the server starts. Where it
+    cannot be, `initial` says why ("not applicable" or "failed") and there is no session."""
+    if start_session is None or not section.reference:
+        return DeploymentReference(None)
     if adapter.runtime(workload.name) is None:
-        return reference.not_measured("not applicable", f"{adapter.name} runs the model itself (the client sends tensors); "
-                                      "there is no infermeter pipeline inside it to time in process")
+        return DeploymentReference(reference.not_measured(
+            "not applicable", f"{adapter.name} runs the model itself (the client sends tensors); there is no infermeter "
+            "pipeline inside it to time in process"))
     if getattr(workload, "members", None):
-        return reference.not_measured("not applicable", "ensembles are not served through one ServingModel")
+        return DeploymentReference(reference.not_measured("not applicable", "ensembles are not served through one ServingModel"))
     directory.mkdir(parents=True, exist_ok=True)
     try:
         adapter.serving_config(workload, exporter, directory)
     except Exception as exc:  # the deployment itself will fail with this cause and say so
-        return reference.not_measured("failed", f"{type(exc).__name__}: {exc}")
+        return DeploymentReference(reference.not_measured("failed", f"{type(exc).__name__}: {exc}"))
     batch = adapter.settings.max_batch_size
-    job = {"job": reference.JOB, "serving_config": str(directory), "batch_sizes": [1] + ([batch] if batch > 1 else []),
-           "min_seconds": section.reference_seconds, "min_calls": section.reference_calls}
-    got: dict[str, Any] = {}
-
-    def on_event(ev: dict[str, Any]) -> None:
-        if ev["type"] == "reference":
-            got["block"] = ev["reference"]
-        elif ev["type"] == "error":
-            got["error"] = ev["error"]
-
-    run_job(job, log_path, on_event)
-    if "block" in got:
-        return got["block"]
-    return reference.not_measured("failed", got.get("error", "the reference worker ended without a result") + f"; see {log_path}")
+    request = {"batch_sizes": [1] + ([batch] if batch > 1 else []), "min_seconds": section.reference_seconds,
+               "min_calls": section.reference_calls}
+    session = start_session({"job": reference.JOB, "serving_config": str(directory)}, log_path)
+    initial = session.measure(request)
+    if initial.get("status") != "ok":
+        session.close()
+        return DeploymentReference(initial)
+    return DeploymentReference(initial, session, request)
 
 
 def assess_window(metrics: LoadMetrics | None, measured: bool, inprocess: Mapping[str, Any] | None, settings: Any,
@@ -105,19 +123,27 @@ def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
     cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE, budgets: OverheadSection | None = None,
+    ref: DeploymentReference | None = None,
 ) -> None:
     """Every load point `repeats` times. If the server dies, or stops answering, mid-run, the window says
-    so and every load point not yet measured is recorded as failed with that cause; the run goes on."""
+    so and every load point not yet measured is recorded as failed with that cause; the run goes on.
+
+    A window at one user (the ones the overhead check judges) is set beside its own reference: the
+    pipeline timed in process just before and just after it, with the server up (reference.bracket);
+    windows at more users carry the reference timed before the server started."""
+    ref = ref or DeploymentReference(common.get("inprocess"))
     for i, cell in enumerate(cells):
         settings = _settings(cell)
+        paired = ref.pairs and cell.users == 1
+        if paired:
+            on_progress(f"{cell.workload} on {cell.server_label}: timing its pipeline in process")
+            before = ref.now()
         for rep in range(settings.repeats):
             point = f"users {cell.users}" if cell.users is not None else f"rate {cell.rate}/s"
             on_progress(f"{cell.workload} on {cell.server_label}: {point}, repeat {rep + 1}/{settings.repeats}")
-            collected = server_window(deployment.process.tree, lambda: adapter.server_metrics(deployment), cpu_watts_per_core).start()
-            metrics, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep))
-            collected.stop()
-            if metrics:  # the server's CPU, memory, own counters and energy per request; the machine's CPU and speed
-                metrics = LoadMetrics.model_validate(metrics.model_dump() | collected.fields(metrics.throughput_rps))
+            # With the server's CPU, memory, own counters and energy per request; the machine's CPU and speed.
+            collected = server_window(deployment.process.tree, lambda: adapter.server_metrics(deployment), cpu_watts_per_core)
+            metrics, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep), collected)
             warnings += answer_warnings(common.get("answers") or {})
             gone = _server_gone(deployment, metrics)
             if gone:
@@ -125,14 +151,18 @@ def measure_server(
             record_cost = None
             if cost is not None and cost.price_per_hour is not None and metrics:
                 record_cost = Cost(**cost_record(cost.price_per_hour, cost.currency, metrics.throughput_rps))
+            inprocess = ref.initial
+            if paired and not gone:
+                after = ref.now()
+                inprocess, before = reference.bracket(before, after), after
             fields = window_fields(rep, settings.repeats, metrics, failure, warnings, cell.users)
-            assessed = assess_window(metrics, failure is None, common.get("inprocess"), adapter.settings, cell.users, budgets)
+            assessed = assess_window(metrics, failure is None, inprocess, adapter.settings, cell.users, budgets)
             if assessed.check is not None:
                 fields["sanity"] = Sanity(**verdict([c.model_dump() for c in fields["sanity"].checks] + [assessed.check]))
             if assessed.warning is not None:
                 fields["warnings"].append(assessed.warning)
-            store.append(ServerWindow(**_identity(cell, run_id, adapter), **common, **fields, cost=record_cost,
-                                      decomposition=assessed.decomposition))
+            store.append(ServerWindow(**_identity(cell, run_id, adapter), **(common | {"inprocess": inprocess}), **fields,
+                                      cost=record_cost, decomposition=assessed.decomposition))
             if gone:
                 cause = f"not measured: during an earlier window ({point}, repeat {rep + 1}) {gone}"
                 for later in cells[i + 1:]:
@@ -175,7 +205,7 @@ def cells_failed(store: ResultStore, cells: list[ServerCell]) -> int:
 
 def run_server_cells(
     suite: Suite, out: Path, store: ResultStore, run_id: str, finished: set[str], cache_root: Path,
-    on_progress: Callable[[str], None], run_job: reference.RunJob | None = None,
+    on_progress: Callable[[str], None], start_session: reference.StartSession | None = None,
 ) -> tuple[int, int, int]:
     """Returns (measured, skipped, failed) cell counts."""
     measured = skipped = failed = 0
@@ -203,24 +233,25 @@ def run_server_cells(
             workload = get_workload(wname, suite.seed)
             exporter = Exporter(workload, cache_root)
             on_progress(f"{wname} on {entry.name}: timing its pipeline in process")
-            inprocess = measure_deployment(run_job, suite.overhead, adapter, workload, exporter, workdir / "inprocess",
-                                           out / "logs" / f"reference-{workdir.name}.log")
-            deployment = adapter.deploy(workload, exporter, workdir)
-            with deployment.process as proc:
-                adapter.on_ready(deployment)
-                on_progress(f"{wname} on {entry.name}: checking answers")
-                common = {
-                    "answers": check_answers(deployment, exporter),
-                    "workload": workload.record(),
-                    "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
-                    | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
-                    "inprocess": inprocess,
-                }
-                measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
-                               suite.energy.cpu_watts_per_core, suite.overhead)
-                bad = cells_failed(store, todo)
-                measured += len(todo) - bad
-                failed += bad
+            ref = start_reference(start_session, suite.overhead, adapter, workload, exporter, workdir / "inprocess",
+                                  out / "logs" / f"reference-{workdir.name}.log")
+            with closing(ref):  # the reference's worker lives as long as the server
+                deployment = adapter.deploy(workload, exporter, workdir)
+                with deployment.process as proc:
+                    adapter.on_ready(deployment)
+                    on_progress(f"{wname} on {entry.name}: checking answers")
+                    common = {
+                        "answers": check_answers(deployment, exporter),
+                        "workload": workload.record(),
+                        "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
+                        | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
+                        "inprocess": ref.initial,
+                    }
+                    measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
+                                   suite.energy.cpu_watts_per_core, suite.overhead, ref)
+                    bad = cells_failed(store, todo)
+                    measured += len(todo) - bad
+                    failed += bad
         except InfermeterError as exc:
             for c in todo:
                 store.append(_not_measured(c, run_id, adapter, "failed", str(exc)))

@@ -203,8 +203,25 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
             shutil.rmtree(cache_dir, ignore_errors=True)
 
 
+def serve_references(job: dict[str, Any], requests: Any, emit: Emit) -> None:
+    """A session: build the deployment's pipeline once, then time it for each request line until the
+    runner closes the pipe (servers/reference.py says why the pipeline is timed more than once)."""
+    from infermeter.servers import reference
+
+    pipeline = reference.Pipeline(job)
+    emit({"type": "ready"})
+    for line in requests:
+        try:
+            block = pipeline.measure(json.loads(line))
+        except Exception as exc:  # this timing failed; the next may not, and the session goes on
+            traceback.print_exc()
+            block = reference.not_measured("failed", _describe(exc))
+        emit({"type": "reference", "reference": block})
+
+
 def main() -> None:
-    """`python -m infermeter.worker` with one JSON job on stdin."""
+    """`python -m infermeter.worker` with one JSON job on the first line of stdin (a reference session reads
+    its requests from the lines after it)."""
     # Workers live in their own session (the runner, not the terminal, decides when to stop them), so the
     # process-group kill of a run misses them: they go when the runner goes, however it goes.
     die_with_parent()
@@ -219,14 +236,12 @@ def main() -> None:
         proto.write(json.dumps(event, default=str) + "\n")
         proto.flush()
 
-    job = json.loads(sys.stdin.read())
+    job = json.loads(sys.stdin.readline())
     try:
         if job["job"] == "prepare":
             prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), emit)
         elif job["job"] == "reference":
-            from infermeter.servers import reference
-
-            emit({"type": "reference", "reference": reference.measure_job(job)})
+            serve_references(job, sys.stdin, emit)
         else:
             measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], emit,
                          job.get("cpu_watts_per_core", DEFAULT_CPU_WATTS_PER_CORE))

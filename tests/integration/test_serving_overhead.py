@@ -1,6 +1,7 @@
 """The serving-overhead check on a real server: sentiment-minilm (ONNX Runtime inside) on LitServe at one
-user. Every window carries the in-process reference of the server's own pipeline and the decomposition;
-the check must pass. It failed while text workloads built a BERT tokenizer for every request (30-70 ms
+user. Every window carries the in-process reference of the server's own pipeline, timed just before and
+after it, and the decomposition; the check must pass (with one reference taken before the server
+started, a window here once came out 5.3 ms beyond it, over the 5 ms budget, against +1.7 ms paired). It failed while text workloads built a BERT tokenizer for every request (30-70 ms
 of pre-processing per request in process here, flagged "something is built per request")."""
 
 import json
@@ -32,9 +33,11 @@ def test_sentiment_on_litserve_spends_little_beyond_the_model(tmp_path, cache_ro
     assert len(recs) == 2
     for rec in recs:
         assert rec["status"] == "ok", rec.get("error")
+        # Each window's reference: the pipeline timed just before and just after it, with the server up.
         ref = rec["inprocess"]
         assert ref["status"] == "ok" and ref["runtime"] == "onnxruntime" and ref["threads"] == 2
-        assert [b["batch_size"] for b in ref["batches"]] == [1] and ref["batches"][0]["calls"] >= 20
+        assert ref["pairing"] == "bracketed"
+        assert [b["batch_size"] for b in ref["batches"]] == [1] and ref["batches"][0]["calls"] >= 40
         d = rec["decomposition"]
         assert d["client_p50_ms"] == rec["metrics"]["latency_ms"]["p50"]
         assert d["model_ms"] > 0 and d["pipeline_ms"] >= d["model_ms"]

@@ -117,3 +117,20 @@ def test_closed_loop_throughput_is_right_when_latency_exceeds_the_window():
         m = merge([run_plan(plan(srv.url, users=10, warmup_s=0.2, min_seconds=2.0, min_requests=10))])
     assert m["throughput_rps"] == pytest.approx(20, rel=0.15)
     assert m["latency_ms"]["p50"] == pytest.approx(500, rel=0.2)  # Little's law: 10 users / 20 per s
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_servers_counters_cover_the_recorded_requests_not_the_warm_up(processes):
+    """The window's counters are read when the generator's recorded part begins: read before a warm-up, a
+    server's counters took the warm-up's requests in (MLServer: 243 counted for the client's 193)."""
+    from infermeter.collectors.window import ServerCounters, Window
+    from infermeter.loadgen.endpoint import measure_window
+
+    with FakeHttpServer(FakeServerConfig(service_ms=5)) as srv:
+        plans = [plan(srv.url, warmup_s=0.5, min_seconds=0.5) for _ in range(processes)]
+        collected = Window([ServerCounters(lambda: {"requests_total": srv.requests})])
+        metrics, failure, _ = measure_window(plans, collected)
+    assert failure is None and metrics.requests > 40
+    # Each user's request in flight at either edge may fall on the other side of a reading.
+    assert abs(metrics.server_requests - metrics.requests) <= 2 * processes, (metrics.server_requests, metrics.requests)
+    assert 0.45 <= metrics.window_s <= 0.8

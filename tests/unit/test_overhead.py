@@ -182,39 +182,85 @@ class StubWorkload:
     name = "w"
 
 
-def test_the_reference_job_asks_for_batch_1_and_the_servers_batch_size(tmp_path):
+class StubSession:
+    """A reference worker: answers each request with the next block of `blocks`, recording the request."""
+
+    def __init__(self, blocks):
+        self.blocks, self.requests, self.closed = list(blocks), [], False
+
+    def measure(self, request):
+        self.requests.append(request)
+        return self.blocks.pop(0)
+
+    def close(self):
+        self.closed = True
+
+
+def test_the_reference_asks_for_batch_1_and_the_servers_batch_size_then_batch_1_on_demand(tmp_path):
     from infermeter.config import OverheadSection
-    from infermeter.server_cells import measure_deployment
+    from infermeter.server_cells import start_reference
 
-    jobs = []
+    jobs, session = [], StubSession([{"status": "ok", "batches": []}, {"status": "ok", "batches": ["now"]}])
 
-    def run_job(job, log, on_event):
-        jobs.append(job)
-        on_event({"type": "phase", "phase": "x"})
-        on_event({"type": "reference", "reference": {"status": "ok", "batches": []}})
+    def start(job, log):
+        jobs.append((job, log))
+        return session
 
     adapter = StubAdapter("onnxruntime", max_batch_size=4)
-    block = measure_deployment(run_job, OverheadSection(reference_seconds=1.5, reference_calls=30), adapter, StubWorkload(), None,
-                               tmp_path / "ref", tmp_path / "ref.log")
-    assert block == {"status": "ok", "batches": []}
+    ref = start_reference(start, OverheadSection(reference_seconds=1.5, reference_calls=30), adapter, StubWorkload(), None,
+                          tmp_path / "ref", tmp_path / "ref.log")
+    assert ref.initial == {"status": "ok", "batches": []} and ref.pairs
     assert adapter.written == [tmp_path / "ref"]
-    assert jobs == [{"job": "reference", "serving_config": str(tmp_path / "ref"), "batch_sizes": [1, 4],
-                     "min_seconds": 1.5, "min_calls": 30}]
+    assert jobs == [({"job": "reference", "serving_config": str(tmp_path / "ref")}, tmp_path / "ref.log")]
+    assert session.requests == [{"batch_sizes": [1, 4], "min_seconds": 1.5, "min_calls": 30}]
+    assert ref.now() == {"status": "ok", "batches": ["now"]}
+    assert session.requests[-1] == {"batch_sizes": [1], "min_seconds": 1.5, "min_calls": 30}
+    ref.close()
+    assert session.closed
 
 
 def test_no_reference_where_the_framework_runs_its_own_model_or_the_suite_says_no(tmp_path):
     from infermeter.config import OverheadSection
-    from infermeter.server_cells import measure_deployment
+    from infermeter.server_cells import start_reference
 
-    def run_job(job, log, on_event):
-        on_event({"type": "error", "error": "ValueError: boom"})
+    sessions = []
+
+    def start(job, log):
+        sessions.append(StubSession([{"status": "failed", "error": "ValueError: boom; see ref.log"}]))
+        return sessions[-1]
 
     args = (StubWorkload(), None, tmp_path / "ref", tmp_path / "ref.log")
-    assert measure_deployment(run_job, OverheadSection(), StubAdapter(None), *args)["status"] == "not applicable"
-    assert measure_deployment(run_job, OverheadSection(reference=False), StubAdapter("sklearn"), *args) is None
-    assert measure_deployment(None, OverheadSection(), StubAdapter("sklearn"), *args) is None
-    failed = measure_deployment(run_job, OverheadSection(), StubAdapter("sklearn"), *args)
-    assert failed["status"] == "failed" and "ValueError: boom" in failed["error"] and "ref.log" in failed["error"]
+    assert start_reference(start, OverheadSection(), StubAdapter(None), *args).initial["status"] == "not applicable"
+    assert start_reference(start, OverheadSection(reference=False), StubAdapter("sklearn"), *args).initial is None
+    assert start_reference(None, OverheadSection(), StubAdapter("sklearn"), *args).initial is None
+    assert not sessions
+    failed = start_reference(start, OverheadSection(), StubAdapter("sklearn"), *args)
+    assert failed.initial["status"] == "failed" and "ValueError: boom" in failed.initial["error"]
+    assert not failed.pairs and sessions[0].closed  # a worker that cannot time the pipeline is not kept
+
+
+def test_a_window_is_set_beside_the_mean_of_the_references_around_it():
+    """ABA: a machine whose speed drifts linearly between two references is cancelled out."""
+    from infermeter.servers.reference import bracket
+
+    def block(p50, floor, probe, other):
+        stage = {"p50": p50, "p90": p50 + 1, "mean": p50, "min": floor}
+        entry = {"batch_size": 1, "calls": 10, "warmup_calls": 5, "window_s": 2.0, "capped": False,
+                 "other_cpu_percent": other, "speed_probe_ms": probe,
+                 **{f"{s}_ms": stage for s in ("decode", "model", "postprocess", "pre_post", "pipeline")}}
+        return {"status": "ok", "runtime": "onnxruntime", "batches": [entry]}
+
+    both = bracket(block(10.0, 9.0, 0.70, 5.0), block(14.0, 8.5, 0.80, 30.0))
+    [b] = both["batches"]
+    assert both["pairing"] == "bracketed" and b["calls"] == 20 and b["window_s"] == 4.0
+    assert b["pipeline_ms"]["p50"] == 12.0 and b["pipeline_ms"]["min"] == 8.5
+    assert b["speed_probe_ms"] == pytest.approx(0.75) and b["other_cpu_percent"] == 30.0
+    d = decompose(window(15.0, 11.0), both)
+    assert d["serving_ms"] == 3.0 and d["serving_floor_ms"] == 2.5
+    failed = {"status": "failed", "error": "worker died"}
+    assert bracket(failed, block(14.0, 8.5, 0.8, 0.0))["pairing"] == "after"
+    assert bracket(block(10.0, 9.0, 0.7, 0.0), failed)["pairing"] == "before"
+    assert bracket(failed, failed) is failed
 
 
 def test_a_machine_that_changed_speed_since_the_reference_is_not_blamed_on_the_server():
@@ -231,3 +277,63 @@ def test_a_machine_that_changed_speed_since_the_reference_is_not_blamed_on_the_s
     same = window(q["p50"] + 30, q["min"] + 30) | {"speed_probe_ms": 0.71}
     check = overhead_check(decompose(same, ref), users=1)
     assert not check["ok"] and "serving not judged" not in check["detail"]
+
+
+def test_each_window_at_one_user_is_set_beside_references_timed_just_before_and_after_it(tmp_path, monkeypatch):
+    """Windows at one user (the ones the check judges) get their own bracketed reference, timed between
+    windows with the server up; other load points keep the one timed before the server started."""
+    from types import SimpleNamespace
+
+    from infermeter import server_cells
+    from infermeter.results.record import LoadMetrics
+    from infermeter.results.store import ResultStore
+    from infermeter.server_cells import DeploymentReference, measure_server
+
+    events = []
+
+    def ref_block(p50):
+        block = reference(SleepyPipeline(decode_s=0.0, model_s=0.0))
+        block["batches"][0]["pipeline_ms"] = {"p50": p50, "p90": p50, "mean": p50, "min": p50 - 1}
+        return block
+
+    class Session(StubSession):
+        def measure(self, request):
+            events.append("reference")
+            return super().measure(request)
+
+    class Window:
+        def start(self):
+            return self
+
+        def stop(self):
+            pass
+
+        def fields(self, throughput):
+            return {}
+
+    def one_window(plans, collected=None):
+        events.append("window")
+        return LoadMetrics(latency_ms={"p50": 20.0, "mean": 20.0, "min": 18.0}, requests=100, ok=100), None, []
+
+    monkeypatch.setattr(server_cells, "build_plans", lambda *a: [])
+    monkeypatch.setattr(server_cells, "measure_window", one_window)
+    monkeypatch.setattr(server_cells, "server_window", lambda *a, **k: Window())
+    suite = parse_suite({"name": "t", "workloads": ["malware-gbt"], "servers": ["litserve"],
+                         "load": {"users": [1, 4], "repeats": 2, "min_requests": 5}})
+    [(_, entry, cells)] = server_cells.plan_servers(suite)
+    adapter = server_cells.adapter_for(entry.name, entry.settings)
+    initial = ref_block(30.0)
+    session = Session([ref_block(10.0), ref_block(14.0), ref_block(12.0)])
+    ref = DeploymentReference(initial, session, {"batch_sizes": [1, 4], "min_seconds": 1.0, "min_calls": 5})
+    process = SimpleNamespace(tree=lambda: [], exit_code=lambda: None, log_path=tmp_path / "log")
+    store = ResultStore(tmp_path / "out")
+    store.create()
+    measure_server(adapter, SimpleNamespace(process=process, target=None), cells, "run", store, lambda _: None,
+                   {"inprocess": initial}, ref=ref)
+    assert events == ["reference", "window", "reference", "window", "reference", "window", "window"]
+    assert [r["batch_sizes"] for r in session.requests] == [[1], [1], [1]]
+    recs = store.read()
+    one = [r for r in recs if r.cell["users"] == 1]
+    assert [r.inprocess["pairing"] for r in one] == ["bracketed", "bracketed"]
+    assert [r.decomposition["serving_ms"] for r in one] == [8.0, 7.0]  # 20 - mean(10, 14), 20 - mean(14, 12)
+    assert all(r.inprocess is initial or r.inprocess == initial for r in recs if r.cell["users"] == 4)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from infermeter.collectors import machine
-from infermeter.collectors.window import endpoint_window
+from infermeter.collectors.window import Window, endpoint_window
 from infermeter.errors import ConfigError
-from infermeter.loadgen.generator import GeneratorFailedError, LoadPlan, generator_warnings, merge, run_processes, window_failure
+from infermeter.loadgen.generator import (GeneratorFailedError, LoadPlan, generator_warnings, measured_from, merge, run_processes,
+                                          scheduled, window_failure)
 from infermeter.loadgen.schedule import arrivals, split
 from infermeter.loadgen.settings import LoadSettings
 from infermeter.protocols.http import HttpTarget
@@ -76,15 +77,25 @@ def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: fl
     return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, procs)]
 
 
-def measure_window(plans: list[LoadPlan]) -> tuple[LoadMetrics | None, str | None, list[RecordWarning]]:
+def measure_window(plans: list[LoadPlan], collected: Window | None = None) -> tuple[LoadMetrics | None, str | None, list[RecordWarning]]:
     """One window: (merged metrics, why it is not usable or None, the generator's self-check warnings).
     A generator process that died makes a failed window with its cause (and no metrics), not a crash of
-    the run."""
+    the run. `collected` (collectors/window.py) is opened so that its counters cover the recorded part
+    (after the warm-up) and closed at the end; with metrics, its fields are in them."""
+    plans = scheduled(plans)
+    if collected is not None:
+        collected.start_at(measured_from(plans))
     try:
         merged = merge(run_processes(plans))
     except GeneratorFailedError as exc:
         return None, str(exc), []
-    return LoadMetrics(**merged), window_failure(merged), generator_warnings(merged)
+    finally:
+        if collected is not None:
+            collected.stop()
+    metrics = LoadMetrics(**merged)
+    if collected is not None:
+        metrics = LoadMetrics.model_validate(metrics.model_dump() | collected.fields(metrics.throughput_rps))
+    return metrics, window_failure(merged), generator_warnings(merged)
 
 
 def window_fields(repeat: int, repeats: int, metrics: LoadMetrics | None, failure: str | None,
@@ -156,11 +167,8 @@ def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSetti
         for rep in range(settings.repeats):
             if on_progress:
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
-            collected = endpoint_window().start()
-            metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep))
-            collected.stop()
-            if metrics:  # the target's processes are not ours: energy measured (RAPL) or n/a, never a guess
-                metrics = LoadMetrics.model_validate(metrics.model_dump() | collected.fields(metrics.throughput_rps))
+            # The target's processes are not ours: energy measured (RAPL) or n/a, never a guess.
+            metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep), endpoint_window())
             record = LoadWindow(
                 run_id=run_id, cell_id=cell_id, cell=cell, machine=machine.machine_info(), packages=machine.package_versions(),
                 **window_fields(rep, settings.repeats, metrics, failure, warnings, u),

@@ -14,7 +14,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -143,8 +143,7 @@ def _client(plan: LoadPlan) -> _HttpClient | _GrpcClient:
     return _GrpcClient(plan) if isinstance(plan.target, GrpcTarget) else _HttpClient(plan)
 
 
-async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
-    requests = plan.target.encode_all()
+async def _closed_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> float:
     clock = time.perf_counter_ns
     t_start = clock()
     measure_from = t_start + int(plan.warmup_s * 1e9)
@@ -179,8 +178,7 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder) -> float:
     return (state["last"] - measure_from) / 1e9
 
 
-async def _open_loop(plan: LoadPlan, rec: _Recorder) -> tuple[float, int]:
-    requests = plan.target.encode_all()
+async def _open_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> tuple[float, int]:
     clock = time.perf_counter_ns
     idle: list[_HttpClient | _GrpcClient] = []
     slots = asyncio.Semaphore(plan.max_connections)
@@ -241,6 +239,9 @@ def run_plan(plan: LoadPlan) -> LoadResult:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
+    # Encoded before the start time, so that the warm-up, and the measured part after it, begin when the
+    # plan says (the server's counters are read at that moment: measured_from).
+    requests = plan.target.encode_all()
     if plan.start_at:
         time.sleep(max(0.0, plan.start_at - time.time()))
     rec = _Recorder()
@@ -248,9 +249,9 @@ def run_plan(plan: LoadPlan) -> LoadResult:
     wall0 = time.perf_counter()
     unsent = 0
     if plan.mode == "closed":
-        window = runner(_closed_loop(plan, rec))
+        window = runner(_closed_loop(plan, rec, requests))
     else:
-        window, unsent = runner(_open_loop(plan, rec))
+        window, unsent = runner(_open_loop(plan, rec, requests))
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     lat = np.asarray(rec.latencies, dtype=np.int64)
@@ -281,9 +282,24 @@ class GeneratorFailedError(InfermeterError):
     exit_code = 5
 
 
+SPAWN_S = 1.5  # time for generator processes' interpreters to start
+
+
+def scheduled(plans: list[LoadPlan]) -> list[LoadPlan]:
+    """The plans with one start time (time.time()), leaving the processes time to start."""
+    start_at = time.time() + (SPAWN_S if len(plans) > 1 else 0.02)
+    return [replace(p, start_at=start_at) for p in plans]
+
+
+def measured_from(plans: list[LoadPlan]) -> float:
+    """When (time.time()) the recorded part of scheduled plans begins: after their warm-up."""
+    return plans[0].start_at + plans[0].warmup_s
+
+
 def run_processes(plans: list[LoadPlan]) -> list[LoadResult]:
-    """Run each plan in its own process (one plan: in this one). Processes start together. A process
-    that dies or overruns is found within a second or so, not at the end of a long timeout."""
+    """Run each plan in its own process (one plan: in this one). Processes start together, at their
+    start time where `scheduled` set one. A process that dies or overruns is found within a second or so,
+    not at the end of a long timeout."""
     if len(plans) == 1:
         return [run_plan(plans[0])]
     import multiprocessing as mp
@@ -291,10 +307,11 @@ def run_processes(plans: list[LoadPlan]) -> list[LoadResult]:
 
     ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
     results_q = ctx.Queue()
-    start_at = time.time() + 1.5  # time for the interpreters to start
+    if not plans[0].start_at:
+        plans = scheduled(plans)
     procs = []
     for p in plans:
-        proc = ctx.Process(target=_run_plan_in_child, args=(_with_start(p, start_at), results_q), daemon=True)
+        proc = ctx.Process(target=_run_plan_in_child, args=(p, results_q), daemon=True)
         proc.start()
         procs.append(proc)
     results: list[LoadResult] = []
@@ -329,12 +346,6 @@ def _check_alive(procs: list[Any], results_q: Any, deadline: float) -> None:
         )
     if time.monotonic() > deadline:
         raise GeneratorFailedError("the load generator processes did not finish their window in time", "lower --max-duration or the load")
-
-
-def _with_start(plan: LoadPlan, start_at: float) -> LoadPlan:
-    from dataclasses import replace
-
-    return replace(plan, start_at=start_at)
 
 
 def merge(results: list[LoadResult]) -> dict[str, Any]:
