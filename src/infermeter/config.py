@@ -152,12 +152,14 @@ class EnergySection(_Strict):
 
 
 class OverheadSection(_Strict):
-    """The serving-overhead check. Before each server starts, the very pipeline it runs (the workload's
-    decode, the engine, the postprocess; same runtime and threads) is timed in process on the same
-    payloads; every server window then says where its time went, and a window at 1 user whose time beyond
-    the model exceeds the budgets is flagged (see validity/overhead.py for the evidence behind them)."""
+    """The serving-overhead check. The very pipeline each server runs (the workload's decode, the engine,
+    the postprocess; same runtime and threads) is timed in process on the same payloads, before the
+    server starts and between its windows at 1 user; every server window then says where its time went,
+    and a window at 1 user whose time beyond the model exceeds the budgets is flagged (see
+    validity/overhead.py for the evidence behind them)."""
 
-    reference: bool = Field(True, description="time the server's pipeline in process before each deployment")
+    reference: bool = Field(True, description="time the server's pipeline in process, before each deployment and "
+                            "around each window at 1 user")
     reference_seconds: float = Field(2.0, gt=0, description="each in-process window lasts at least this long...")
     reference_calls: int = Field(20, ge=1, description="...and holds at least this many calls")
     serving_budget_ms: float = Field(SERVING_BUDGET_MS, ge=0, description="network + protocol + framework per request "

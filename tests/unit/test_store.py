@@ -79,3 +79,22 @@ def test_finished_cells_need_every_repeat_ok(tmp_path):
     for r in (rec("done", 0), rec("done", 1), rec("half", 0), rec("bad", 0, status="failed"), skip):
         store.append(r)
     assert store.finished_cells() == {"done"}
+
+
+def test_a_file_unchanged_since_the_last_read_is_not_parsed_again(tmp_path, monkeypatch):
+    """A resume read results.jsonl three or four times before measuring anything, and again after each
+    server; each read after the first now costs a stat, until the file changes."""
+    store = ResultStore(tmp_path)
+    store.create()
+    store.append(rec("a", 0))
+    store.append(rec("a", 1))
+    parsed = []
+    real = store._parse_line
+    monkeypatch.setattr(store, "_parse_line", lambda n, line: parsed.append(n) or real(n, line))
+    store.refuse_damage()
+    store.finished_cells()
+    assert [r.repeat for r in store.read()] == [0, 1]
+    assert parsed == [1, 2]
+    store.append(rec("b", 0))  # the file changed: read again, and the new record is there
+    assert [r.cell_id for r in store.read()] == ["a", "a", "b"]
+    assert parsed == [1, 2, 1, 2, 3]

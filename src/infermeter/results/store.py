@@ -160,6 +160,10 @@ class ResultStore:
         self.rejected: list[tuple[int, str]] = []  # (line number, why) of lines that are not records
         self._told: set[tuple[int, str]] = set()
         self._runs_of: dict[str, set[str]] | None = None  # cell_id -> run ids already in the file (for appends)
+        # The file's parsed lines, kept while its identity, size and mtime stay the same: a resume read it
+        # three or four times over (set-up, the damage check, finished cells, the first append), and once
+        # more after each server.
+        self._parsed: tuple[tuple[int, int, int], list[AnyRecord | None], list[tuple[int, str]]] | None = None
 
     def create(self) -> int:
         """Make OUT ready for appending; returns the bytes of torn last lines removed (0 normally)."""
@@ -247,12 +251,19 @@ class ResultStore:
         """Every record, migrated to the current schema and validated; superseded repeats left out unless
         asked for. Lines that are not records are skipped and listed in `self.rejected`."""
         self.rejected = []
-        if not self.jsonl.exists():
+        try:
+            st = self.jsonl.stat()
+        except FileNotFoundError:
             return []
-        parsed: list[AnyRecord | None] = []
-        with self.jsonl.open("rb") as f:
-            for n, line in enumerate(f, start=1):
-                parsed.append(self._parse_line(n, line))
+        signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._parsed is not None and self._parsed[0] == signature:
+            parsed, self.rejected = self._parsed[1], list(self._parsed[2])
+        else:
+            parsed = []
+            with self.jsonl.open("rb") as f:
+                for n, line in enumerate(f, start=1):
+                    parsed.append(self._parse_line(n, line))
+            self._parsed = (signature, parsed, list(self.rejected))
         for n, why in self.rejected:
             if (n, why) in self._told:
                 continue

@@ -1,8 +1,10 @@
 """Where a server's time goes, and whether the part beyond the model is plausible.
 
 Every server window is set beside the very pipeline the server runs (the workload's decode, the engine,
-the workload's postprocess: servers/common/serving_model.py), timed in process, at batch 1, on the same payloads,
-just before the server started (servers/reference.py). Per request:
+the workload's postprocess: servers/common/serving_model.py), timed in process, at batch 1, on the same
+payloads (servers/reference.py): a window at one user beside the mean of the timings just before and just
+after it, with the server up; windows at more users beside the timing before the server started. Per
+request:
 
     client latency = network + protocol    (client minus the framework's own reported time)
                    + framework             (reported time minus the in-process pipeline: its handler,
@@ -11,14 +13,15 @@ just before the server started (servers/reference.py). Per request:
                    + model                 (engine.predict, in process)
 
 Frameworks that report no time of their own (LitServe, MLflow...) leave network, protocol and framework
-as one figure ("serving"). The framework's counters are read before the load generator's warm-up, so
-its means cover the warm-up requests too (MLServer: 105 requests counted for 71 in the client's window);
-where the counts differ by more than 5% the split is kept but the check does not name a cause from it. The framework's figures are means (counter deltas), so the split that uses
-them is on means; the headline figures (serving, beyond the model) are on p50s, which a busy machine
-moves less. Each headline figure also has a floor, from the fastest requests and calls (client min
-minus pipeline min): on a machine shared with other work, the server's windows and the reference run at
-different moments, and contention lengthens whole windows (p50s 15 ms apart for one pipeline, runs
-seconds apart, here), while the fastest calls of each stay close to the machine's quiet speed.
+as one figure ("serving"). The framework's counters are read when the load generator's recorded part
+begins and when it ends (collectors/window.py), so they cover the client's requests (MLServer: 256
+counted for 256; read before the warm-up they counted 243 for 193); where the counts still differ by
+more than 5% the split is kept but the check does not name a cause from it. The framework's figures are
+means (counter deltas), so the split that uses them is on means; the headline figures (serving, beyond
+the model) are on p50s, which a busy machine moves less. Each headline figure also has a floor, from the
+fastest requests and calls (client min minus pipeline min): on a machine shared with other work,
+contention lengthens whole windows (p50s 15 ms apart for one pipeline, runs seconds apart, here), while
+the fastest calls of each stay close to the machine's quiet speed.
 
 The check (one request in flight, so queueing explains nothing) flags a window where a part of the time
 beyond the model exceeds its budget at the p50 and at the floor alike. The serving part is not judged
@@ -139,7 +142,7 @@ def _serving_cause(d: Mapping[str, Any]) -> str:
     if fw is None or net is None or not _same_requests(d):
         why = ("this framework reports no time of its own to split them" if fw is None else
                f"the framework's counters cover {d['framework_requests']:.0f} requests, the client's window "
-               f"{d['client_requests']:.0f} (warm-up included), so its figures do not split them")
+               f"{d['client_requests']:.0f}, so its figures do not split them")
         return (f"the server adds {d['serving_ms']:.1f} ms per request to the same pipeline run in process (network, protocol "
                 f"and framework together: {why})")
     if fw >= net:
