@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from infermeter import limits
 from infermeter.errors import ConfigError
 from infermeter.loadgen.settings import WindowSettings
+from infermeter.results.slo import SLO
 from infermeter.validity.overhead import PREPROCESS_BUDGET_MS, SERVING_BUDGET_MS
 
 ScenarioKind = Literal["single-stream", "offline", "concurrent"]
@@ -181,6 +182,9 @@ class Suite(_Strict):
     warmup: WarmupSettings = Field(default_factory=WarmupSettings)
     measure: MeasureSettings = Field(default_factory=MeasureSettings)
     threads: int | None = Field(None, ge=1, description="intra-op threads for every engine that does not set its own")
+    # Every window (engine cells and server load points) is judged against it: goodput and a verdict with
+    # its confidence (results/slo.py), e.g. slo: "p99<=100ms,errors<=1%". No part of any cell's identity.
+    slo: SLO | None = None
 
     @field_validator("threads")
     @classmethod

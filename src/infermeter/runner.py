@@ -62,7 +62,8 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
             if job["job"] == "prepare":
                 worker.prepare(job["workload"], job["formats"], job["seed"], Path(job["cache_root"]), on_event)
             else:
-                worker.measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], on_event, job["cpu_watts_per_core"])
+                worker.measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], on_event, job["cpu_watts_per_core"],
+                                    worker.job_slo(job))
         except Exception as exc:
             on_event({"type": "error", "error": worker._describe(exc), "error_type": type(exc).__name__})
         return
@@ -214,8 +215,9 @@ RUN_META = "run.json"  # the run's own metadata: the digest of the suite it meas
 
 def suite_digest(suite: Suite) -> str:
     """What identifies a suite: its settings after parsing (comments, order of keys and defaults spelt out
-    or not make no difference)."""
-    return hashlib.sha256(json.dumps(suite.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+    or not make no difference). A suite without an SLO keeps the digest it had before suites had one."""
+    fields = suite.model_dump(mode="json", exclude={"slo"} if suite.slo is None else set())
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
 def check_same_suite(out: Path, suite: Suite, force: bool) -> None:
@@ -317,7 +319,7 @@ def _run_locked(suite: Suite, out: Path, store: ResultStore, resume: bool, cache
                     state["error"] = ev["error"]
 
             job = {"job": "cell", "cell": cell.model_dump(), "cache_root": str(cache_root), "run_id": run_id,
-                   "cpu_watts_per_core": suite.energy.cpu_watts_per_core}
+                   "cpu_watts_per_core": suite.energy.cpu_watts_per_core, "slo": suite.slo.text if suite.slo else None}
             run_job(job, out / "logs" / f"cell-{cell.cell_id}.log", on_event, isolation)
             if state["error"]:
                 store.append(_status_record(cell, run_id, "failed", state["error"]))

@@ -24,6 +24,7 @@ from infermeter.export.artifacts import Exporter
 from infermeter.loadgen.endpoint import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.results.cost import cost_record
 from infermeter.results.record import Cost, LoadMetrics, NotMeasured, Sanity, ServerInfo, ServerWindow
+from infermeter.results.slo import SLO
 from infermeter.validity import overhead
 from infermeter.validity.sanity import verdict
 from infermeter.results.store import ResultStore
@@ -123,10 +124,11 @@ def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
     cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE, budgets: OverheadSection | None = None,
-    ref: DeploymentReference | None = None,
+    ref: DeploymentReference | None = None, slo: SLO | None = None,
 ) -> None:
-    """Every load point `repeats` times. If the server dies, or stops answering, mid-run, the window says
-    so and every load point not yet measured is recorded as failed with that cause; the run goes on.
+    """Every load point `repeats` times, each window judged against `slo` where one is set. If the server
+    dies, or stops answering, mid-run, the window says so and every load point not yet measured is
+    recorded as failed with that cause; the run goes on.
 
     A window at one user (the ones the overhead check judges) is set beside its own reference: the
     pipeline timed in process just before and just after it, with the server up (reference.bracket);
@@ -155,7 +157,7 @@ def measure_server(
             if paired and not gone:
                 after = ref.now()
                 inprocess, before = reference.bracket(before, after), after
-            fields = window_fields(rep, settings.repeats, metrics, failure, warnings, cell.users)
+            fields = window_fields(rep, settings.repeats, metrics, failure, warnings, cell.users, slo)
             assessed = assess_window(metrics, failure is None, inprocess, adapter.settings, cell.users, budgets)
             if assessed.check is not None:
                 fields["sanity"] = Sanity(**verdict([c.model_dump() for c in fields["sanity"].checks] + [assessed.check]))
@@ -248,7 +250,7 @@ def run_server_cells(
                         "inprocess": ref.initial,
                     }
                     measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
-                                   suite.energy.cpu_watts_per_core, suite.overhead, ref)
+                                   suite.energy.cpu_watts_per_core, suite.overhead, ref, suite.slo)
                     bad = cells_failed(store, todo)
                     measured += len(todo) - bad
                     failed += bad

@@ -27,6 +27,7 @@ from infermeter.lifeline import die_with_parent
 from infermeter.workloads.base import Workload
 from infermeter.results import histogram, stats
 from infermeter.results.record import EngineInfo, EngineMetrics, EngineWindow, Parity, Sanity, Warmup, to_dict
+from infermeter.results.slo import SLO, assess, parse_slo
 from infermeter.results.warnings import warning
 from infermeter.validity.sanity import engine_sanity
 
@@ -71,8 +72,15 @@ def make_engine(cls: type[Engine], settings: dict[str, Any], workload: Workload)
     return cls(cls.Settings(**settings))
 
 
-def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE) -> None:
-    """Load, check parity, warm up, then measure `repeats` windows, emitting a record after each."""
+def job_slo(job: dict[str, Any]) -> SLO | None:
+    """The suite's SLO a cell job carries (its text), or None."""
+    return parse_slo(job["slo"], "the suite's slo") if job.get("slo") else None
+
+
+def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE,
+                 slo: SLO | None = None) -> None:
+    """Load, check parity, warm up, then measure `repeats` windows, emitting a record after each (judged
+    against `slo` where one is set: per call, a batch of the cell's batch size)."""
     from infermeter.engines.base import LOAD_CACHE
     from infermeter.engines.registry import engine_class
     from infermeter.export.artifacts import Exporter
@@ -192,6 +200,7 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 repeats=m.repeats,
                 finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 metrics=metrics,
+                slo=assess(slo, metrics),
                 warnings=warnings,
                 sanity=Sanity(**engine_sanity(n, cell.concurrency, metrics.batches_per_s, metrics.latency_ms.get("mean"),
                                               metrics.other_cpu_percent, warmup.record())),
@@ -244,7 +253,7 @@ def main() -> None:
             serve_references(job, sys.stdin, emit)
         else:
             measure_cell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], emit,
-                         job.get("cpu_watts_per_core", DEFAULT_CPU_WATTS_PER_CORE))
+                         job.get("cpu_watts_per_core", DEFAULT_CPU_WATTS_PER_CORE), job_slo(job))
         emit({"type": "done"})
         code = 0
     except BaseException as exc:

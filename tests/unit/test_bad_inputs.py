@@ -145,6 +145,11 @@ ROWS: list[tuple[list, int, list[str], dict | None]] = [
     # --- quickstart
     (["quickstart", "--out", F(a_file)], 2, ["--out", "is a file"], None),
     (["quickstart", "--cache", F(a_file)], 2, ["--cache", "is a file"], None),
+    (["run", F(suite(FAKE + "slo: p99 < 100ms\n"))], 2, ["slo", "written with <="], None),
+    (["run", F(suite(FAKE + "slo: {percentile: 99}\n"))], 2, ["slo", "bound_ms"], None),
+    # --- load: SLO
+    (["load", "http://127.0.0.1:1/", "--users", "1", "--slo", "nonsense"], 2, ["--slo", "not a bound", "p99<=100ms"], None),
+    (["load", "http://127.0.0.1:1/", "--users", "1", "--slo", "p99<=100"], 2, ["--slo", "no unit"], None),
     # --- load: URLs
     (["load", "http://127.0.0.1:70000/", "--users", "1"], 2, ["URL", "70000", "1 to 65535"], None),
     (["load", "http://127.0.0.1:abc/", "--users", "1"], 2, ["URL", "abc", "1 to 65535"], None),

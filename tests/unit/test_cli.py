@@ -154,6 +154,31 @@ def test_load_command_measures_a_server_and_counts_failures(tmp_path):
     assert all(x["metrics"]["failure_rate"] == pytest.approx(0.1, abs=0.03) for x in recs)
 
 
+def test_load_with_an_slo_that_cannot_be_read_is_refused_before_any_load(tmp_path):
+    from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
+
+    with FakeHttpServer(FakeServerConfig(service_ms=2)) as srv:
+        r = cli("load", srv.url, "--users", "1", "--duration", "0.5", "--repeats", "1", "--slo", "nonsense", "--out", str(tmp_path / "o"))
+        sent = srv.requests
+    assert r.returncode == 2 and "Traceback" not in r.stderr + r.stdout
+    assert "--slo: 'nonsense' is not a bound" in r.stderr and "p99<=100ms" in r.stderr
+    assert sent == 0 and not (tmp_path / "o").exists()
+
+
+def test_load_with_an_slo_reports_goodput_and_the_verdict(tmp_path):
+    import json
+
+    from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
+
+    with FakeHttpServer(FakeServerConfig(service_ms=2)) as srv:
+        r = cli("load", srv.url, "--users", "1", "--duration", "0.5", "--min-requests", "50", "--repeats", "2", "--warmup", "0",
+                "--slo", "p50 <= 1 s", "--out", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    assert "goodput/s" in r.stdout and "pass" in r.stdout and "p50<=1s at 99% confidence" in r.stdout
+    recs = [json.loads(x) for x in (tmp_path / "o" / "results.jsonl").read_text().splitlines()]
+    assert len(recs) == 2 and all(x["slo"]["slo"] == "p50<=1s" and x["slo"]["verdict"] == "pass" for x in recs)
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_interrupting_a_load_test_keeps_results_and_exits_130(tmp_path, sig):
     import signal

@@ -199,6 +199,8 @@ def load(
     workers: Optional[int] = typer.Option(None, "--workers", hidden=True, help="old name of --generator-processes"),
     timeout: Optional[float] = typer.Option(None, help="seconds before a request counts as timed out", show_default=_shown("timeout_s")),
     seed: Optional[int] = typer.Option(None, help="seed of the open-loop schedule", show_default=_shown("seed")),
+    slo: Optional[str] = typer.Option(None, help="judge every window against this SLO, with goodput and a verdict at a stated "
+                                      "confidence: e.g. 'p99<=100ms', 'max<=250ms', 'p99.9<=1s,errors<=1%,confidence=95%'"),
     out: Path = typer.Option(Path("results/load"), "--out", "-o"),
     resume: bool = typer.Option(False),
     allow_remote: bool = typer.Option(False, help="allow a target that is not this machine"),
@@ -210,10 +212,12 @@ def load(
     from infermeter.loadgen.settings import cli_settings
     from infermeter.reports.console import show_failed_windows, show_load
     from infermeter.results.redact import redact_url
+    from infermeter.results.slo import parse_slo
     from infermeter.results.store import ResultStore
 
     inputs = LoadInputs.of(url=url, body=body, method=method or ("POST" if body else "GET"), headers=header, users=users,
                            rate=rate, arrival=arrival, out=out)
+    objective = parse_slo(slo, "--slo") if slo is not None else None
     typed = {}
     if workers is not None:  # the old spelling: "workers" is a server's model instances everywhere else
         if generator_processes is not None:
@@ -237,7 +241,7 @@ def load(
     probe(target)
     with err_console.status("load test") as status:
         run_load(target, out, settings, user_list, rate_list, resume=resume,
-                 on_progress=lambda msg: status.update(Text(f"load test: {msg}")))
+                 on_progress=lambda msg: status.update(Text(f"load test: {msg}")), slo=objective)
     store = ResultStore(out)
     records = store.read()
     show_load(screen, records, f"load test: {redact_url(url)}", out)

@@ -25,6 +25,7 @@ from infermeter.loadgen.settings import LoadSettings
 from infermeter.protocols.http import HttpTarget
 from infermeter.results.record import LoadMetrics, LoadWindow, Sanity
 from infermeter.results.redact import redact_url
+from infermeter.results.slo import SLO, assess
 from infermeter.results.store import ResultStore
 from infermeter.results.warnings import RecordWarning
 from infermeter.validity.sanity import load_sanity
@@ -99,10 +100,12 @@ def measure_window(plans: list[LoadPlan], collected: Window | None = None) -> tu
 
 
 def window_fields(repeat: int, repeats: int, metrics: LoadMetrics | None, failure: str | None,
-                  warnings: list[RecordWarning], users: int | None) -> dict[str, Any]:
+                  warnings: list[RecordWarning], users: int | None, slo: SLO | None = None) -> dict[str, Any]:
     """The part of a load window's record that one measured window fills in (load tests and server
-    cells alike): keyword arguments of LoadWindow / ServerWindow."""
+    cells alike): keyword arguments of LoadWindow / ServerWindow. With an SLO, the window's verdict and
+    goodput (results/slo.py)."""
     return dict(
+        slo=assess(slo, metrics),
         sanity=Sanity(**load_sanity(metrics.model_dump() if metrics else {}, users)),
         status="failed" if failure else "ok",
         error=failure,
@@ -139,16 +142,19 @@ def run_load(
     label: str = "",
     resume: bool = False,
     on_progress: Callable[[str], None] | None = None,
+    slo: SLO | None = None,
 ) -> list[LoadWindow]:
-    """Measure every point `repeats` times; returns the records (also appended to OUT)."""
+    """Measure every point `repeats` times; returns the records (also appended to OUT). With an SLO, each
+    window's record carries its verdict and goodput; the SLO is no part of a point's identity (cell_id)."""
     check_points(settings, users, rates)
     store = ResultStore(out)
     with store.lock():
-        return _run_load_locked(target, store, settings, users, rates, label, resume, on_progress)
+        return _run_load_locked(target, store, settings, users, rates, label, resume, on_progress, slo)
 
 
 def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSettings, users: list[int] | None,
-                     rates: list[float] | None, label: str, resume: bool, on_progress: Callable[[str], None] | None) -> list[LoadWindow]:
+                     rates: list[float] | None, label: str, resume: bool, on_progress: Callable[[str], None] | None,
+                     slo: SLO | None) -> list[LoadWindow]:
     out = store.out
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
@@ -171,7 +177,7 @@ def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSetti
             metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep), endpoint_window())
             record = LoadWindow(
                 run_id=run_id, cell_id=cell_id, cell=cell, machine=machine.machine_info(), packages=machine.package_versions(),
-                **window_fields(rep, settings.repeats, metrics, failure, warnings, u),
+                **window_fields(rep, settings.repeats, metrics, failure, warnings, u, slo),
             )
             store.append(record)
             records.append(record)

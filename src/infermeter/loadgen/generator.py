@@ -51,7 +51,7 @@ class LoadPlan:
 class LoadResult:
     """What one generator process measured; `merge` combines several."""
 
-    latency_hdr: str
+    latency_hdr: str  # every completed request, failed ones too
     lag_hdr: str | None
     outcomes: dict[str, int]
     window_s: float
@@ -60,6 +60,7 @@ class LoadResult:
     unsent: int = 0
     rss_mb: float = 0.0  # the generator process's resident memory at the end of its run
     errors: list[str] = field(default_factory=list)
+    failure_latency_hdr: str | None = None  # the failed requests alone (None: none failed)
 
     @property
     def completed(self) -> int:
@@ -77,6 +78,7 @@ def outcome_of(status: int) -> str:
 class _Recorder:
     def __init__(self) -> None:
         self.latencies: list[int] = []
+        self.failed_latencies: list[int] = []  # also in `latencies`: kept apart so goodput counts OK requests only
         self.lags: list[int] = []
         self.outcomes: Counter[str] = Counter()
         self.errors: list[str] = []
@@ -166,6 +168,8 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) ->
             if t1 >= measure_from and not state["stop"]:
                 rec.outcomes[kind] += 1
                 rec.latencies.append(t1 - t0)
+                if not is_success(kind):
+                    rec.failed_latencies.append(t1 - t0)
                 state["last"] = t1
                 n = len(rec.latencies)
                 if (t1 >= min_end and n >= plan.min_requests) or t1 >= max_end:
@@ -205,6 +209,8 @@ async def _open_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> t
         if record:
             rec.outcomes[kind] += 1
             rec.latencies.append(done - scheduled)  # from the scheduled time: no coordinated omission
+            if not is_success(kind):
+                rec.failed_latencies.append(done - scheduled)
             rec.lags.append(sent - scheduled)
             last_done[0] = max(last_done[0], done)
 
@@ -266,6 +272,8 @@ def run_plan(plan: LoadPlan) -> LoadResult:
         unsent=unsent,
         errors=rec.errors,
         rss_mb=rss_mb(),
+        failure_latency_hdr=histogram.encode(histogram.from_ns(np.asarray(rec.failed_latencies, dtype=np.int64)))
+        if rec.failed_latencies else None,
     )
 
 
@@ -352,6 +360,7 @@ def merge(results: list[LoadResult]) -> dict[str, Any]:
     """Combine processes: histograms merged, counts added, the window is the longest one."""
     lat = histogram.merge(r.latency_hdr for r in results)
     lags = [r.lag_hdr for r in results if r.lag_hdr]
+    failed_hdrs = [r.failure_latency_hdr for r in results if r.failure_latency_hdr]
     outcomes: Counter[str] = Counter()
     for r in results:
         outcomes.update(r.outcomes)
@@ -365,6 +374,7 @@ def merge(results: list[LoadResult]) -> dict[str, Any]:
     merged: dict[str, Any] = {
         "latency_ms": histogram.summary_ms(lat) if completed else {},
         "latency_hdr": histogram.encode(lat),
+        "failure_latency_hdr": histogram.encode(histogram.merge(failed_hdrs)) if failed_hdrs else None,
         "requests": completed,
         "ok": ok,
         "failures": failures,

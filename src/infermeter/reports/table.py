@@ -11,9 +11,9 @@ from typing import TypeVar
 
 from rich.table import Table
 
-from infermeter.reports.grid import Grid, to_rich
+from infermeter.reports.grid import Grid, Mark, to_rich
 from infermeter.results import stats
-from infermeter.results.summary import CellSummary, EngineCellSummary, LoadCellSummary
+from infermeter.results.summary import CellSummary, EngineCellSummary, LoadCellSummary, SloSummary
 
 S = TypeVar("S", bound=CellSummary)
 
@@ -54,6 +54,40 @@ def energy_cell(r: CellSummary) -> str:
     return fmt(e.mean, 3) + (" est" if r.energy_source == "estimate" else "")
 
 
+def slo_verdict(s: SloSummary) -> str:
+    """A cell's SLO verdict as a table shows it: "too few samples" says how many requests a verdict needs."""
+    if s.verdict == "too few samples":
+        needed = [c.needed for c in s.pooled.checks if c.verdict != "pass" and c.needed]
+        return f"too few (needs {max(needed)})" if needed else "too few"
+    return s.verdict
+
+
+_SLO_MARK = {"fail": "bad", "not proven": "warn", "too few samples": "warn"}
+
+
+def slo_columns(rows: Iterable[CellSummary]) -> bool:
+    """Whether a table of `rows` shows goodput and the SLO verdict: when some cell was judged against one."""
+    return any(r.slo is not None for r in rows)
+
+
+def slo_cells(r: CellSummary) -> tuple[list[str], Mark | None]:
+    """(goodput, verdict) cells of a row, and the verdict cell's mark."""
+    if r.slo is None:
+        return ["-", "-"], None
+    return [pm(r.slo.goodput, 1), slo_verdict(r.slo)], _SLO_MARK.get(r.slo.verdict)
+
+
+def slo_caption(rows: Iterable[CellSummary], per: str) -> str:
+    """What the goodput and SLO columns mean, for each SLO the rows were judged against."""
+    judged = {r.slo.slo: r.slo.pooled for r in rows if r.slo is not None}
+    if not judged:
+        return ""
+    stated = "; ".join(f"{text} at {100 * p.confidence:.4g}% confidence" for text, p in judged.items())
+    return (f" SLO {stated}: goodput = {per} that completed OK within the latency bound (mean over repeats); the verdict is "
+            "every window's requests pooled, a one-sided binomial bound on the share past each bound (MLPerf's early-stopping "
+            "rule): pass, fail, not proven, or too few requests for any verdict.")
+
+
 def measured(rows: Iterable[S]) -> list[S]:
     """The cells that have figures to show (an ok repeat, and latencies)."""
     return [r for r in rows if r.measured and r.latency is not None]
@@ -61,10 +95,12 @@ def measured(rows: Iterable[S]) -> list[S]:
 
 def engine_grid(rows: list[EngineCellSummary], title: str = "infermeter results") -> Grid:
     """Measured cells only; `not_measured` lists the others with their reasons."""
-    g = Grid(title, ["workload", "engine", "scenario", "batch", "conc", "p50 ms", "p99 ms", "samples/s", "load s", "1st inf s",
+    shown = measured(rows)
+    with_slo = slo_columns(shown)
+    g = Grid(title, ["workload", "engine", "scenario", "batch", "conc", "p50 ms", "p99 ms", "samples/s",
+                     *(["goodput/s", "SLO"] if with_slo else []), "load s", "1st inf s",
                      "peak MB", "CPU %", "J/1k inf", "agree / max|diff|", "sanity"], left=3)
     p99_floor = stats.min_samples_for(99)
-    shown = measured(rows)
     for r in shown:
         p = r.parity
         parity, marks = "-", {}
@@ -77,16 +113,21 @@ def engine_grid(rows: list[EngineCellSummary], title: str = "infermeter results"
         if r.sanity == "warn":
             marks[g.columns.index("sanity")] = "warn"
         p99 = ms(r.latency.p99) + ("*" if r.latency.count < p99_floor else "")
+        judged: list[str] = []
+        if with_slo:
+            judged, mark = slo_cells(r)
+            if mark:
+                marks[g.columns.index("SLO")] = mark
         g.add([
             str(r.workload), r.engine, str(r.scenario), str(r.batch_size), str(r.concurrency),
-            pm(r.p50, ms_digits(r.p50.mean)), p99, pm(r.throughput, 1), fmt(r.load_s), fmt(r.first_inference_s),
+            pm(r.p50, ms_digits(r.p50.mean)), p99, pm(r.throughput, 1), *judged, fmt(r.load_s), fmt(r.first_inference_s),
             fmt(r.peak_rss_mb, 0), fmt(r.cpu.mean, 0), energy_cell(r), parity, r.sanity,
         ], marks)
     if any(r.latency is not None and r.latency.count < p99_floor for r in shown):
         g.caption = f"* p99 from fewer than {p99_floor} samples: a rough figure; raise min_iterations for a firm one. ± is a 95% interval over repeats."
     else:
         g.caption = "± is a 95% confidence interval over repeats."
-    g.caption += f" {ENERGY_NOTE}"
+    g.caption += slo_caption(shown, "calls/s") + f" {ENERGY_NOTE}"
     return g
 
 
@@ -113,7 +154,7 @@ SUMMARY_COLUMNS = [
     "merged_p50_ms", "merged_p90_ms", "merged_p99_ms", "merged_p99.9_ms", "merged_max_ms", "merged_count",
     "cpu_percent_mean", "load_s", "load_cached_s", "first_inference_s", "convert_s", "artifact_mb",
     "peak_rss_mb", "peak_rss_delta_mb", "energy_j_per_1000_mean", "energy_source", "parity_agreement", "parity_max_abs_diff",
-    "error", "warnings",
+    "slo", "slo_verdict", "goodput_per_s_mean", "error", "warnings",
 ]
 _AS_THEY_ARE = ("cell_id", "workload", "engine", "scenario", "batch_size", "concurrency", "status", "repeats", "error",
                 "load_s", "load_cached_s", "first_inference_s", "convert_s", "artifact_mb", "peak_rss_mb", "peak_rss_delta_mb",
@@ -133,6 +174,8 @@ def write_summary_csv(rows: list[EngineCellSummary], path: Path | str) -> None:
         for r in rows:
             out = {k: getattr(r, k) for k in _AS_THEY_ARE}
             out["warnings"] = " | ".join(x.text for x in r.warnings)
+            if r.slo is not None:
+                out.update(slo=r.slo.slo, slo_verdict=r.slo.verdict, goodput_per_s_mean=r.slo.goodput.mean)
             if r.measured:
                 for name, s in (("p50_ms", r.p50), ("samples_per_s", r.throughput)):
                     out.update({f"{name}_mean": s.mean, f"{name}_ci95": s.ci95, f"{name}_min": s.min, f"{name}_max": s.max})
@@ -157,8 +200,9 @@ def _rate(r: LoadCellSummary) -> str:
 
 def load_grid(rows: list[LoadCellSummary], title: str = "load test", server: bool = False) -> Grid:
     """Throughput, latency and failures per load point (servers: with their queue and inference time)."""
+    with_slo = slo_columns(rows)
     cols = ["target", "scenario", "users", "rate/s", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
-            "fail/s", "fail %", "outcomes", "gen CPU", "sanity"]
+            *(["goodput/s", "SLO"] if with_slo else []), "fail/s", "fail %", "outcomes", "gen CPU", "sanity"]
     if server:
         cols += ["queue ms", "infer ms"]
     g = Grid(title, cols, left=2)
@@ -170,12 +214,18 @@ def load_grid(rows: list[LoadCellSummary], title: str = "load test", server: boo
             continue
         outcomes = ", ".join(f"{k}: {v}" for k, v in sorted(r.outcomes.items()))
         extra = [fmt(r.queue_ms.mean), fmt(r.inference_ms.mean)] if server else []
+        marks: dict[int, Mark] = {cols.index("sanity"): "warn"} if r.sanity == "warn" else {}
+        judged: list[str] = []
+        if with_slo:
+            judged, mark = slo_cells(r)
+            if mark:
+                marks[cols.index("SLO")] = mark
         g.add([
-            *base, pm(r.throughput, 1), ms(lat.p50), ms(lat.p90), ms(lat.p99), ms(lat.max),
+            *base, pm(r.throughput, 1), ms(lat.p50), ms(lat.p90), ms(lat.p99), ms(lat.max), *judged,
             fmt(r.failures_per_s.mean), fmt(100 * r.failure_rate.mean, 1), outcomes[:60],
             "-" if r.generator_cpu is None else f"{r.generator_cpu:.0%}", r.sanity, *extra,
-        ], {cols.index("sanity"): "warn"} if r.sanity == "warn" else {})
-    g.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats"
+        ], marks)
+    g.caption = "latency percentiles from all repeats' merged histograms; ± is a 95% interval over repeats." + slo_caption(rows, "requests/s")
     return g
 
 

@@ -48,6 +48,24 @@ def merge(encoded: Iterable[str]) -> HdrHistogram:
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 
 
+def count_at_or_below(h: HdrHistogram, value_us: int) -> tuple[int, int]:
+    """(samples surely at or below `value_us`, the bound that count used). A bucket counts only when every
+    value it stands for is at or below `value_us`, so the bound used is the highest value of the last such
+    bucket: `value_us` itself where a bucket ends there, else up to one bucket width below it (3 significant
+    digits: within 0.1%, and exact to the microsecond below 2,048 us). Samples were rounded to the nearest
+    microsecond when recorded (from_ns)."""
+    value_us = min(max(int(value_us), 0), HIGHEST_US)
+    if h.get_highest_equivalent_value(value_us) == value_us:
+        edge = value_us
+    else:
+        edge = h.get_lowest_equivalent_value(value_us) - 1
+    idx, counts = _nonempty(h)
+    if not idx:
+        return 0, edge
+    lowest = np.array([h.get_value_from_index(i) for i in idx], dtype=np.int64)
+    return int(counts[lowest <= edge].sum()), edge
+
+
 def _nonempty(h: HdrHistogram) -> tuple[list[int], np.ndarray]:
     """Indices and counts of the non-empty buckets. hdrh's own percentile, mean and stddev walk all
     ~24,000 buckets in Python for every call (seconds for a report); this walks the few that hold values

@@ -6,7 +6,8 @@ Format history:
   generator died has `metrics: {}`; `superseded` does not exist (a cell interrupted and measured again by
   --resume kept its old repeats beside the new ones; the reader now marks them, see store.mark_superseded).
 - 2: warnings are data ({code, text, remedy, applies_to}); `superseded` on every record; NotMeasured
-  records are told apart from windows by having no `repeat`.
+  records are told apart from windows by having no `repeat`. Added since, optional (absent reads as None,
+  so no step): a window's `slo` block, and `metrics.failure_latency_hdr` on load windows.
 """
 
 from __future__ import annotations

@@ -118,6 +118,9 @@ class LoadMetrics(WindowMetrics):
     errors: list[str] = Field(default_factory=list)
     issue_lag_ms: dict[str, float] | None = None
     issue_lag_hdr: str | None = None
+    # latency_hdr holds every completed request, failed ones too; this holds the failed ones alone (None:
+    # none failed, or a record from before it was kept), so that goodput counts OK requests only.
+    failure_latency_hdr: str | None = None
     # server windows: the framework's own figures and its process tree
     server_requests: float | None = None
     queue_ms_mean: float | None = None
@@ -158,6 +161,45 @@ class ServerInfo(_Open):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+SloVerdict = Literal["pass", "fail", "not proven", "too few samples"]
+
+
+class SloCheck(_Strict):
+    """One bound of an SLO tested on a window (results/slo.py): of `requests`, `over` went past it (a
+    latency bound: over the bound, and where the SLO has no failure-rate bound, failed or never answered
+    too; a failure-rate bound: failed or never answered). `upper` and `lower` are one-sided binomial
+    (Clopper-Pearson) bounds on the fraction past it, at the confidence this bound is tested at; None where
+    the bound allows nothing past it (max, 0%), which is judged on the window's requests alone. `needed`:
+    the fewest requests with which `over` past it could pass (None: no number could)."""
+
+    bound: str  # "p99<=100ms", "errors<=1%"
+    allowed: float  # the fraction allowed past it: 1 - percentile/100, or the failure rate
+    requests: int  # n: the requests it was tested on
+    over: int
+    upper: float | None = None
+    lower: float | None = None
+    confidence: float | None = None  # what this bound was tested at (the SLO's, shared out over its bounds)
+    verdict: SloVerdict
+    needed: int | None = None
+
+
+class SloResult(_Strict):
+    """A window (or a cell's windows pooled) against the SLO it was measured under."""
+
+    slo: str  # as stated, in its canonical spelling (results/slo.py parses it back)
+    confidence: float  # of the verdict as a whole
+    verdict: SloVerdict
+    requests: int  # n: requests judged (completed, and scheduled but never answered)
+    good: int  # completed OK within the latency bound
+    over: int  # k of the latency bound (its check's `over`): answered OK but too late, and, without a failure-rate bound, failed too
+    failed: int  # failed, or never answered
+    goodput_rps: float | None = None  # good / window_s
+    bound_ms: float  # the latency bound as stated
+    bound_used_ms: float  # the bound the histogram count used (at most bound_ms, within its resolution)
+    window_s: float | None = None
+    checks: list[SloCheck] = Field(default_factory=list)
+
+
 class Cost(_Strict):
     price_per_hour: float
     currency: str
@@ -190,6 +232,7 @@ class _Window(_Record):
     repeat: int
     repeats: int
     sanity: Sanity | None = None
+    slo: SloResult | None = None  # the window against the SLO of its suite or command; None when none was set
 
 
 class EngineWindow(_Window):

@@ -45,6 +45,7 @@ CSV_COLUMNS = (
     + [f"latency_{k}_ms" for k in LATENCY_KEYS]
     + METRIC_KEYS
     + ["energy_source", "energy_j_per_inference", "energy_j_per_1000", "gpu"]
+    + ["slo", "slo_verdict", "goodput_rps"]
     + ["parity_max_abs_diff", "parity_agreement", "weights", "error", "warnings", "superseded"]
 )
 
@@ -84,6 +85,8 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
     gpu = energy.get("gpu") or {}
     row.update(energy_source=energy.get("source"), energy_j_per_inference=energy.get("joules_per_inference"),
                energy_j_per_1000=energy.get("joules_per_1000"), gpu=gpu.get("reason") or gpu.get("source"))
+    judged = record.get("slo") or {}
+    row.update(slo=judged.get("slo"), slo_verdict=judged.get("verdict"), goodput_rps=judged.get("goodput_rps"))
     row.update({f"latency_{k}_ms": lat.get(k) for k in LATENCY_KEYS})
     row.update({k: m.get(k) for k in METRIC_KEYS})
     return row

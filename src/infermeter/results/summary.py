@@ -11,7 +11,9 @@ The run's and the load test's tables, summary.csv, the report's tables and figur
 - the sanity verdict is the cell's windows' checks together; repeats that disagree are reported with the
   cause the records measured (results/repeats.py);
 - a server cell carries the median over its ok windows of each figure of the serving-overhead
-  decomposition (validity/overhead.py).
+  decomposition (validity/overhead.py);
+- a cell whose windows were judged against an SLO carries its goodput over repeats and the verdict of its
+  windows pooled (results/slo.py).
 Superseded repeats never count: the store leaves them out, and so does `as_records`.
 """
 
@@ -31,8 +33,9 @@ from infermeter.results import histogram, stats
 from infermeter.results.migrate import migrate
 from infermeter.results.redact import redact_text, redact_url
 from infermeter.results.record import (
-    AnyRecord, EngineWindow, LoadWindow, NotMeasured, Parity, ServerWindow, TargetKind, current, parse_record,
+    AnyRecord, EngineWindow, LoadWindow, NotMeasured, Parity, ServerWindow, SloResult, TargetKind, current, parse_record,
 )
+from infermeter.results.slo import pool
 from infermeter.results.warnings import RecordWarning, classify, warning
 from infermeter.results.repeats import explain as explain_disagreement
 
@@ -117,6 +120,35 @@ class Decomposition:
         return cls(windows=len(blocks), **medians)
 
 
+# -- SLO -------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SloSummary:
+    """A cell's windows against their SLO. Every measured window judged counts, failed ones too (a window
+    whose requests all failed is evidence against the SLO, not a repeat to leave out): goodput is a mean
+    over them, and `pooled` is their requests judged together (more requests, a firmer verdict)."""
+
+    slo: str
+    goodput: stats.RepeatStats  # requests/s (calls/s in process) that met the latency bound
+    pooled: SloResult
+    windows: int  # windows judged against this SLO
+    passed: int  # of them, windows that passed on their own
+
+    @property
+    def verdict(self) -> str:
+        return self.pooled.verdict
+
+    @classmethod
+    def of(cls, records: Iterable[AnyRecord]) -> SloSummary | None:
+        judged = [r.slo for r in records if not isinstance(r, NotMeasured) and r.slo is not None]
+        pooled = pool(judged)
+        if pooled is None:
+            return None
+        same = [j for j in judged if j.slo == pooled.slo]
+        return cls(slo=pooled.slo, goodput=stats.over_repeats([j.goodput_rps for j in same]), pooled=pooled,
+                   windows=len(same), passed=sum(j.verdict == "pass" for j in same))
+
+
 # -- summaries -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +173,7 @@ class CellSummary:
     energy_per_1000: stats.RepeatStats = NO_STATS
     energy_source: str = "n/a"
     throughput: stats.RepeatStats = NO_STATS  # samples/s in process, requests/s against a server
+    slo: SloSummary | None = None  # where the windows were judged against an SLO
 
     @property
     def measured(self) -> bool:
@@ -340,6 +373,7 @@ def _common(g: CellGroup, kind: TargetKind, label: str, workload: str | None) ->
     base: dict[str, Any] = dict(
         cell_id=g.cell_id, kind=kind, label=label, workload=workload, scenario=last.cell.get("scenario"),
         status="ok" if ok else last.status, error=last.error, repeats=len(ok), source=last.source, records=g.records,
+        slo=SloSummary.of(g.records),
     )
     if ok:
         merged = histogram.merge(w.metrics.latency_hdr for w in ok if w.metrics.latency_hdr)
