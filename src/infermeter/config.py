@@ -19,7 +19,7 @@ from infermeter.loadgen.settings import WindowSettings
 from infermeter.results.slo import SLO
 from infermeter.validity.overhead import PREPROCESS_BUDGET_MS, SERVING_BUDGET_MS
 
-ScenarioKind = Literal["single-stream", "offline", "concurrent"]
+ScenarioKind = Literal["single-stream", "offline", "concurrent", "open-loop"]
 
 
 class _Strict(BaseModel):
@@ -78,9 +78,24 @@ class EngineEntry(_Strict):
 
 
 class Scenario(_Strict):
+    """single-stream, offline (batch sweep) and concurrent (callers in a closed loop); open-loop: Poisson
+    arrivals at each of `rates` per second, served in order by `concurrency` callers (MLPerf's server
+    scenario, loadgen/openloop.py)."""
+
     kind: ScenarioKind = "single-stream"
     batch_sizes: list[int] = Field(default_factory=lambda: [1])
     concurrency: list[int] = Field(default_factory=lambda: [1])
+    rates: list[float] = Field(default_factory=list, description="open-loop: arrivals per second, one cell each")
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        if any(r <= 0 for r in v):
+            raise ValueError("rates must be > 0")
+        if v:
+            limits.check("rate", max(v))
+        limits.check("points", len(v), "open-loop rates")
+        return v
 
     @field_validator("batch_sizes", "concurrency")
     @classmethod
@@ -94,10 +109,16 @@ class Scenario(_Strict):
     def _shape(self) -> Scenario:
         if self.kind == "single-stream" and (self.concurrency != [1]):
             raise ValueError("single-stream means one caller: use kind 'concurrent' for concurrency > 1")
+        if self.kind == "open-loop" and not self.rates:
+            raise ValueError("open-loop needs rates (arrivals per second), e.g. rates: [5, 50]")
+        if self.kind != "open-loop" and self.rates:
+            raise ValueError(f"rates are for kind 'open-loop' (arrivals per second), not {self.kind!r}")
         return self
 
-    def points(self) -> list[tuple[int, int]]:
-        return [(b, c) for b in self.batch_sizes for c in self.concurrency]
+    def points(self) -> list[tuple[int, int, float | None]]:
+        """(batch size, callers, rate); rate None but for open-loop."""
+        rates: list[float | None] = list(self.rates) or [None]
+        return [(b, c, r) for b in self.batch_sizes for c in self.concurrency for r in rates]
 
 
 class ServerEntry(_Strict):
@@ -309,6 +330,7 @@ class Cell(_Strict):
     measure: MeasureSettings
     seed: int
     cached_load: bool
+    rate: float | None = None  # open-loop: arrivals per second
     skip_reason: str | None = None
 
     @property
@@ -318,6 +340,8 @@ class Cell(_Strict):
         for k in _WARMUP_KEYS_ADDED:
             if key["warmup"][k] == WarmupSettings.model_fields[k].default:
                 del key["warmup"][k]
+        if key["rate"] is None:
+            del key["rate"]
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -347,7 +371,7 @@ def plan(suite: Suite) -> list[Cell]:
                 settings["threads"] = suite.threads
             engine = cls(cls.Settings(**settings))
             for scenario in suite.scenarios:
-                for batch, conc in scenario.points():
+                for batch, conc, rate in scenario.points():
                     reason = None
                     missing = cls.missing()
                     if missing:
@@ -359,7 +383,7 @@ def plan(suite: Suite) -> list[Cell]:
                     cells.append(Cell(
                         workload=wname, engine=entry.name, engine_settings=settings, scenario=scenario.kind,
                         batch_size=batch, concurrency=conc, warmup=suite.warmup, measure=suite.measure,
-                        seed=suite.seed, cached_load=suite.cached_load, skip_reason=reason,
+                        seed=suite.seed, cached_load=suite.cached_load, rate=rate, skip_reason=reason,
                     ))
     return cells
 

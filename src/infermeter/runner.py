@@ -299,7 +299,8 @@ def _run_locked(suite: Suite, out: Path, store: ResultStore, resume: bool, cache
 
         task = progress.add_task("measure", total=len(todo), phase="")
         for cell in todo:
-            label = f"{cell.workload} {cell.engine_label} {cell.scenario} b={cell.batch_size} c={cell.concurrency}"
+            label = f"{cell.workload} {cell.engine_label} {cell.scenario} b={cell.batch_size} c={cell.concurrency}" + (
+                f" r={cell.rate:g}/s" if cell.rate is not None else "")
             fmt = engine_class(cell.engine).artifact_format
             cause = export_errors.get((cell.workload, fmt)) or prepare_errors.get(cell.workload)
             if cause:

@@ -3,8 +3,9 @@
 Timer and histogram resolution, the harness's own overhead on a null target (in process and over
 loopback HTTP), then closed- and open-loop sweeps against the calibrated target (loadgen/fake_server.py,
 validity/calibrated.py), compared with queueing theory (validity/theory.py): throughput and Little's
-law for closed loops, M/D/1 and M/M/1 mean (and M/M/1 percentile) response times for open loops, a
-stall that an open loop must see, and the generator's capacity to keep a schedule.
+law for closed loops, M/D/1 and M/M/1 mean (and M/M/1 percentile) response times for open loops (over
+HTTP, and the engines' in-process open loop against M/D/1 and overload), a stall that an open loop must
+see, and the generator's capacity to keep a schedule.
 
 Tolerances are for a noisy 2-core machine where generator, target and everything else share the cores:
 theory is applied to the service times the target actually gave (sleeps overshoot), and the loopback
@@ -26,6 +27,7 @@ from infermeter.loadgen.endpoint import LoadSettings, build_plans
 from infermeter.loadgen.fake_server import FakeHttpServer, FakeServerConfig
 from infermeter.loadgen.generator import merge, run_processes
 from infermeter.loadgen.inprocess import WindowRule, concurrent, sequential
+from infermeter.loadgen.openloop import open_loop
 from infermeter.protocols.http import HttpTarget
 from infermeter.results import histogram
 from infermeter.validity import theory
@@ -81,6 +83,39 @@ def _window(url: str, seconds: float, users: int | None = None, rate: float | No
 
 def _lag_p99(m: dict[str, Any]) -> float:
     return (m.get("issue_lag_ms") or {}).get("p99", 0.0)
+
+
+def _inprocess_open_loop(seconds: float, service_ms: float, progress: Callable[[str], None]) -> list[Check]:
+    """The engines' open loop (loadgen/openloop.py) against M/D/1 at rho about 0.5, one caller; then offered
+    twice what one caller can serve: the completed rate is the service rate, and a backlog is reported."""
+    out = []
+    rate = 500.0 / service_ms  # rho = 0.5 on the nominal service time
+    progress(f"in process, open loop M/D/1: Poisson {rate:g}/s, 1 caller, deterministic {service_ms:g} ms")
+    target = CalibratedCallable(service_ms, workers=1)
+    w = open_loop(target, [{}], rate, WindowRule(1, seconds / 2, seconds * 4), callers=1, seed=13)
+    given = np.asarray(target.service_s)
+    es, es2 = float(given.mean()), float((given**2).mean())
+    # A caller that wakes late for an idle engine's arrival delays it and the busy period behind it: its
+    # mean lateness is added, as the HTTP checks add the generator's send lag.
+    wake = w.wakeup_lags_ns
+    wake_s = float(wake.mean()) / 1e9 if wake.size else 0.0
+    expected = theory.mg1_mean_response(rate, es, es2) + wake_s
+    out.append(relative(f"in-process open loop M/D/1 rho={rate * es:.2f}: mean response", expected * 1000,
+                        float(w.latencies_ns.mean()) / 1e6, "ms", MEAN_TOL,
+                        "Pollaczek-Khinchine on the service times given + mean wake-up lateness"))
+    out.append(relative("in-process open loop M/D/1: completed rate", w.offered_per_s, w.completed_per_s, "calls/s", THROUGHPUT_TOL,
+                        "a stable engine completes what is offered"))
+    out.append(at_most("in-process open loop: callers woke on time (p99 wake-up lateness)", LAG_LIMIT_MS,
+                       float(np.percentile(wake, 99)) / 1e6 if wake.size else 0.0, "ms"))
+    over = 2 * rate * 2  # twice what one caller of service_ms can serve
+    progress(f"in process, open loop overloaded: Poisson {over:g}/s, 1 caller, deterministic {service_ms:g} ms")
+    target = CalibratedCallable(service_ms, workers=1)
+    w = open_loop(target, [{}], over, WindowRule(1, seconds / 8, seconds * 4), callers=1, seed=17)
+    out.append(relative(f"in-process open loop at {over:g}/s offered: completed rate = service rate", 1 / target.mean_service_s(),
+                        w.completed_per_s, "calls/s", THROUGHPUT_TOL, "a saturated engine completes 1 / E[S]"))
+    out.append(at_least(f"in-process open loop at {over:g}/s offered: backlog when the schedule ended", 0.25 * w.offered,
+                        float(w.backlog), "arrivals", f"about half of the {w.offered} offered are still waiting"))
+    return out
 
 
 def run_selftest(seconds: float = 8.0, capacity_rate: float = 1000.0, progress: Callable[[str], None] = lambda s: None) -> list[Check]:
@@ -146,6 +181,8 @@ def run_selftest(seconds: float = 8.0, capacity_rate: float = 1000.0, progress: 
     add(relative("in-process 4 threads/2 workers: throughput", 2 / target.mean_service_s(), x, "calls/s", THROUGHPUT_TOL))
     add(relative("in-process 4 threads/2 workers: Little's law", 4.0,
                  theory.littles_law_users(x, float(np.mean(w.latencies_ns)) / 1e9), "threads", THROUGHPUT_TOL))
+
+    checks += _inprocess_open_loop(seconds, service_ms, progress)
 
     for dist, rate, label in (("deterministic", 100.0, "M/D/1"), ("exponential", 60.0, "M/M/1")):
         progress(f"open loop {label}: Poisson {rate:g}/s, {dist} {service_ms:g} ms")

@@ -85,7 +85,8 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
     from infermeter.engines.registry import engine_class
     from infermeter.export.artifacts import Exporter
     from infermeter.export.parity import check_parity, parity_warning, reference_outputs
-    from infermeter.loadgen.inprocess import WindowRule, concurrent, sequential, warm_up
+    from infermeter.loadgen.inprocess import Window, WindowRule, concurrent, sequential, warm_up
+    from infermeter.loadgen.openloop import OpenLoopWindow, open_loop, open_loop_warnings
     from infermeter.loadgen.warmup import WarmupRule
     from infermeter.workloads.registry import get_workload
 
@@ -154,18 +155,23 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
         for r in range(m.repeats):
             emit({"type": "phase", "phase": f"repeat {r + 1}/{m.repeats}"})
             collected = engine_window(cpu_watts_per_core).start()
-            if cell.concurrency > 1:
+            window: Window | OpenLoopWindow
+            if cell.rate is not None:  # the schedule's seed: the suite's, plus the repeat (as the HTTP open loop)
+                window = open_loop(engine.predict, batches, cell.rate, rule, cell.concurrency, seed=cell.seed + r)
+            elif cell.concurrency > 1:
                 window = concurrent(engine.predict, batches, rule, cell.concurrency)
             else:
                 window = sequential(engine.predict, batches, rule)
             collected.stop()
             wall_s = window.wall_ns / 1e9
             peak = process.peak_rss_mb()
-            n = len(window.latencies_ns)
+            latencies = window.latencies_ns
+            n = len(latencies)
             samples_per_s = n * cell.batch_size / wall_s if wall_s else None
+            open_fields = window.fields() if isinstance(window, OpenLoopWindow) else {}
             metrics = EngineMetrics(
-                latency_ms=stats.latency_summary_ms(window.latencies_ns),
-                latency_hdr=histogram.encode(histogram.from_ns(window.latencies_ns)),
+                latency_ms=stats.latency_summary_ms(latencies),
+                latency_hdr=histogram.encode(histogram.from_ns(latencies)),
                 requests=n,
                 failures=len(window.errors),
                 window_s=wall_s,
@@ -183,19 +189,25 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 peak_rss_mb=peak,
                 peak_rss_delta_mb=peak - rss_baseline,
                 **collected.fields(samples_per_s),  # CPU, other processes' CPU, energy, the machine's speed
+                **open_fields,  # open loop: offered, backlog, unsent, issue lag
             )
             warnings = []
             if mismatch := parity_warning(parity):
                 warnings.append(mismatch)
-            if window.capped:
+            if isinstance(window, OpenLoopWindow):
+                warnings += open_loop_warnings(window, cell.rate or 0.0, rule)
+            elif window.capped:
                 warnings.append(warning("window-capped", f"window hit max_seconds={m.max_seconds} with only {n} calls (< min_iterations)"))
             if window.errors:
                 warnings.append(warning("calls-failed", f"{len(window.errors)} predict calls failed: {window.errors[0]}"))
+            elif not n and isinstance(window, OpenLoopWindow):  # a schedule with no arrival in it (a low rate, a short window)
+                warnings.append(warning("calls-failed", f"no arrival completed in the window ({window.offered} offered)",
+                                        "raise measure.min_seconds or min_iterations: the window's schedule held no arrival"))
             record = EngineWindow(
                 **common,
                 warmup=Warmup(**warmup.record()),
-                status="ok" if not window.errors else "failed",
-                error=warnings[-1].text if window.errors else None,
+                status="ok" if n and not window.errors else "failed",
+                error=warnings[-1].text if window.errors or not n else None,
                 repeat=r,
                 repeats=m.repeats,
                 finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -203,7 +215,8 @@ def measure_cell(cell: Cell, cache_root: Path, run_id: str, emit: Emit, cpu_watt
                 slo=assess(slo, metrics),
                 warnings=warnings,
                 sanity=Sanity(**engine_sanity(n, cell.concurrency, metrics.batches_per_s, metrics.latency_ms.get("mean"),
-                                              metrics.other_cpu_percent, warmup.record())),
+                                              metrics.other_cpu_percent, warmup.record(), cell.rate is not None,
+                                              metrics.wakeup_lag_ms)),
             )
             emit({"type": "record", "record": to_dict(record)})
     finally:

@@ -27,6 +27,10 @@ def test_minimal_suite_gets_defaults():
         ({"scenarios": [{"kind": "offline", "batch_sizes": [0, 8]}]}, "batch_sizes"),
         ({"scenarios": [{"kind": "single-stream", "concurrency": [4]}]}, "use kind 'concurrent'"),
         ({"scenarios": ["burst"]}, "scenarios.0.kind"),
+        ({"scenarios": ["open-loop"]}, "open-loop needs rates"),
+        ({"scenarios": [{"kind": "open-loop", "rates": [5, 0]}]}, "rates must be > 0"),
+        ({"scenarios": [{"kind": "open-loop", "rates": [1e9]}]}, "INFERMETER_MAX_RATE"),
+        ({"scenarios": [{"kind": "offline", "rates": [5]}]}, "rates are for kind 'open-loop'"),
         ({"workloads": []}, "workloads"),
         ({"colour": "blue"}, "colour"),
     ],
@@ -85,3 +89,14 @@ def test_engine_not_installed_is_skipped_with_the_install_hint(monkeypatch):
     monkeypatch.setattr(ENGINES["openvino"], "missing", classmethod(lambda cls: ["openvino"]))
     cells = plan(parse_suite({**BASE, "engines": ["openvino"]}))
     assert "not installed here" in cells[0].skip_reason and "pip install" in cells[0].skip_reason
+
+
+def test_an_open_loop_scenario_plans_one_cell_per_rate_and_callers_with_the_rate_in_its_identity():
+    suite = {"workloads": ["fake-tiny"], "engines": [{"name": "fake", "settings": {"service_ms": 2.0}}],
+             "warmup": {"iterations": 3, "seconds": 0.5}}
+    cells = plan(parse_suite({**suite, "scenarios": ["single-stream", {"kind": "open-loop", "rates": [5, 50], "concurrency": [1, 2]}]}))
+    assert [(c.scenario, c.batch_size, c.concurrency, c.rate) for c in cells] == [
+        ("single-stream", 1, 1, None), ("open-loop", 1, 1, 5.0), ("open-loop", 1, 1, 50.0), ("open-loop", 1, 2, 5.0),
+        ("open-loop", 1, 2, 50.0)]
+    assert len({c.cell_id for c in cells}) == 5
+    assert cells[0].cell_id == "fd87aee2fed7303e"  # a cell without a rate keeps the id it had before rates existed

@@ -125,3 +125,17 @@ def test_sql_sees_the_records_every_reader_sees(tmp_path):
 
     q = query("SELECT count(*) AS n, count(DISTINCT warnings) AS w FROM results", copy("engines", tmp_path))
     assert q["n"].tolist() == [10]  # 16 lines, 6 of them superseded by the resumed run
+
+
+def test_open_loop_fields_are_optional_on_engine_windows(tmp_path):
+    """Engine windows written before the open loop read with its fields absent; one with them round-trips."""
+    old = [r for r in ResultStore(copy("engines", tmp_path)).read() if isinstance(r, EngineWindow)]
+    assert old and all(r.metrics.offered is None and r.metrics.issue_lag_hdr is None and r.cell.get("rate") is None for r in old)
+    raw = old[0].model_dump(mode="json")
+    raw["cell"]["rate"] = 5.0
+    raw["metrics"].update(offered=12, offered_per_s=4.8, backlog=0, unsent=0, issue_lag_ms={"p50": 0.1}, wakeup_lag_ms={"p99": 0.2})
+    store = ResultStore(tmp_path / "new")
+    store.create()
+    store.append(parse_record(raw))
+    (back,) = store.read()
+    assert back.metrics.offered == 12 and back.metrics.offered_per_s == 4.8 and back.cell["rate"] == 5.0

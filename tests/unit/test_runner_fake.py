@@ -201,3 +201,37 @@ def test_a_process_the_cell_started_and_left_is_stopped_with_its_worker(tmp_path
     except psutil.TimeoutExpired:
         child.kill()
         pytest.fail("the process the cell's engine started still runs after the run")
+
+
+def test_an_open_loop_suite_runs_end_to_end_and_records_its_rate_and_saturation(tmp_path, cache_root):
+    """Poisson arrivals at 20/s and 400/s against a 5 ms engine, one caller: the first keeps up, the second
+    (twice what one caller serves) completes about 200/s, leaves a backlog and says it did not keep up."""
+    from infermeter.loadgen.schedule import arrivals
+    from infermeter.reports.table import engine_grid
+
+    s = suite(engines=[{"name": "fake", "settings": {"service_ms": 5.0}}],
+              scenarios=[{"kind": "open-loop", "rates": [20, 400]}],
+              measure={"repeats": 2, "min_iterations": 20, "min_seconds": 0.5, "max_seconds": 10})
+    summary = run_suite(s, tmp_path, cache_root=cache_root, isolation="none")
+    assert (summary.measured, summary.failed) == (2, 0)
+    recs = list(ResultStore(tmp_path).records())
+    assert len(recs) == 4 and {r["cell"]["rate"] for r in recs} == {20.0, 400.0}
+    assert {r["cell"]["scenario"] for r in recs} == {"open-loop"}
+    assert recs[0]["cell_id"] != recs[2]["cell_id"]
+    low, high = recs[0]["metrics"], recs[2]["metrics"]
+    assert low["offered"] == low["requests"] and low["unsent"] == 0 and low["backlog"] <= 1
+    assert low["latency_ms"]["p50"] >= 5.0 and low["issue_lag_hdr"] and low["offered_per_s"] > 0
+    assert high["batches_per_s"] < 0.7 * high["offered_per_s"] and high["backlog"] > 0.25 * high["offered"]
+    assert any(w["code"] == "open-loop-saturated" for w in recs[2]["warnings"])
+    assert not any(w["code"] == "open-loop-saturated" for w in recs[0]["warnings"])
+    assert not any(c["check"] == "little's law" for c in recs[2]["sanity"]["checks"])
+    # Repeat r's schedule is the suite's seed + r, over max(min_seconds, min_iterations / rate) = 1 s at 20/s.
+    assert [r["metrics"]["offered"] for r in recs[:2]] == [len(arrivals(20.0, 1.0, "poisson", seed=k)) for k in (0, 1)]
+    rows = summarise_engines(ResultStore(tmp_path).read())
+    assert [r.rate for r in rows] == [20.0, 400.0] and rows[1].backlog == max(recs[2]["metrics"]["backlog"], recs[3]["metrics"]["backlog"])
+    assert rows[1].unsent == 0 and rows[1].issue_lag is not None and rows[1].issue_lag.p50 > 100
+    grid = engine_grid(rows)
+    assert [row[grid.columns.index("rate/s")] for row in grid.rows] == ["20", "400"]
+    assert "open-loop: Poisson arrivals" in grid.caption
+    csv_rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert "rate" in csv_rows[0].split(",")

@@ -142,8 +142,9 @@ def _point(r: LoadCellSummary) -> str:
 def _where(r: CellSummary) -> str:
     if isinstance(r, LoadCellSummary):
         return f"{r.workload} on {r.server}, {_point(r)}"
-    return f"{r.workload} on {r.engine}, {r.scenario}, batch {r.batch_size}" + (
-        f" x {r.concurrency} callers" if (r.concurrency or 1) > 1 else "")
+    callers = f" x {r.concurrency} callers" if (r.concurrency or 1) > 1 else ""
+    offered = f", {r.rate:g}/s offered" if r.rate is not None else ""
+    return f"{r.workload} on {r.engine}, {r.scenario}, batch {r.batch_size}{callers}{offered}"
 
 
 def collect_advice(engines: list[EngineCellSummary], servers: list[LoadCellSummary]) -> list[Advice]:

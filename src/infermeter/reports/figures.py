@@ -128,10 +128,11 @@ def one_user_latency_figure(engines: list[Row], servers: list[Row], colour: Colo
 
 
 def batch_one(engines: list[Row]) -> list[Row]:
-    """One cell per (workload, engine) at batch 1: single-stream if there is one, else offline batch 1."""
+    """One cell per (workload, engine) at batch 1: single-stream if there is one, else offline batch 1 (an
+    open-loop cell's latency holds its queueing: never this figure's)."""
     chosen: dict[tuple[str, str], Row] = {}
     for r in ok(engines):
-        if r.batch_size != 1 or (r.concurrency or 1) != 1:
+        if r.batch_size != 1 or (r.concurrency or 1) != 1 or r.rate is not None:
             continue
         key = (str(r.workload), r.engine)
         if key not in chosen or r.scenario == "single-stream":
@@ -143,10 +144,10 @@ def batch_one(engines: list[Row]) -> list[Row]:
 
 
 def _sweep(rows: list[Row]) -> dict[str, list[Row]]:
-    """Per engine, its one-caller cells by batch size (offline preferred over single-stream at batch 1)."""
+    """Per engine, its one-caller closed-loop cells by batch size (offline preferred over single-stream at batch 1)."""
     per: dict[str, dict[int, Row]] = defaultdict(dict)
     for r in rows:
-        if (r.concurrency or 1) != 1 or r.batch_size is None:
+        if (r.concurrency or 1) != 1 or r.batch_size is None or r.rate is not None:
             continue
         b = r.batch_size
         if b not in per[r.engine] or r.scenario == "offline":

@@ -54,7 +54,7 @@ def engine_pivots(engines: list[Row]) -> list[Grid]:
     """Per workload with more than one batch size: samples/s, p50, peak memory and energy by engine x batch."""
     out: list[Grid | None] = []
     for workload, rows in by_workload(ok(engines)).items():
-        pts = [r for r in rows if (r.concurrency or 1) == 1 and (r.scenario == "offline" or r.batch_size != 1)]
+        pts = [r for r in rows if (r.concurrency or 1) == 1 and r.rate is None and (r.scenario == "offline" or r.batch_size != 1)]
         if len({r.batch_size for r in pts}) < 2:
             continue
         corner = "engine \\ batch size"

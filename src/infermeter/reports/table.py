@@ -93,13 +93,20 @@ def measured(rows: Iterable[S]) -> list[S]:
     return [r for r in rows if r.measured and r.latency is not None]
 
 
+OPEN_LOOP_NOTE = ("open-loop: Poisson arrivals at rate/s served in order by conc callers; latency from each arrival's scheduled "
+                  "time; samples/s is the completed rate; backlog: arrivals still waiting when the schedule ended (largest over repeats)")
+
+
 def engine_grid(rows: list[EngineCellSummary], title: str = "infermeter results") -> Grid:
-    """Measured cells only; `not_measured` lists the others with their reasons."""
+    """Measured cells only; `not_measured` lists the others with their reasons. Open-loop cells add their
+    rate and backlog (columns shown only when there is one)."""
     shown = measured(rows)
     with_slo = slo_columns(shown)
-    g = Grid(title, ["workload", "engine", "scenario", "batch", "conc", "p50 ms", "p99 ms", "samples/s",
-                     *(["goodput/s", "SLO"] if with_slo else []), "load s", "1st inf s",
-                     "peak MB", "CPU %", "J/1k inf", "agree / max|diff|", "sanity"], left=3)
+    open_loop = any(r.rate is not None for r in shown)
+    cols = ["workload", "engine", "scenario", "batch", "conc", *(["rate/s"] if open_loop else []), "p50 ms", "p99 ms", "samples/s",
+            *(["backlog"] if open_loop else []), *(["goodput/s", "SLO"] if with_slo else []), "load s", "1st inf s",
+            "peak MB", "CPU %", "J/1k inf", "agree / max|diff|", "sanity"]
+    g = Grid(title, cols, left=3)
     p99_floor = stats.min_samples_for(99)
     for r in shown:
         p = r.parity
@@ -112,6 +119,8 @@ def engine_grid(rows: list[EngineCellSummary], title: str = "infermeter results"
             parity, marks[g.columns.index("agree / max|diff|")] = f"MISMATCH {parity}", "bad"
         if r.sanity == "warn":
             marks[g.columns.index("sanity")] = "warn"
+        if any(w.code == "open-loop-saturated" for w in r.warnings):  # a repeat did not keep up with the rate
+            marks[g.columns.index("backlog")] = "warn"
         p99 = ms(r.latency.p99) + ("*" if r.latency.count < p99_floor else "")
         judged: list[str] = []
         if with_slo:
@@ -120,13 +129,17 @@ def engine_grid(rows: list[EngineCellSummary], title: str = "infermeter results"
                 marks[g.columns.index("SLO")] = mark
         g.add([
             str(r.workload), r.engine, str(r.scenario), str(r.batch_size), str(r.concurrency),
-            pm(r.p50, ms_digits(r.p50.mean)), p99, pm(r.throughput, 1), *judged, fmt(r.load_s), fmt(r.first_inference_s),
-            fmt(r.peak_rss_mb, 0), fmt(r.cpu.mean, 0), energy_cell(r), parity, r.sanity,
+            *([f"{r.rate:g}" if r.rate is not None else "-"] if open_loop else []),
+            pm(r.p50, ms_digits(r.p50.mean)), p99, pm(r.throughput, 1),
+            *([str(r.backlog) if r.backlog is not None else "-"] if open_loop else []),
+            *judged, fmt(r.load_s), fmt(r.first_inference_s), fmt(r.peak_rss_mb, 0), fmt(r.cpu.mean, 0), energy_cell(r), parity, r.sanity,
         ], marks)
     if any(r.latency is not None and r.latency.count < p99_floor for r in shown):
         g.caption = f"* p99 from fewer than {p99_floor} samples: a rough figure; raise min_iterations for a firm one. ± is a 95% interval over repeats."
     else:
         g.caption = "± is a 95% confidence interval over repeats."
+    if open_loop:
+        g.caption += f" {OPEN_LOOP_NOTE}."
     g.caption += slo_caption(shown, "calls/s") + f" {ENERGY_NOTE}"
     return g
 
@@ -139,7 +152,8 @@ def point(r: CellSummary) -> str:
     """An engine cell's batch, or a load point's users or offered rate."""
     if isinstance(r, LoadCellSummary):
         return f"users {r.users}" if r.users is not None else f"rate {r.rate}/s"
-    return f"batch {getattr(r, 'batch_size', None)}"
+    rate = getattr(r, "rate", None)
+    return f"batch {getattr(r, 'batch_size', None)}" + (f", rate {rate:g}/s" if rate is not None else "")
 
 
 def not_measured(rows: list[CellSummary]) -> list[str]:
@@ -148,7 +162,7 @@ def not_measured(rows: list[CellSummary]) -> list[str]:
 
 
 SUMMARY_COLUMNS = [
-    "cell_id", "workload", "engine", "scenario", "batch_size", "concurrency", "status", "repeats",
+    "cell_id", "workload", "engine", "scenario", "batch_size", "concurrency", "rate", "status", "repeats",
     "p50_ms_mean", "p50_ms_ci95", "p50_ms_min", "p50_ms_max",
     "samples_per_s_mean", "samples_per_s_ci95", "samples_per_s_min", "samples_per_s_max",
     "merged_p50_ms", "merged_p90_ms", "merged_p99_ms", "merged_p99.9_ms", "merged_max_ms", "merged_count",
@@ -156,7 +170,7 @@ SUMMARY_COLUMNS = [
     "peak_rss_mb", "peak_rss_delta_mb", "energy_j_per_1000_mean", "energy_source", "parity_agreement", "parity_max_abs_diff",
     "slo", "slo_verdict", "goodput_per_s_mean", "error", "warnings",
 ]
-_AS_THEY_ARE = ("cell_id", "workload", "engine", "scenario", "batch_size", "concurrency", "status", "repeats", "error",
+_AS_THEY_ARE = ("cell_id", "workload", "engine", "scenario", "batch_size", "concurrency", "rate", "status", "repeats", "error",
                 "load_s", "load_cached_s", "first_inference_s", "convert_s", "artifact_mb", "peak_rss_mb", "peak_rss_delta_mb",
                 "energy_source")
 

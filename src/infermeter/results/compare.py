@@ -53,7 +53,7 @@ def _label(s: AnySummary) -> str:
     if isinstance(s, LoadCellSummary):
         point = f"users {s.users}" if s.users is not None else f"rate {s.rate}/s"
         return f"{s.workload} on {s.server}, {point}" if s.kind == "server" else f"{s.label}, {point}"
-    return f"{s.workload} on {s.engine}, {s.scenario} b={s.batch_size} c={s.concurrency}"
+    return f"{s.workload} on {s.engine}, {s.scenario} {s.point}"
 
 
 def _overall(s: AnySummary, metric: str) -> float:

@@ -101,6 +101,18 @@ class EngineMetrics(WindowMetrics):
     rss_after_load_mb: float | None = None
     peak_rss_mb: float | None = None
     peak_rss_delta_mb: float | None = None
+    # Open-loop windows only (scenario "open-loop", loadgen/openloop.py); absent on every other window.
+    # Saturation evidence: `offered` arrivals at `offered_per_s` against the completed rate (batches_per_s),
+    # the arrivals still waiting when the schedule ended (`backlog`) and those never started by max_seconds
+    # (`unsent`); the issue lag (start - scheduled: queueing wait + wake-up lateness) as latency is, and the
+    # harness's own wake-up lateness (arrivals a caller was waiting for) apart.
+    offered: int | None = None
+    offered_per_s: float | None = None
+    backlog: int | None = None
+    unsent: int | None = None
+    issue_lag_ms: dict[str, float] | None = None
+    issue_lag_hdr: str | None = None
+    wakeup_lag_ms: dict[str, float] | None = None
 
 
 class LoadMetrics(WindowMetrics):

@@ -207,6 +207,7 @@ class EngineCellSummary(CellSummary):
     engine: str  # the engine's label (with its settings)
     batch_size: int | None = None
     concurrency: int | None = None
+    rate: float | None = None  # open-loop cells: arrivals per second (the cell's)
     p50: stats.RepeatStats = NO_STATS  # of the repeats' own p50s (their spread; the percentile is latency.p50)
     cpu: stats.RepeatStats = NO_STATS
     load_s: float | None = None
@@ -217,6 +218,18 @@ class EngineCellSummary(CellSummary):
     peak_rss_mb: float | None = None  # max over repeats
     peak_rss_delta_mb: float | None = None
     parity: Parity = field(default_factory=Parity)
+    # open-loop cells: the arrivals offered per second (mean over repeats; `throughput` is the completed
+    # rate), the largest backlog at a schedule's end, the arrivals never started (summed), the issue lag
+    # from the merged histograms
+    offered_per_s: stats.RepeatStats = NO_STATS
+    backlog: int | None = None
+    unsent: int | None = None
+    issue_lag: Latency | None = None
+
+    @property
+    def point(self) -> str:
+        """The scenario point: "b=1 c=1", with the rate for an open-loop cell."""
+        return f"b={self.batch_size} c={self.concurrency}" + (f" r={self.rate:g}/s" if self.rate is not None else "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -390,7 +403,7 @@ def _engine(g: CellGroup) -> EngineCellSummary:
     engine = f"{(engine_info.label if engine_info else None) or cell.get('engine')}{g.tag}"
     workload = cell.get("workload")
     base = _common(g, "engine", f"{workload} on {engine}", workload)
-    base.update(engine=engine, batch_size=cell.get("batch_size"), concurrency=cell.get("concurrency"))
+    base.update(engine=engine, batch_size=cell.get("batch_size"), concurrency=cell.get("concurrency"), rate=cell.get("rate"))
     warnings = distinct_warnings(g.records)
     if not ok:
         return EngineCellSummary(warnings=tuple(warnings), **base)
@@ -406,6 +419,8 @@ def _engine(g: CellGroup) -> EngineCellSummary:
         peak_rss_delta_mb=_max(w.metrics.peak_rss_delta_mb for w in ok),
         parity=ok[0].parity or Parity(),
     )
+    if base["rate"] is not None:
+        figures.update(_open_loop(ok))
     verdict, failed = _sanity(ok)
     warnings += failed
     warnings += _outliers(ok, per_repeat["throughput"], "samples_per_s")
@@ -416,6 +431,18 @@ def _engine(g: CellGroup) -> EngineCellSummary:
             warnings.append(warning("repeats-disagree", f"repeats disagree: {name} varies {s.cv:.0%} (> {stats.UNSTABLE_CV:.0%}){cause}",
                                     remedy, applies_to="cell"))
     return EngineCellSummary(warnings=tuple(warnings), sanity=verdict, **base, **figures)
+
+
+def _open_loop(ok: Sequence[Window]) -> dict[str, Any]:
+    """An open-loop engine cell's saturation evidence over its ok repeats."""
+    metrics = [w.metrics for w in ok if isinstance(w, EngineWindow)]
+    lags = histogram.merge(m.issue_lag_hdr for m in metrics if m.issue_lag_hdr)
+    return dict(
+        offered_per_s=stats.over_repeats([m.offered_per_s for m in metrics]),
+        backlog=max((m.backlog for m in metrics if m.backlog is not None), default=None),
+        unsent=sum(m.unsent or 0 for m in metrics),
+        issue_lag=Latency.of(lags) if lags.get_total_count() else None,
+    )
 
 
 def _sum_outcomes(ok: Sequence[Window]) -> dict[str, int]:

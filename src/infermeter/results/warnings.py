@@ -45,6 +45,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                           "lower the rate, add --generator-processes, or give the generator its own cores"),
     "schedule-backlog": (r"scheduled requests were still waiting or in flight",
                          "the target could not keep up with the offered rate: lower the rate, or read the point as overload"),
+    "open-loop-saturated": (r"^did not keep up: completed",
+                            "the engine could not serve this rate: its latency here grows with the window's length; read the "
+                            "point as overload, or lower the rate or add callers (concurrency)"),
     "answers-differ": (r"^the server's answers differ",
                        "check the server's pre- and post-processing and the model it loaded (its log is under servers/); "
                        "until then its speed is not comparable"),

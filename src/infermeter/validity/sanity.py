@@ -5,7 +5,8 @@ it marks it ("warn") and says why, in the record and in the report.
 - Little's law (closed loops and concurrent callers): users = throughput x mean latency. Fewer than
   that means users spent time outside requests (a slow generator); more means a counting error.
 - Generator: a generator process near a full core, or open-loop requests sent late, measured the
-  generator, not the target.
+  generator, not the target; in process, an open loop's callers waking late after a wait (not the
+  queueing wait, which is the engine's) measured the harness.
 - Samples: p99 needs at least 1,000 samples (10 beyond it) to mean anything.
 - Machine: other processes using CPU during an in-process window slow it down (two benchmarks at once).
 - Warm-up: an in-process cell's warm-up that reached warmup.max_seconds with the latency still drifting
@@ -93,12 +94,20 @@ def warmup_check(warmup: dict[str, Any]) -> dict[str, Any]:
 
 
 def engine_sanity(n: int, concurrency: int, calls_per_s: float | None, mean_ms: float | None, other_cpu_percent: float | None,
-                  warmup: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Verdict of one in-process window (with its cell's warm-up, where recorded)."""
+                  warmup: dict[str, Any] | None = None, open_loop: bool = False,
+                  wakeup_lag_ms: dict[str, float] | None = None) -> dict[str, Any]:
+    """Verdict of one in-process window (with its cell's warm-up, where recorded). An open-loop window has
+    no fixed number in flight (no Little's law check); its callers' wake-up lateness is the harness's own
+    error, judged as an HTTP generator's send lag is."""
     checks = []
     if warmup is not None:
         checks.append(warmup_check(warmup))
-    if concurrency > 1:
+    if open_loop:
+        lag = (wakeup_lag_ms or {}).get("p99")
+        if lag is not None:
+            checks.append(_check("schedule kept", lag <= LAG_LIMIT_MS, f"p99 wake-up lateness of idle callers {lag:.2f} ms "
+                                 f"(limit {LAG_LIMIT_MS} ms)"))
+    elif concurrency > 1:
         little = little_check(concurrency, calls_per_s, mean_ms, n)
         if little:
             checks.append(little)
