@@ -200,3 +200,18 @@ def test_interrupting_a_load_test_keeps_results_and_exits_130(tmp_path, sig):
     assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err
     lines = (tmp_path / "o" / "results.jsonl").read_text().splitlines()
     assert len(lines) >= 1  # the windows measured before the interrupt are kept
+
+
+def test_an_interrupt_that_passed_through_exec_still_exits_130(tmp_path):
+    """An interrupt raised inside an exec() of a string (dataclasses build methods so, mid-import) used to
+    make CPython kill the process with SIGINT at exit (-2), after the 'interrupted' line: CI saw it once."""
+    script = tmp_path / "interrupted_in_exec.py"
+    script.write_text(
+        "import infermeter.cli.main as m\n"
+        "def app(**kw):\n"
+        "    exec('raise KeyboardInterrupt')\n"
+        "m.app = app\n"
+        "m.main()\n"
+    )
+    r = subprocess.run([sys.executable, "-m", "interrupted_in_exec"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130 and "interrupted" in r.stderr and "Traceback" not in r.stderr

@@ -553,6 +553,10 @@ def main() -> None:
         _fail(InfermeterError(f"{exc.filename}: {exc.strerror or exc}", "check the path you gave and its permissions"))
     except KeyboardInterrupt:
         err_console.print(styled(("interrupted", "yellow"), ": results measured so far are kept; rerun with --resume to finish"))
+        # CPython (3.11) marks an interrupt that left any exec() of a string (dataclasses and namedtuples build
+        # their methods so, often mid-import) as unhandled, and at exit kills itself with SIGINT (exit -2) instead
+        # of exiting 130. Any exec() of a string that completes clears the mark.
+        exec("None")
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
