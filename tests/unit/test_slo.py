@@ -134,6 +134,13 @@ def test_an_engine_window_counts_its_ok_calls_and_the_call_that_failed():
     assert assess(None, EngineMetrics()) is None and assess(parse_slo("p99<=1ms"), None) is None
 
 
+def test_an_engine_open_loops_unsent_arrivals_count_as_failed_requests():
+    h = histogram.from_ns(np.full(600, 3_000_000, dtype=np.int64))
+    m = EngineMetrics(latency_hdr=histogram.encode(h), requests=600, failures=0, window_s=2.0, offered=700, unsent=100)
+    r = assess(parse_slo("p99<=10ms"), m)
+    assert (r.requests, r.good, r.failed) == (700, 600, 100) and r.verdict == "fail"
+
+
 # -- the verdict ------------------------------------------------------------------------------------------
 
 def binomial_cdf(k: int, n: int, p: float) -> float:

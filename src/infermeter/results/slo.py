@@ -260,7 +260,8 @@ def assess(slo: SLO | None, metrics: EngineMetrics | LoadMetrics | None) -> SloR
     died). Load windows (endpoint and server): the latency histogram holds every completed request, so the
     failed ones' own histogram is taken out of the count within the bound (a record without it counts its
     failures as within the bound, the conservative side); never-answered requests of an open-loop schedule
-    count as failed. Engine windows: the histogram holds the OK calls; a failing call ended the window."""
+    count as failed. Engine windows: the histogram holds the OK calls; a failing call ended the window; an open
+    loop's unsent arrivals count as failed, as on the load side."""
     if slo is None or metrics is None:
         return None
     limit = bound_us(slo)
@@ -273,8 +274,9 @@ def assess(slo: SLO | None, metrics: EngineMetrics | LoadMetrics | None) -> SloR
         good = within - failed_within
         requests = metrics.requests + metrics.unsent
         failed = metrics.failures + metrics.unsent
-    else:
-        good, requests, failed = within, metrics.requests + metrics.failures, metrics.failures
+    else:  # an engine's open loop: arrivals never started by the window's end are failed requests too
+        unsent = metrics.unsent or 0
+        good, requests, failed = within, metrics.requests + metrics.failures + unsent, metrics.failures + unsent
     return judge(slo, requests=requests, good=good, failed=failed, window_s=metrics.window_s, bound_used_ms=edge / 1000.0)
 
 
