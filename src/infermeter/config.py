@@ -77,6 +77,16 @@ class EngineEntry(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+def _check_rates(v: list[float], what: str) -> list[float]:
+    """Arrival rates per second: each > 0, within the rate and point-count bounds."""
+    if any(r <= 0 for r in v):
+        raise ValueError("rates must be > 0")
+    if v:
+        limits.check("rate", max(v))
+    limits.check("points", len(v), what)
+    return v
+
+
 class Scenario(_Strict):
     """single-stream, offline (batch sweep) and concurrent (callers in a closed loop); open-loop: Poisson
     arrivals at each of `rates` per second, served in order by `concurrency` callers (MLPerf's server
@@ -90,12 +100,7 @@ class Scenario(_Strict):
     @field_validator("rates")
     @classmethod
     def _rates(cls, v: list[float]) -> list[float]:
-        if any(r <= 0 for r in v):
-            raise ValueError("rates must be > 0")
-        if v:
-            limits.check("rate", max(v))
-        limits.check("points", len(v), "open-loop rates")
-        return v
+        return _check_rates(v, "open-loop rates")
 
     @field_validator("batch_sizes", "concurrency")
     @classmethod
@@ -146,12 +151,7 @@ class LoadSection(WindowSettings):
     @field_validator("rates")
     @classmethod
     def _rates(cls, v: list[float]) -> list[float]:
-        if any(r <= 0 for r in v):
-            raise ValueError("rates must be > 0")
-        if v:
-            limits.check("rate", max(v))
-        limits.check("points", len(v), "load points (rates)")
-        return v
+        return _check_rates(v, "load points (rates)")
 
     @model_validator(mode="after")
     def _something(self) -> LoadSection:

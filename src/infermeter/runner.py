@@ -26,7 +26,7 @@ from infermeter.errors import ConfigError
 from infermeter.export.artifacts import default_cache_root
 from infermeter.lifeline import child_env
 from infermeter.results.files import open_nofollow, private_dir, replace_atomically
-from infermeter.results.record import EngineInfo, NotMeasured
+from infermeter.results.record import EngineInfo, EngineWindow, NotMeasured
 from infermeter.results.store import ResultStore
 from infermeter.servers.registry import adapter_for
 from infermeter.server_cells import run_server_cells
@@ -67,57 +67,33 @@ def run_job(job: dict[str, Any], log_path: Path, on_event: Callable[[dict[str, A
         except Exception as exc:
             on_event({"type": "error", "error": worker._describe(exc), "error_type": type(exc).__name__})
         return
-    with os.fdopen(open_nofollow(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "infermeter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=log, env=_worker_env(), start_new_session=True,
-        )
-        try:
-            assert proc.stdin is not None and proc.stdout is not None
-            proc.stdin.write(json.dumps(job).encode())
-            proc.stdin.close()
-            got_end = False
-            for line in proc.stdout:
-                event = json.loads(line)
-                got_end = got_end or event["type"] in ("done", "error")
-                on_event(event)
-            code = proc.wait()
-            _stop_group(proc.pid)  # what the worker started and left (inductor's compile workers)
-            if not got_end:
-                on_event({"type": "error", "error": f"worker process died (exit code {code}); see {log_path}", "error_type": "WorkerDied"})
-        finally:
-            if proc.poll() is None:  # interrupted: stop the worker and whatever it started
-                os.killpg(proc.pid, 15)
-                proc.wait()
+    proc = _spawn_worker(log_path)
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(job).encode())
+        proc.stdin.close()
+        got_end = False
+        for line in proc.stdout:
+            event = json.loads(line)
+            got_end = got_end or event["type"] in ("done", "error")
+            on_event(event)
+        code = proc.wait()
+        _stop_group(proc.pid)  # what the worker started and left (inductor's compile workers)
+        if not got_end:
+            on_event({"type": "error", "error": f"worker process died (exit code {code}); see {log_path}", "error_type": "WorkerDied"})
+    finally:
+        if proc.poll() is None:  # interrupted: stop the worker and whatever it started
+            os.killpg(proc.pid, 15)
+            proc.wait()
 
 
-class WorkerSession:
-    """A worker that keeps what it built between requests: a deployment's pipeline (servers/reference.py),
-    timed before its server starts and again between the server's windows. One request at a time; each
-    answer is a reference block, a failed one (with the cause and the log) where the worker could not
-    time it or died. Isolation "none" runs the pipeline in this process (harness tests)."""
+class _Session:
+    """A worker process that answers requests one at a time (JSON lines both ways) until its stdin closes."""
 
-    def __init__(self, job: dict[str, Any], log_path: Path, isolation: Isolation) -> None:
+    def __init__(self, job: dict[str, Any], log_path: Path) -> None:
         self._log_path = log_path
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._local: Any = None
-        self._failure: str | None = None
-        if isolation == "none":
-            from infermeter import worker
-            from infermeter.servers.reference import Pipeline
-
-            try:
-                self._local = Pipeline(job)
-            except Exception as exc:
-                self._failure = worker._describe(exc)
-            return
-        with os.fdopen(open_nofollow(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), "ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "infermeter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=log, env=_worker_env(), start_new_session=True,
-            )
+        self._proc: subprocess.Popen[bytes] | None = _spawn_worker(log_path)
         self._send(job)
-        self._failure = self._failure or self._wait_for("ready").get("error")
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self._proc is not None and self._proc.stdin is not None
@@ -135,6 +111,52 @@ class WorkerSession:
                 return event
         code = self._proc.wait()
         return {"type": "error", "error": f"worker process died (exit code {code})"}
+
+    def close(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        self._proc = None
+        try:
+            assert proc.stdin is not None
+            proc.stdin.close()  # the worker's end of the session
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        _stop_group(proc.pid)  # the worker and whatever it started
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class WorkerSession(_Session):
+    """A worker that keeps what it built between requests: a deployment's pipeline (servers/reference.py),
+    timed before its server starts and again between the server's windows. One request at a time; each
+    answer is a reference block, a failed one (with the cause and the log) where the worker could not
+    time it or died. Isolation "none" runs the pipeline in this process (harness tests)."""
+
+    def __init__(self, job: dict[str, Any], log_path: Path, isolation: Isolation) -> None:
+        self._log_path = log_path
+        self._proc = None
+        self._local: Any = None
+        self._failure: str | None = None
+        if isolation == "none":
+            from infermeter import worker
+            from infermeter.servers.reference import Pipeline
+
+            try:
+                self._local = Pipeline(job)
+            except Exception as exc:
+                self._failure = worker._describe(exc)
+            return
+        super().__init__(job, log_path)
+        self._failure = self._wait_for("ready").get("error")
 
     def measure(self, request: dict[str, Any]) -> dict[str, Any]:
         from infermeter.servers.reference import not_measured
@@ -155,27 +177,55 @@ class WorkerSession:
             return not_measured("failed", f"{self._failure}; see {self._log_path}")
         return event["reference"]
 
-    def close(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
+
+class CellSession(_Session):
+    """A worker holding one engine cell loaded, parity checked and warmed up (worker.LoadedCell), measuring
+    a window of the cell or of a variant of it in load on each request: a capacity search's probes on one
+    loaded engine. A failure raises InfermeterError with the cause and the log. Isolation "none" loads the
+    engine in this process (harness tests)."""
+
+    def __init__(self, cell: Cell, cache_root: Path, run_id: str, log_path: Path, isolation: Isolation,
+                 cpu_watts_per_core: float, slo: str | None) -> None:
+        from infermeter import worker
+
+        self._log_path = log_path
         self._proc = None
-        try:
-            assert proc.stdin is not None
-            proc.stdin.close()  # the worker's end of the session
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        _stop_group(proc.pid)  # the worker and whatever it started
+        self._local: Any = None
+        if isolation == "none":
+            self._local = worker.LoadedCell(cell, cache_root, run_id, lambda e: None, cpu_watts_per_core, worker.job_slo({"slo": slo}))
+            return
+        super().__init__({"job": "cell-session", "cell": cell.model_dump(), "cache_root": str(cache_root), "run_id": run_id,
+                          "cpu_watts_per_core": cpu_watts_per_core, "slo": slo}, log_path)
+        self._check(self._wait_for("ready"))
 
-    def __enter__(self) -> "WorkerSession":
-        return self
+    def _check(self, event: dict[str, Any]) -> dict[str, Any]:
+        from infermeter.errors import InfermeterError
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        if event["type"] == "error":
+            self.close()
+            raise InfermeterError(f"{event['error']}; see {self._log_path}", "read the log; the engine's own message is in it")
+        return event
+
+    def window(self, cell: Cell, repeat: int, schedule_seed: int | None = None) -> EngineWindow:
+        if self._local is not None:
+            return self._local.window(cell, repeat, schedule_seed)
+        self._send({"cell": cell.model_dump(), "repeat": repeat, "seed": schedule_seed})
+        return EngineWindow.model_validate(self._check(self._wait_for("record"))["record"])
+
+    def close(self) -> None:
+        if self._local is not None:
+            self._local.close()
+            self._local = None
+        super().close()
+
+
+def _spawn_worker(log_path: Path) -> subprocess.Popen[bytes]:
+    """A worker process in a session of its own (so its group can be stopped whole), its stderr to the log."""
+    with os.fdopen(open_nofollow(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "infermeter.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=log, env=_worker_env(), start_new_session=True,
+        )
 
 
 def _stop_group(pgid: int) -> None:

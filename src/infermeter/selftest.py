@@ -5,7 +5,8 @@ loopback HTTP), then closed- and open-loop sweeps against the calibrated target 
 validity/calibrated.py), compared with queueing theory (validity/theory.py): throughput and Little's
 law for closed loops, M/D/1 and M/M/1 mean (and M/M/1 percentile) response times for open loops (over
 HTTP, and the engines' in-process open loop against M/D/1 and overload), a stall that an open loop must
-see, and the generator's capacity to keep a schedule.
+see, the generator's capacity to keep a schedule, and the capacity search: the highest rate meeting a p99
+bound against M/D/1 (simulated on the service times given), and a bound no rate can meet.
 
 Tolerances are for a noisy 2-core machine where generator, target and everything else share the cores:
 theory is applied to the service times the target actually gave (sleeps overshoot), and the loopback
@@ -30,6 +31,8 @@ from infermeter.loadgen.inprocess import WindowRule, concurrent, sequential
 from infermeter.loadgen.openloop import open_loop
 from infermeter.protocols.http import HttpTarget
 from infermeter.results import histogram
+from infermeter.results.record import LoadMetrics, LoadWindow
+from infermeter.results.slo import assess, parse_slo
 from infermeter.validity import theory
 from infermeter.validity.calibrated import CalibratedCallable
 from infermeter.validity.sanity import LAG_LIMIT_MS
@@ -118,6 +121,97 @@ def _inprocess_open_loop(seconds: float, service_ms: float, progress: Callable[[
     return out
 
 
+class _CalibratedTarget:
+    """The in-process calibrated callable (one server, a known service time) as a capacity target: each probe
+    is a window of the engines' own loops (loadgen/inprocess.py, loadgen/openloop.py), kept as a load record
+    in a throw-away store. The service times given and the callers' wake-up lateness are kept for theory."""
+
+    def __init__(self, service_ms: float) -> None:
+        self.callable = CalibratedCallable(service_ms, workers=1)
+        self.wake_ns: list[int] = []
+        self.service_ns: list[int] = []
+        self.turnaround_ns: list[int] = []
+        self._offered: dict[float, float] = {}
+
+    def cell_id(self, mode: str, load: float, requests: int) -> str:
+        return f"{mode}-{load!r}-{requests}"
+
+    def offered_per_s(self, load: float, requests: int) -> float | None:
+        return self._offered.get(load)
+
+    def measure(self, mode: str, load: float, requests: int) -> LoadWindow:
+        from infermeter.capacity.search import schedule_seed
+        from infermeter.loadgen.openloop import open_loop_warnings
+
+        warnings = []
+        if mode == "users":
+            w = sequential(self.callable, [{}], WindowRule(requests, 0.1, 120.0))
+            latencies, unsent, lag = w.latencies_ns, 0, None
+        else:
+            rule = WindowRule(min(requests, max(1, int(load * 60))), 0.5, 120.0)
+            ow = open_loop(self.callable, [{}], load, rule, callers=1, seed=schedule_seed(0, load))
+            self.wake_ns += ow.wakeup_lags_ns.tolist()
+            # What the queue saw as service: each call as the caller timed it, plus the caller's own turn-around
+            # between a call's end and the next start when that arrival was already waiting (one caller: in order).
+            done = ow.completed
+            self.service_ns += (ow.ended_ns - ow.started_ns)[done].tolist()
+            busy = (ow.schedule_ns[1:] <= ow.ended_ns[:-1]) & done[1:] & done[:-1]
+            self.turnaround_ns += (ow.started_ns[1:] - ow.ended_ns[:-1])[busy].tolist()
+            self._offered[load] = ow.offered_per_s
+            latencies, unsent, lag = ow.latencies_ns, ow.unsent, ow.fields().get("issue_lag_ms")
+            warnings = open_loop_warnings(ow, load, rule)
+            w = ow  # type: ignore[assignment]
+        h = histogram.from_ns(latencies)
+        window_s = w.wall_ns / 1e9
+        metrics = LoadMetrics(latency_ms=histogram.summary_ms(h), latency_hdr=histogram.encode(h), requests=len(latencies),
+                              ok=len(latencies), unsent=unsent, window_s=window_s, issue_lag_ms=lag,
+                              throughput_rps=len(latencies) / window_s if window_s else None)
+        return LoadWindow(run_id="selftest", cell_id=self.cell_id(mode, load, requests), cell={"mode": mode, "load": load}, status="ok",
+                          repeat=0, repeats=1, metrics=metrics, slo=assess(self.slo, metrics), warnings=warnings)
+
+    slo: Any = None
+
+
+def _capacity_checks(seconds: float, progress: Callable[[str], None]) -> list[Check]:
+    """The capacity search (capacity/driver.py, search.py, probes.py) on the calibrated target in process:
+    the highest rate found for a p99 bound against M/D/1 simulated on the service times given (with the
+    callers' wake-up lateness); and a bound below the service time, which no rate can meet."""
+    import tempfile
+    from pathlib import Path
+
+    from infermeter.capacity.driver import requests_to_pass, run_capacity
+    from infermeter.results.store import ResultStore
+
+    out = []
+    service_ms = 1.0
+    for text, possible in (("p99<=5ms,confidence=95%", True), ("p99<=0.5ms,confidence=95%", False)):
+        slo = parse_slo(text)
+        progress(f"capacity search in process: {slo.latency_text} on deterministic {service_ms:g} ms, one server")
+        target = _CalibratedTarget(service_ms)
+        target.slo = slo
+        requests = max(requests_to_pass(slo), int(75 * seconds))  # 600 at the default 8 s windows
+        with tempfile.TemporaryDirectory() as d:
+            store = ResultStore(Path(d))
+            store.create()
+            [found] = run_capacity(store, "selftest", {"target": "calibrated"}, target, slo, ["rate"], requests, resolution=0.02,
+                                   curve=False)
+        if possible:
+            wake = np.asarray(target.wake_ns, dtype=np.float64) / 1e9
+            turnaround = float(np.mean(target.turnaround_ns)) / 1e9 if target.turnaround_ns else 0.0
+            service = np.asarray(target.service_ns, dtype=np.float64) / 1e9 + turnaround
+            expected = theory.capacity_for_quantile(service, 0.99, slo.bound_ms / 1000, wake)
+            out.append(relative(f"capacity at {slo.latency_text} ({service_ms:g} ms deterministic): highest rate meeting it", expected,
+                                found.capacity if found.capacity is not None else math.nan, "req/s", THROUGHPUT_TOL,
+                                f"M/D/1 simulated on the calls as timed + the callers' turn-around ({turnaround * 1e6:.0f} us) and "
+                                f"wake-up lateness; found in {len(found.probes)} probes, "
+                                f"interval [{found.capacity or 0:.4g}, {found.upper or 0:.4g})"))
+        else:
+            out.append(Check(f"capacity at {slo.latency_text}, below the {service_ms:g} ms service: no rate meets it", None,
+                             found.capacity if found.capacity is not None else math.nan, "req/s", None,
+                             found.capacity is None and found.stopped == "no load meets it", f"the search said: {found.stopped}"))
+    return out
+
+
 def run_selftest(seconds: float = 8.0, capacity_rate: float = 1000.0, progress: Callable[[str], None] = lambda s: None) -> list[Check]:
     checks: list[Check] = []
     add = checks.append
@@ -183,6 +277,7 @@ def run_selftest(seconds: float = 8.0, capacity_rate: float = 1000.0, progress: 
                  theory.littles_law_users(x, float(np.mean(w.latencies_ns)) / 1e9), "threads", THROUGHPUT_TOL))
 
     checks += _inprocess_open_loop(seconds, service_ms, progress)
+    checks += _capacity_checks(seconds, progress)
 
     for dist, rate, label in (("deterministic", 100.0, "M/D/1"), ("exponential", 60.0, "M/M/1")):
         progress(f"open loop {label}: Poisson {rate:g}/s, {dist} {service_ms:g} ms")

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infermeter import limits
 from infermeter.errors import ConfigError
@@ -222,18 +222,15 @@ class QuickstartInputs(_Inputs):
     cache: CacheDir = None
 
 
-class LoadInputs(_Inputs):
-    COMMAND: ClassVar[str] = "load"
-    FLAGS: ClassVar[dict[str, str]] = {"url": "URL", "body": "--body", "method": "--method", "headers": "-H/--header",
-                                       "users": "--users", "rate": "--rate", "arrival": "--arrival", "out": "--out"}
+class EndpointInputs(_Inputs):
+    """An HTTP endpoint and what is sent to it (load, and capacity on a URL)."""
+
+    COMMAND: ClassVar[str] = "capacity"
+    FLAGS: ClassVar[dict[str, str]] = {"url": "TARGET", "body": "--body", "method": "--method", "headers": "-H/--header", "out": "--out"}
     HINTS: ClassVar[dict[str, str]] = {
-        "url": "e.g. infermeter load http://127.0.0.1:8080/predictions/resnet50 --users 1,10",
+        "url": "e.g. http://127.0.0.1:8080/predict",
         "headers": "e.g. -H 'Content-Type: application/json'",
         "body": "give the path of a file holding the request body",
-        "": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
-        "users": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
-        "rate": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
-        "arrival": "use --arrival poisson or --arrival constant",
         "method": "e.g. --method POST",
         "out": "give --out a directory (new or holding results)",
     }
@@ -242,9 +239,6 @@ class LoadInputs(_Inputs):
     body: Path | None = None
     method: str
     headers: list[str] = []
-    users: str | None = None
-    rate: str | None = None
-    arrival: str | None = None
     out: OutDir
 
     @field_validator("url")
@@ -282,6 +276,31 @@ class LoadInputs(_Inputs):
             raise ValueError(f"body file {str(v)!r} is {size / 1e6:.0f} MB, above the limit of "
                              f"{limits.limit('body_mb'):.15g} MB (set {limits.env_name('body_mb')} to allow more)")
         return v
+
+    @property
+    def header_pairs(self) -> tuple[tuple[str, str], ...]:
+        return tuple(parse_header(h) for h in self.headers)
+
+
+class LoadInputs(EndpointInputs):
+    COMMAND: ClassVar[str] = "load"
+    FLAGS: ClassVar[dict[str, str]] = {"url": "URL", "body": "--body", "method": "--method", "headers": "-H/--header",
+                                       "users": "--users", "rate": "--rate", "arrival": "--arrival", "out": "--out"}
+    HINTS: ClassVar[dict[str, str]] = {
+        "url": "e.g. infermeter load http://127.0.0.1:8080/predictions/resnet50 --users 1,10",
+        "headers": "e.g. -H 'Content-Type: application/json'",
+        "body": "give the path of a file holding the request body",
+        "": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
+        "users": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
+        "rate": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
+        "arrival": "use --arrival poisson or --arrival constant",
+        "method": "e.g. --method POST",
+        "out": "give --out a directory (new or holding results)",
+    }
+
+    users: str | None = None
+    rate: str | None = None
+    arrival: str | None = None
 
     @field_validator("users")
     @classmethod
@@ -330,9 +349,64 @@ class LoadInputs(_Inputs):
     def rate_list(self) -> list[float] | None:
         return parse_numbers(self.rate, float, "--rate")
 
+
+class CapacityInputs(_Inputs):
+    """The search's own settings (the target is checked apart: EndpointInputs for a URL, a suite's names for
+    an engine)."""
+
+    COMMAND: ClassVar[str] = "capacity"
+    FLAGS: ClassVar[dict[str, str]] = {"mode": "--mode", "resolution": "--resolution", "start_rate": "--start-rate",
+                                       "max_rate": "--max-rate", "max_users": "--max-users", "callers": "--callers",
+                                       "batch_size": "-b/--batch-size", "out": "--out"}
+    HINTS: ClassVar[dict[str, str]] = {
+        "mode": "use --mode rate (open loop), users (closed loop) or both",
+        "resolution": "e.g. --resolution 0.05 (the search stops when the interval is within 5%)",
+        "start_rate": "e.g. --start-rate 50 (arrivals per second)",
+        "max_rate": "e.g. --max-rate 2000",
+        "max_users": "e.g. --max-users 256",
+        "callers": "e.g. --callers 2 (threads serving the open loop's queue)",
+        "batch_size": "e.g. -b 1",
+        "out": "give --out a directory (new or holding results)",
+    }
+
+    out: OutDir
+    mode: Literal["rate", "users", "both"] = "both"
+    callers: int = Field(1, ge=1)
+    batch_size: int = Field(1, ge=1)
+    resolution: float = Field(0.05, gt=0, lt=1)
+    start_rate: float | None = Field(None, gt=0)
+    max_rate: float | None = Field(None, gt=0)
+    max_users: int | None = Field(None, ge=1)
+
+    @field_validator("start_rate", "max_rate")
+    @classmethod
+    def _rate_bounded(cls, v: float | None) -> float | None:
+        if v is not None:
+            limits.check("rate", v)
+        return v
+
+    @field_validator("max_users", "callers")
+    @classmethod
+    def _users_bounded(cls, v: int | None) -> int | None:
+        if v is not None:
+            limits.check("users", v)
+        return v
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch_bounded(cls, v: int) -> int:
+        limits.check("batch_size", v)
+        return v
+
+    @model_validator(mode="after")
+    def _start_below_max(self) -> CapacityInputs:
+        if self.start_rate is not None and self.max_rate is not None and self.start_rate > self.max_rate:
+            raise ValueError(f"--start-rate {self.start_rate:g} is above --max-rate {self.max_rate:g}")
+        return self
+
     @property
-    def header_pairs(self) -> tuple[tuple[str, str], ...]:
-        return tuple(parse_header(h) for h in self.headers)
+    def modes(self) -> list[Literal["rate", "users"]]:
+        return ["rate", "users"] if self.mode == "both" else [self.mode]  # type: ignore[list-item]
 
 
 class ReportInputs(_Inputs):

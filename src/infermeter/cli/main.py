@@ -207,8 +207,7 @@ def load(
 ) -> None:
     """Load-test any HTTP endpoint: closed loop over virtual users or open loop over arrival rates."""
     from infermeter.cli.inputs import LoadInputs
-    from infermeter.protocols.http import HttpTarget
-    from infermeter.loadgen.endpoint import check_loopback, check_points, probe, run_load
+    from infermeter.loadgen.endpoint import check_points, run_load
     from infermeter.loadgen.settings import cli_settings
     from infermeter.reports.console import show_failed_windows, show_load
     from infermeter.results.redact import redact_url
@@ -231,14 +230,7 @@ def load(
     settings = cli_settings(typed, **{k: v for k, v in given.items() if v is not None})  # unset: the model's default
     user_list, rate_list = inputs.user_list, inputs.rate_list
     check_points(settings, user_list, rate_list)
-    try:
-        payload = body.read_bytes() if body is not None else b""
-    except OSError as exc:
-        raise InfermeterError(f"cannot read body file {str(body)!r}: {exc.strerror or exc}", "check the file and its permissions") from None
-    target = HttpTarget(url, inputs.method, payload, inputs.header_pairs)
-    _warn_leftovers()
-    check_loopback(target, allow_remote)
-    probe(target)
+    target = _open_endpoint(url, inputs, body, allow_remote)
     with err_console.status("load test") as status:
         run_load(target, out, settings, user_list, rate_list, resume=resume,
                  on_progress=lambda msg: status.update(Text(f"load test: {msg}")), slo=objective)
@@ -252,6 +244,156 @@ def load(
             f"{len(unfinished)} of {len({r.cell_id for r in records})} load points have failed windows; causes above and in {out / 'results.jsonl'}",
             "fix the cause, then rerun with --resume to measure just those points again",
         )
+
+
+@app.command()
+def capacity(
+    target: str = typer.Argument(..., help="an http:// URL to size, or a workload to size on --engine in process"),
+    slo: Optional[str] = typer.Option(None, help="the SLO to meet, e.g. 'p99<=100ms', 'p99.9<=1s,errors<=1%,confidence=95%' (required)"),
+    mode: str = typer.Option("both", help="rate (open loop: arrivals per second), users (closed loop) or both"),
+    resolution: float = typer.Option(0.05, help="stop when the interval [met, missed) is within this fraction"),
+    start_rate: Optional[float] = typer.Option(None, help="first rate probed (default: half what one user is served)"),
+    max_rate: Optional[float] = typer.Option(None, help="highest rate probed"),
+    max_users: Optional[int] = typer.Option(None, help="most users probed"),
+    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="in process: the engine to size the workload on"),
+    threads: Optional[int] = typer.Option(None, help="in process: the engine's intra-op threads"),
+    callers: int = typer.Option(1, help="in process, open loop: threads serving the arrivals' queue"),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", help="in process: samples per call"),
+    cache: Optional[Path] = typer.Option(None, help="in process: artifact cache directory"),
+    body: Optional[Path] = typer.Option(None, help="URL: file whose bytes are the request body (method becomes POST)"),
+    method: Optional[str] = typer.Option(None, help="URL: HTTP method (default GET, or POST with --body)"),
+    header: list[str] = typer.Option([], "--header", "-H", help="URL: 'Name: value', repeatable"),
+    min_requests: Optional[int] = typer.Option(None, help="requests per probe (default: twice what the SLO's verdict needs)"),
+    duration: float = typer.Option(2.0, help="minimum seconds per probe"),
+    max_duration: float = typer.Option(120.0, help="a probe stops here"),
+    warmup: float = typer.Option(1.0, help="URL: seconds of load before each probe, not counted"),
+    timeout: float = typer.Option(30.0, help="URL: seconds before a request counts as timed out"),
+    generator_processes: int = typer.Option(1, "--generator-processes", help="URL: load generator processes"),
+    seed: int = typer.Option(0, help="seed of the open-loop schedules"),
+    out: Path = typer.Option(Path("results/capacity"), "--out", "-o"),
+    resume: bool = typer.Option(False, help="finish an interrupted search: probes already measured are not measured again"),
+    allow_remote: bool = typer.Option(False, help="URL: allow a target that is not this machine"),
+) -> None:
+    """The highest arrival rate (open loop) and the most users (closed loop) that meet an SLO, on an HTTP
+    endpoint or an engine in process: bracketing, then bisection, every probe's window kept as evidence."""
+    import uuid
+    from datetime import datetime
+
+    from infermeter.capacity.driver import GROWTH_CAP, probe_requests, requests_to_pass, run_capacity, search_id
+    from infermeter.cli.inputs import CapacityInputs
+    from infermeter.loadgen.settings import cli_settings
+    from infermeter.reports.console import show_capacity
+    from infermeter.results.slo import parse_slo
+    from infermeter.results.store import ResultStore
+
+    inputs = CapacityInputs.of(mode=mode, resolution=resolution, start_rate=start_rate, max_rate=max_rate, max_users=max_users,
+                               callers=callers, batch_size=batch_size, out=out)
+    if slo is None:
+        raise ConfigError("capacity needs an SLO to meet", "e.g. --slo 'p99<=100ms' (a percentile or max, <=, a time with its unit)")
+    objective = parse_slo(slo, "--slo")
+    requests = min_requests if min_requests is not None else probe_requests(objective)
+    if requests < (needed := requests_to_pass(objective)):
+        raise ConfigError(f"--min-requests {requests}: a window of fewer than {needed} requests can never pass {objective.text} "
+                          f"at {100 * objective.confidence:g}% confidence", f"give --min-requests {needed} or more (default: "
+                          f"{probe_requests(objective)}), or a lower confidence, e.g. --slo '{objective.latency_text},confidence=95%'")
+    settings = cli_settings(warmup_s=warmup, min_seconds=duration, min_requests=requests, max_seconds=max_duration, timeout_s=timeout,
+                            repeats=1, generator_processes=generator_processes, seed=seed)
+    is_url = "://" in target
+    if is_url:
+        if engine is not None:
+            raise ConfigError("--engine sizes a workload in process; TARGET is a URL", "give a workload name with --engine, or drop --engine")
+        opened = _capacity_endpoint(target, body, method, header, settings, objective, allow_remote)
+    else:
+        if engine is None:
+            raise ConfigError(f"{target!r} is not an http:// URL; a workload is sized on an engine in process",
+                              f"e.g. infermeter capacity {target} --engine onnxruntime --slo 'p99<=100ms', or give a URL")
+        opened = _capacity_engine(target, engine, threads, inputs.callers, inputs.batch_size, cache, settings, objective, out)
+    cell, make_target, close = opened
+    store = ResultStore(out)
+    with store.lock():
+        if store.has_results() and not resume:
+            close()
+            raise ConfigError(f"{out} already holds results", "add --resume to finish that search, or choose another --out")
+        if resume:
+            store.refuse_damage()
+        store.create()
+        run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        err_console.print(f"probes of {requests} requests, growing to {GROWTH_CAP} x as the search closes in (search {search_id(cell)}); "
+                      "the first is one user, unloaded")
+        try:
+            with err_console.status("capacity: starting") as status:
+                results = run_capacity(store, run_id, cell, make_target(run_id, status), objective, inputs.modes, requests,
+                                       resolution=inputs.resolution, start_rate=inputs.start_rate, max_rate=inputs.max_rate,
+                                       max_users=inputs.max_users, resume=resume,
+                                       on_progress=lambda msg: status.update(Text(f"capacity: {msg}")))
+        finally:
+            close()
+    show_capacity(screen, results, out)
+
+
+def _open_endpoint(url: str, inputs: Any, body: Path | None, allow_remote: bool) -> Any:
+    """The endpoint's request (an HttpTarget), checked before any load: its body read, its address this
+    machine (unless allowed), something answering there."""
+    from infermeter.loadgen.endpoint import check_loopback, probe
+    from infermeter.protocols.http import HttpTarget
+
+    try:
+        payload = body.read_bytes() if body is not None else b""
+    except OSError as exc:
+        raise InfermeterError(f"cannot read body file {str(body)!r}: {exc.strerror or exc}", "check the file and its permissions") from None
+    target = HttpTarget(url, inputs.method, payload, inputs.header_pairs)
+    _warn_leftovers()
+    check_loopback(target, allow_remote)
+    probe(target)
+    return target
+
+
+def _capacity_endpoint(url: str, body: Path | None, method: str | None, header: list[str], settings: Any, slo: Any,
+                       allow_remote: bool) -> tuple[dict[str, Any], Any, Any]:
+    """An endpoint checked (inputs, loopback, something answers): (the search's cell, the target's factory, its closer)."""
+    from infermeter.capacity.endpoint import EndpointTarget
+    from infermeter.cli.inputs import EndpointInputs
+    from infermeter.results.redact import redact_url
+
+    inputs = EndpointInputs.of(url=url, body=body, method=method or ("POST" if body else "GET"), headers=header, out=Path("."))
+    http = _open_endpoint(url, inputs, body, allow_remote)
+    cell = {"target": redact_url(http.url), "method": http.method, "body_bytes": len(http.body), "settings": settings.model_dump()}
+    return cell, lambda run_id, status: EndpointTarget(http, settings, slo, run_id), lambda: None
+
+
+def _capacity_engine(workload: str, engine: str, threads: int | None, callers: int, batch_size: int, cache: Path | None,
+                     settings: Any, slo: Any, out: Path) -> tuple[dict[str, Any], Any, Any]:
+    """A workload's cell on an engine, checked against the registries and the machine: (the search's cell, the
+    target's factory, which loads the engine in a worker, its closer)."""
+    from pydantic import ValidationError
+
+    from infermeter.capacity.engine import EngineTarget, session_log
+    from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE
+    from infermeter.config import Suite, plan
+    from infermeter.export.artifacts import default_cache_root
+    from infermeter.runner import CellSession
+
+    try:
+        suite = Suite(name="capacity", workloads=[workload], engines=[{"name": engine, "settings": {"threads": threads} if threads else {}}],
+                      scenarios=[{"kind": "single-stream", "batch_sizes": [batch_size]}], seed=settings.seed, cached_load=False)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()),
+                          "infermeter workloads and infermeter engines list the names") from None
+    cell = plan(suite)[0]
+    if cell.skip_reason:
+        raise ConfigError(cell.skip_reason, "infermeter engines says what each engine needs")
+    cache_root = cache or default_cache_root()
+    sessions: list[CellSession] = []
+
+    def make(run_id: str, status: Any) -> EngineTarget:
+        status.update(Text(f"capacity: loading {workload} on {engine}, checking its answers, warming up"))
+        sessions.append(CellSession(cell, cache_root, run_id, session_log(out, cell), "process", DEFAULT_CPU_WATTS_PER_CORE, slo.text))
+        return EngineTarget(cell, sessions[0], settings.min_seconds, settings.max_seconds, callers)
+
+    search_cell = {"workload": workload, "engine": cell.engine_label, "batch_size": batch_size, "callers": callers,
+                   "seed": settings.seed, "requests": settings.min_requests, "min_seconds": settings.min_seconds,
+                   "max_seconds": settings.max_seconds, "label": f"{workload} on {cell.engine_label}"}
+    return search_cell, make, lambda: [s.close() for s in sessions]
 
 
 servers_app = typer.Typer(help="Serving frameworks: list them, install their environments.", invoke_without_command=True)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pydantic and numpy stay unimported until a command needs th
     from infermeter.reports.grid import Grid
     from infermeter.results.compare import CellDiff
     from infermeter.results.metadata import MetadataDiff
-    from infermeter.results.record import AnyRecord
+    from infermeter.results.record import AnyRecord, CapacityResult
     from infermeter.results.summary import EngineCellSummary, LoadCellSummary
     from infermeter.runner import RunSummary
     from infermeter.selftest import Check
@@ -102,6 +102,22 @@ def show_load(screen: Screen, records: Sequence[AnyRecord], title: str, out: Pat
         for w in r.warnings:
             _warning(screen, f"{r.scenario} users={r.users} rate={r.rate}", w.text)
     screen.err.print(f"results in {out / 'results.jsonl'} and {out / 'results.csv'}")
+
+
+def show_capacity(screen: Screen, results: Sequence[CapacityResult], out: Path) -> None:
+    """Each search's probes (with the reason for each decision), then the answers, then where the files are."""
+    from infermeter.reports.capacity import answer_text, capacity_grid, probe_reasons, probes_grid
+    from infermeter.reports.grid import to_rich
+
+    for r in results:
+        screen.out.print(to_rich(probes_grid(r)))
+        for line in probe_reasons(r):
+            screen.out.print(Text(line), soft_wrap=True)
+    screen.out.print(to_rich(capacity_grid(results)))
+    for r in results:
+        mode = "open loop" if r.mode == "rate" else "closed loop"
+        screen.out.print(styled((f"{mode} capacity at {r.slo}", "bold"), f": {answer_text(r)}"), soft_wrap=True)
+    screen.err.print(f"results in {out / 'results.jsonl'} (each probe's window, then each search's answer)")
 
 
 def show_failed_windows(screen: Screen, records: Sequence[AnyRecord], cells: set[str], at_most: int = 5) -> None:

@@ -18,7 +18,7 @@ from infermeter.reports.remedies import Advice, advise
 from infermeter.reports.table import ENERGY_NOTE, engine_grid, load_grid, overhead_grid, resources_grid
 from infermeter.results import stats
 from infermeter.results.environment import environment_of
-from infermeter.results.record import AnyRecord, NotMeasured, ServerWindow
+from infermeter.results.record import AnyRecord, CapacityResult, NotMeasured, ServerWindow
 from infermeter.results.summary import CellSummary, EngineCellSummary, LoadCellSummary, summarise_engines, summarise_loads
 
 
@@ -58,7 +58,8 @@ def _load_rows_as_servers(rows: list[LoadCellSummary]) -> list[LoadCellSummary]:
     return [replace(r, workload="HTTP endpoint", server=r.label) for r in rows]
 
 
-def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = "infermeter report") -> Report:
+def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = "infermeter report",
+                 capacity: list[CapacityResult] | None = None) -> Report:
     engines = summarise_engines(records)  # runs from several directories that share cells are kept apart there
     servers = summarise_loads(records, kind="server") + _load_rows_as_servers(summarise_loads(records, kind="load"))
     figs, not_drawn = F.build_figures(engines, servers)
@@ -67,6 +68,15 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
         return [f for f in figs if f.id.startswith(prefixes)]
 
     sections = []
+    if capacity:
+        from infermeter.reports.capacity import capacity_grid, curve_figure, probes_grid
+
+        curves = [f for i, r in enumerate(capacity) if (f := curve_figure(r, i)) is not None]
+        sections.append(Section(
+            "Capacity under the SLO", "The highest load each target served within the SLO (infermeter capacity): bracketing, "
+            "then bisection; every probe below with what decided it. Its windows are also among the load points and cells below.",
+            [capacity_grid(capacity)] + [probes_grid(r) for r in capacity], curves,
+        ))
     if F.ok(servers):
         overhead = overhead_grid(servers)
         sections.append(Section(

@@ -10,7 +10,7 @@ from infermeter.reports.content import build_report, suites_of
 from infermeter.reports.html import render_html
 from infermeter.reports.markdown import render_markdown
 from infermeter.results.files import replace_atomically
-from infermeter.results.frame import read_under
+from infermeter.results.frame import capacity_under, read_under
 
 FIGURE_DIR = "figures"
 
@@ -47,7 +47,8 @@ def write_report(paths: list[Path], out: Path, title: str | None = None) -> Repo
     records = read_under(paths)
     suites = suites_of(sorted({str(r.source) for r in records}))
     names = [json.loads(text).get("name") for text in suites.values() if text.startswith("{")]
-    report = build_report(records, suites, title or f"infermeter report: {', '.join(n for n in names if n) or paths[0].resolve().name}")
+    report = build_report(records, suites, title or f"infermeter report: {', '.join(n for n in names if n) or paths[0].resolve().name}",
+                          capacity_under(paths))
     out.mkdir(parents=True, exist_ok=True)
     fig_dir = out / FIGURE_DIR
     fig_dir.mkdir(exist_ok=True)

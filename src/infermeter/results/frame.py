@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infermeter.errors import ConfigError, NotInstalledError
-from infermeter.results.record import AnyRecord, to_dict
+from infermeter.results.record import AnyRecord, CapacityResult, to_dict
 from infermeter.results.store import ResultStore
 
 
@@ -39,6 +39,11 @@ def read_under(paths: Iterable[Path | str]) -> list[AnyRecord]:
     """Every current record under `paths` (typed), each with a `source` naming the results directory it
     came from."""
     return [r.model_copy(update={"source": str(f.parent)}) for f in result_files(paths) for r in ResultStore(f.parent).read()]
+
+
+def capacity_under(paths: Iterable[Path | str]) -> list[CapacityResult]:
+    """Every capacity search's answer under `paths` (store.capacity()), each with its `source`."""
+    return [r.model_copy(update={"source": str(f.parent)}) for f in result_files(paths) for r in ResultStore(f.parent).capacity()]
 
 
 def records_under(paths: Iterable[Path | str]) -> list[dict[str, Any]]:

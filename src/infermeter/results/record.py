@@ -291,8 +291,47 @@ class NotMeasured(_Record):
     inprocess: dict[str, Any] | None = None
 
 
+class CapacityProbe(_Strict):
+    """One probe of a capacity search: a window measured at one load, and what the search made of it."""
+
+    load: float  # arrivals per second (mode "rate") or users / callers (mode "users")
+    decision: Literal["meets", "misses", "vetoed"]  # vetoed: the generator itself could not offer this load
+    why: str  # what decided it, in words
+    cell_id: str | None = None  # the window's record (kind load, server or engine) in the same results.jsonl
+    verdict: SloVerdict | None = None
+    latency_ms: float | None = None  # the SLO's percentile (or max) in this window
+    p50_ms: float | None = None  # the window's median: the latency curve and its knee
+    goodput_rps: float | None = None
+    offered_per_s: float | None = None
+    completed_per_s: float | None = None
+    requests: int | None = None
+    saturated: bool = False
+    role: Literal["search", "curve"] = "search"  # curve: measured after the search, below the capacity, for the curve
+
+
+class CapacityResult(_Record):
+    """A capacity search's answer (capacity/search.py): the highest load that met the SLO, the lowest above
+    it that did not, why the search stopped, the knee of the latency curve and every probe. Its cell names
+    the target, the SLO, the mode and the search's settings; cell_id hashes them."""
+
+    kind: Literal["capacity"] = "capacity"
+    status: Literal["ok", "failed"]
+    mode: Literal["rate", "users"]
+    slo: str
+    capacity: float | None = None  # None: no load probed met the SLO
+    upper: float | None = None  # the lowest load above `capacity` that did not (None: none found)
+    resolution: float  # relative width the bisection stopped at (users: a step of one)
+    stopped: Literal["resolution", "no load meets it", "generator limit", "ceiling", "probe limit", "failed"]
+    knee: float | None = None  # the highest rate probed whose median stayed within twice the unloaded one
+    unloaded_ms: float | None = None  # the SLO's percentile at one user
+    unloaded_p50_ms: float | None = None  # the median at one user: the knee's reference
+    probes: list[CapacityProbe] = Field(default_factory=list)
+
+
 def _tag(value: Any) -> str:
     get = value.get if isinstance(value, dict) else lambda k, d=None: getattr(value, k, d)
+    if get("kind") == "capacity":
+        return "capacity"
     if get("repeat") is None:
         return "not-measured"
     return str(get("kind"))
@@ -304,21 +343,24 @@ Record = Annotated[
         Annotated[ServerWindow, Tag("server")],
         Annotated[LoadWindow, Tag("load")],
         Annotated[NotMeasured, Tag("not-measured")],
+        Annotated[CapacityResult, Tag("capacity")],
     ],
     Discriminator(_tag),
 ]
+# What the store's read() returns: measurement records. Capacity answers are read apart (store.capacity()).
 AnyRecord = Union[EngineWindow, ServerWindow, LoadWindow, NotMeasured]
-_ADAPTER: TypeAdapter[AnyRecord] = TypeAdapter(Record)
+StoredRecord = Union[EngineWindow, ServerWindow, LoadWindow, NotMeasured, CapacityResult]
+_ADAPTER: TypeAdapter[StoredRecord] = TypeAdapter(Record)
 
 
-def parse_record(data: dict[str, Any] | AnyRecord) -> AnyRecord:
+def parse_record(data: dict[str, Any] | StoredRecord) -> StoredRecord:
     """Validate one record (of the current schema); raises pydantic.ValidationError."""
     if isinstance(data, BaseModel):
         return data  # type: ignore[return-value]
     return _ADAPTER.validate_python(data)
 
 
-def to_dict(record: AnyRecord) -> dict[str, Any]:
+def to_dict(record: StoredRecord) -> dict[str, Any]:
     return record.model_dump(mode="json")
 
 

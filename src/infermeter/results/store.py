@@ -28,7 +28,7 @@ from infermeter.errors import ConfigError
 from infermeter.results.files import locked, open_nofollow, private_dir, replace_atomically, write_error
 from infermeter.results.histogram import PERCENTILES
 from infermeter.results.migrate import UnknownSchema, migrate
-from infermeter.results.record import AnyRecord, NotMeasured, parse_record, to_dict
+from infermeter.results.record import AnyRecord, CapacityResult, NotMeasured, StoredRecord, parse_record, to_dict
 
 LATENCY_KEYS = [f"p{p:g}" for p in PERCENTILES] + ["mean", "std", "min", "max"]
 METRIC_KEYS = [
@@ -166,7 +166,7 @@ class ResultStore:
         # The file's parsed lines, kept while its identity, size and mtime stay the same: a resume read it
         # three or four times over (set-up, the damage check, finished cells, the first append), and once
         # more after each server.
-        self._parsed: tuple[tuple[int, int, int], list[AnyRecord | None], list[tuple[int, str]]] | None = None
+        self._parsed: tuple[tuple[int, int, int], list[StoredRecord | None], list[tuple[int, str]]] | None = None
 
     def create(self) -> int:
         """Make OUT ready for appending; returns the bytes of torn last lines removed (0 normally)."""
@@ -206,7 +206,7 @@ class ResultStore:
     def has_results(self) -> bool:
         return self.jsonl.exists() and self.jsonl.stat().st_size > 0
 
-    def append(self, record: AnyRecord | dict[str, Any]) -> None:
+    def append(self, record: StoredRecord | dict[str, Any]) -> None:
         """Validate and append one record (a dict is read as a record of its schema_version, 1 if absent). The first record of a cell in a new run supersedes that cell's
         records from earlier runs (an interrupted cell measured again)."""
         try:
@@ -215,7 +215,7 @@ class ResultStore:
             raise ValueError(f"refusing to store an invalid record: {exc}") from None
         if self._runs_of is None:
             self._runs_of = {}
-            for r in self.read(include_superseded=True):
+            for r in self._read_all(include_superseded=True):
                 self._runs_of.setdefault(r.cell_id, set()).add(r.run_id)
         earlier = self._runs_of.setdefault(record.cell_id, set())
         if earlier - {record.run_id}:
@@ -223,6 +223,8 @@ class ResultStore:
         earlier.add(record.run_id)
         data = to_dict(record)
         _append(self.jsonl, (json.dumps(data) + "\n").encode())
+        if isinstance(record, CapacityResult):  # results.csv has a row per window; a search's answer is no window
+            return
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         if not self.csv.exists() or self.csv.stat().st_size == 0:
@@ -251,8 +253,16 @@ class ResultStore:
             self._rewrite_csv()
 
     def read(self, include_superseded: bool = False) -> list[AnyRecord]:
-        """Every record, migrated to the current schema and validated; superseded repeats left out unless
-        asked for. Lines that are not records are skipped and listed in `self.rejected`."""
+        """Every measurement record, migrated to the current schema and validated; superseded repeats left out
+        unless asked for. Lines that are not records are skipped and listed in `self.rejected`. Capacity
+        searches' answers are no measurement: capacity() has them."""
+        return [r for r in self._read_all(include_superseded) if not isinstance(r, CapacityResult)]
+
+    def capacity(self, include_superseded: bool = False) -> list[CapacityResult]:
+        """The capacity searches' answers (their probes are windows among read()'s records)."""
+        return [r for r in self._read_all(include_superseded) if isinstance(r, CapacityResult)]
+
+    def _read_all(self, include_superseded: bool) -> list[StoredRecord]:
         self.rejected = []
         try:
             st = self.jsonl.stat()
@@ -283,7 +293,7 @@ class ResultStore:
                 out.append(r)
         return out
 
-    def _parse_line(self, n: int, line: bytes) -> AnyRecord | None:
+    def _parse_line(self, n: int, line: bytes) -> StoredRecord | None:
         if not line.strip():
             return None
         try:

@@ -8,11 +8,16 @@
   R = E[S] + lambda E[S^2] / (2 (1 - rho)), rho = lambda E[S]. Deterministic service (M/D/1) has
   E[S^2] = E[S]^2; exponential service (M/M/1) has E[S^2] = 2 E[S]^2, and then R is itself exponential
   with rate mu - lambda, so its p-th percentile is -ln(1 - p) / (mu - lambda).
+- Percentiles of M/D/1 (and any M/G/1) time in system: simulated with Lindley's recursion on the service
+  times a target gave (single_server_response_quantile), and the highest rate whose percentile is within a
+  bound found on that simulation (capacity_for_quantile): the capacity search's answer. Checked against
+  the M/M/1 formula in the tests.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 
 def littles_law_users(throughput_rps: float, mean_latency_s: float) -> float:
@@ -49,3 +54,45 @@ def mm1_response_percentile(rate: float, mean_s: float, p: float) -> float:
         return math.inf
     return -math.log(1 - p) / (mu - rate)
 
+
+
+def single_server_response_quantile(rate: float, service_s: Sequence[float], q: float, wake_s: Sequence[float] | None = None,
+                                    n: int = 200_000, seed: int = 0) -> float:
+    """The q-quantile (0 < q < 1) of time in a FIFO single-server queue with Poisson arrivals at `rate`,
+    simulated (Lindley's recursion) over `n` arrivals, with service times drawn from the `service_s` given
+    (M/G/1; deterministic service makes it M/D/1). `wake_s`: lateness drawn for an arrival that finds the
+    server idle (the server starts it that late), as the in-process callers' wake-up. Seeded: the same
+    arrivals, scaled, at every rate, so the quantile rises with the rate without noise between rates."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(1.0, n) / rate
+    service = rng.choice(np.asarray(service_s, dtype=np.float64), n)
+    wake = rng.choice(np.asarray(wake_s, dtype=np.float64), n) if wake_s is not None and len(wake_s) else np.zeros(n)
+    arrival = np.cumsum(gaps).tolist()
+    service_l, wake_l = service.tolist(), wake.tolist()
+    response = np.empty(n)
+    free = 0.0  # when the server finishes the previous arrival
+    for i in range(n):
+        a = arrival[i]
+        start = a + wake_l[i] if a >= free else free
+        free = start + service_l[i]
+        response[i] = free - a
+    return float(np.quantile(response, q))
+
+
+def capacity_for_quantile(service_s: Sequence[float], q: float, bound_s: float, wake_s: Sequence[float] | None = None,
+                          n: int = 200_000, seed: int = 0, tolerance: float = 0.002) -> float:
+    """The highest Poisson rate at which the simulated q-quantile of time in the system is within `bound_s`
+    (single_server_response_quantile; bisection to `tolerance`, relative). 0 when even an idle server's
+    response is over the bound."""
+    import numpy as np
+
+    mean = float(np.mean(service_s))
+    lo, hi = 1e-6 / mean, 1.0 / mean  # stable below 1 / E[S]
+    if single_server_response_quantile(lo, service_s, q, wake_s, n, seed) > bound_s:
+        return 0.0
+    while hi / lo - 1 > tolerance:
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if single_server_response_quantile(mid, service_s, q, wake_s, n, seed) <= bound_s else (lo, mid)
+    return lo

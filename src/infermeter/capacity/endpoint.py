@@ -1,0 +1,60 @@
+"""Capacity probes over HTTP: each probe is one `infermeter load` window (loadgen/endpoint.py) at a number
+of users or an arrival rate, stored as a load record whose cell names the search it belongs to."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from infermeter.capacity.search import Mode, schedule_seed
+from infermeter.collectors import machine
+from infermeter.collectors.window import endpoint_window
+from infermeter.loadgen.endpoint import build_plans, cell_of, measure_window, window_fields
+from infermeter.loadgen.settings import LoadSettings
+from infermeter.protocols.http import HttpTarget
+from infermeter.results.record import LoadWindow
+from infermeter.results.slo import SLO
+
+
+FIT = 0.8  # of max_seconds, the longest schedule a probe is given (the rest for the last answers)
+
+
+class EndpointTarget:
+    """An HTTP endpoint under closed-loop users or open-loop arrivals, one window per probe."""
+
+    def __init__(self, target: HttpTarget, settings: LoadSettings, slo: SLO, run_id: str, label: str = "") -> None:
+        self.target, self.settings, self.slo, self.run_id, self.label = target, settings, slo, run_id, label
+
+    def _cell(self, mode: Mode, load: float, requests: int) -> dict[str, Any]:
+        users, rate = (int(load), None) if mode == "users" else (None, load)
+        # "capacity-probe": a probe is no point of a load sweep, and its id must not match one.
+        return cell_of(self.target, self._settings(mode, load, requests), users, rate, self.label) | {"capacity_probe": True}
+
+    def cell_id(self, mode: Mode, load: float, requests: int) -> str:
+        return hashlib.sha256(json.dumps(self._cell(mode, load, requests), sort_keys=True).encode()).hexdigest()[:16]
+
+    def _settings(self, mode: Mode, load: float, requests: int) -> LoadSettings:
+        """The probe's requests; a rate too low for them within max_seconds gets the arrivals that fit (the
+        verdict may then be "too few samples", said in the probe), not a schedule the window would cut short."""
+        if mode == "rate" and requests / load > FIT * self.settings.max_seconds:
+            requests = max(1, int(load * FIT * self.settings.max_seconds))
+        return self.settings.model_copy(update={"min_requests": requests})
+
+    def _plans(self, mode: Mode, load: float, requests: int) -> list[Any]:
+        users, rate = (int(load), None) if mode == "users" else (None, load)
+        return build_plans(self.target, self._settings(mode, load, requests), users, rate, schedule_seed(0, load) if rate else 0)
+
+    def offered_per_s(self, load: float, requests: int) -> float | None:
+        s = self._settings("rate", load, requests)
+        arrivals = sum(len(p.schedule_ns) for p in self._plans("rate", load, requests))
+        return arrivals / max(s.min_seconds, s.min_requests / load)
+
+    def measure(self, mode: Mode, load: float, requests: int) -> LoadWindow:
+        metrics, failure, warnings = measure_window(self._plans(mode, load, requests), endpoint_window())
+        return LoadWindow(
+            run_id=self.run_id, cell_id=self.cell_id(mode, load, requests), cell=self._cell(mode, load, requests),
+            machine=machine.machine_info(),
+            packages=machine.package_versions(),
+            **window_fields(0, 1, metrics, failure, warnings, int(load) if mode == "users" else None, self.slo),
+        )

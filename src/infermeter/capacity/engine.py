@@ -1,0 +1,49 @@
+"""Capacity probes on an engine in process: one worker keeps the engine loaded, warmed up and its parity
+checked (runner.CellSession), and measures each probe as a window of a variant of the cell: callers in a
+closed loop (mode users), or Poisson arrivals at a rate served by `callers` threads (mode rate: the open
+loop of loadgen/openloop.py, MLPerf's server scenario). Each probe is an engine record of its own cell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infermeter.capacity.search import Mode, schedule_seed
+from infermeter.config import Cell, MeasureSettings
+from infermeter.results.record import EngineWindow
+from infermeter.runner import CellSession
+
+FIT = 0.8  # of max_seconds, the longest schedule a probe is given (the rest for the arrivals still queued)
+
+
+class EngineTarget:
+    """An engine cell under closed-loop callers or open-loop arrivals, one window per probe."""
+
+    def __init__(self, cell: Cell, session: CellSession, min_seconds: float, max_seconds: float, callers: int = 1) -> None:
+        self.cell, self.session, self.callers = cell, session, callers
+        self.min_seconds, self.max_seconds = min_seconds, max_seconds
+
+    def variant(self, mode: Mode, load: float, requests: int) -> Cell:
+        """The cell at this load with this many requests: its id names the probe."""
+        n = requests
+        if mode == "rate" and n / load > FIT * self.max_seconds:  # the arrivals that fit in the window, not a cut schedule
+            n = max(1, int(load * FIT * self.max_seconds))
+        measure = MeasureSettings(repeats=1, min_iterations=n, min_seconds=self.min_seconds, max_seconds=self.max_seconds)
+        if mode == "rate":
+            return self.cell.model_copy(update={"scenario": "open-loop", "rate": load, "concurrency": self.callers, "measure": measure})
+        users = int(load)
+        return self.cell.model_copy(update={"scenario": "concurrent" if users > 1 else "single-stream", "rate": None,
+                                            "concurrency": users, "measure": measure})
+
+    def cell_id(self, mode: Mode, load: float, requests: int) -> str:
+        return self.variant(mode, load, requests).cell_id
+
+    def offered_per_s(self, load: float, requests: int) -> float | None:
+        return None  # the open loop's own record says what it offered
+
+    def measure(self, mode: Mode, load: float, requests: int) -> EngineWindow:
+        return self.session.window(self.variant(mode, load, requests), 0, schedule_seed(self.cell.seed, load))
+
+
+def session_log(out: Path, cell: Cell) -> Path:
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    return out / "logs" / f"capacity-{cell.workload}-{cell.engine}.log"

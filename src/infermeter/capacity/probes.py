@@ -1,0 +1,90 @@
+"""What one measured window says to a capacity search: the load met the SLO, missed it, or could not be
+judged because the generator itself was the limit (vetoed).
+
+In order:
+1. a failed window (no answer at all, every request failed) misses;
+2. the generator's own checks veto the point: a generator process used a whole core, or the schedule was
+   not kept (send lag; for an engine, the callers' wake-up lateness) while the target kept up. Latency
+   counts from the scheduled time, so a late generator inflates it: such a window proves nothing;
+3. an open loop that did not keep up (arrivals never sent, completed below KEPT_UP of offered with a
+   backlog) misses: the target is saturated, whatever its percentile says about the requests it served;
+4. the SLO's verdict (results/slo.py): pass meets, fail misses; too few samples misses (a tail cannot be
+   estimated from them: an open loop at a low rate fits few arrivals in its window); not proven is decided
+   by the measured share past each bound (point estimate) and said so in `why`.
+"""
+
+from __future__ import annotations
+
+from infermeter.capacity.search import Mode
+from infermeter.loadgen.openloop import KEPT_UP
+from infermeter.results import histogram
+from infermeter.results.record import CapacityProbe, EngineWindow, LoadWindow, ServerWindow
+from infermeter.results.slo import SLO
+
+Window = EngineWindow | LoadWindow | ServerWindow
+
+
+def slo_latency_ms(record: Window, slo: SLO) -> float | None:
+    """The window's latency at the SLO's percentile (max for a bound on every request)."""
+    m = record.metrics
+    if m is None or not m.latency_hdr or not m.requests:
+        return None
+    h = histogram.decode(m.latency_hdr)
+    if slo.percentile is None:
+        return h.get_max_value() / 1000.0
+    return histogram.values_at_percentiles(h, [slo.percentile])[slo.percentile] / 1000.0
+
+
+def completed_per_s(record: Window) -> float | None:
+    m = record.metrics
+    if m is None or not m.window_s:
+        return None
+    return (m.requests + m.failures if isinstance(record, EngineWindow) else m.requests) / m.window_s
+
+
+def decide(record: Window, slo: SLO, mode: Mode, load: float, offered_per_s: float | None = None) -> CapacityProbe:
+    """The probe at `load` from its window's record (judged against `slo` when it was measured)."""
+    m = record.metrics
+    done = completed_per_s(record)
+    offered = getattr(m, "offered_per_s", None) or offered_per_s if mode == "rate" else None
+    codes = {w.code: w.text for w in record.warnings}
+    unsent = (m.unsent or 0) if m is not None else 0
+    backlog = getattr(m, "backlog", None)
+    saturated = mode == "rate" and (
+        unsent > 0 or "open-loop-saturated" in codes
+        or (offered is not None and done is not None and done < KEPT_UP * offered and (backlog is None or backlog > 0))
+    )
+    judged = record.slo
+    probe = dict(load=load, cell_id=record.cell_id, verdict=judged.verdict if judged else None, latency_ms=slo_latency_ms(record, slo),
+                 p50_ms=m.latency_ms.get("p50") if m is not None else None,
+                 goodput_rps=judged.goodput_rps if judged else None, offered_per_s=offered, completed_per_s=done,
+                 requests=judged.requests if judged else None, saturated=saturated)
+
+    def said(decision: str, why: str) -> CapacityProbe:
+        return CapacityProbe(decision=decision, why=why, **probe)  # type: ignore[arg-type]
+
+    if record.status == "failed" or m is None or judged is None:
+        return said("misses", f"the window failed: {record.error or 'nothing was measured'}")
+    if "generator-saturated" in codes:
+        return said("vetoed", codes["generator-saturated"])
+    if "schedule-not-kept" in codes and not saturated:
+        return said("vetoed", codes["schedule-not-kept"] + "; the target kept up, so the generator was the limit")
+    if saturated:
+        shown = f", {backlog} waiting when the schedule ended" if backlog else ""
+        return said("misses", f"saturated: completed {done or 0:.4g}/s of {offered or 0:.4g}/s offered"
+                              f"{f', {unsent} never sent' if unsent else ''}{shown}")
+    latency = f"{slo.latency_text.split('<=')[0]} {probe['latency_ms']:.4g} ms" if probe["latency_ms"] is not None else "no latency"
+    confidence = f"{100 * judged.confidence:.4g}%"
+    if judged.verdict == "pass":
+        return said("meets", f"{latency}: meets {judged.slo} at {confidence} confidence")
+    if judged.verdict == "fail":
+        return said("misses", f"{latency}: misses {judged.slo} at {confidence} confidence ({judged.over} of {judged.requests} past it)")
+    if judged.verdict == "too few samples":  # a tail cannot be estimated from them either: never counted as meeting it
+        needed = max((c.needed or 0) for c in judged.checks) or None
+        return said("misses", f"{latency}: too few requests to judge {judged.slo} ({judged.requests}"
+                              f"{f' of the {needed} a pass needs' if needed else ''}): not counted as meeting it")
+    # Not proven: the share measured past each bound decides, and the probe says it is an estimate.
+    within = all((c.over <= c.allowed * c.requests) if c.allowed else c.over == 0 for c in judged.checks)
+    return said("meets" if within else "misses",
+                f"{latency}: {'within' if within else 'past'} {judged.slo} as measured ({judged.over} of {judged.requests} past the "
+                f"latency bound), {judged.verdict} at {confidence}: more requests per probe would prove it")

@@ -1,0 +1,130 @@
+"""The capacity search: the highest load that meets an SLO, found by bracketing and then bisection.
+
+`measure(load)` measures one window at a load (arrivals per second, or users) and says whether it met the
+SLO (capacity/probes.py decides). From a start that met it the load doubles until a probe misses; from one
+that missed it halves until a probe meets. Between the highest load that met it (lo) and the lowest above
+that did not (hi) the search bisects (geometrically for rates, by whole users for users) until hi / lo - 1
+is within the resolution (users: until they are one user apart, or the resolution's share of lo). The answer is lo with the interval [lo, hi).
+
+A probe the generator could not offer (vetoed: its own checks fired while the target kept up) is no
+evidence about the target: the search treats it as a ceiling, never as a capacity, and says the answer
+was limited by the generator when the interval's top is such a probe. The search assumes latency grows
+with load; noise near the boundary can break that, which is why the interval, not one number, is the
+answer, and every probe is kept as evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from infermeter.results.record import CapacityProbe
+
+Mode = Literal["rate", "users"]
+Stopped = Literal["resolution", "no load meets it", "generator limit", "ceiling", "probe limit"]
+
+DEFAULT_RESOLUTION = 0.05
+KNEE_FACTOR = 2.0  # the knee: the highest load whose median stayed within this factor of the unloaded median
+
+
+def schedule_seed(seed: int, load: float) -> int:
+    """Each rate's own open-loop seed, the same on every run (so --resume finds the same schedule): with one
+    seed, every probe's Poisson schedule would be one draw scaled, its count off the rate the same way at
+    every rate."""
+    return seed + round(load * 1000) % 1_000_003
+
+
+@dataclass
+class SearchOutcome:
+    mode: Mode
+    capacity: float | None  # the highest load that met the SLO; None: none did
+    upper: float | None  # the lowest load above it that did not (None: none was found below the ceiling)
+    stopped: Stopped
+    resolution: float
+    probes: list[CapacityProbe] = field(default_factory=list)
+
+    def knee(self, unloaded_p50_ms: float | None) -> float | None:
+        """The highest load probed whose median latency was at most KNEE_FACTOR x the unloaded median: past
+        it, queueing dominates. (The median, not the SLO's percentile: a tail estimate is too noisy to draw
+        a curve's bend from.) None without an unloaded median or a probe that stayed under it."""
+        if not unloaded_p50_ms:
+            return None
+        under = [p.load for p in self.probes if p.decision != "vetoed" and p.p50_ms is not None
+                 and p.p50_ms <= KNEE_FACTOR * unloaded_p50_ms]
+        return max(under) if under else None
+
+
+def search(measure: Callable[[float, int], CapacityProbe], *, mode: Mode, start: float, resolution: float = DEFAULT_RESOLUTION,
+           floor: float, ceiling: float, max_probes: int = 24) -> SearchOutcome:
+    """Bracket, then bisect (see the module's docstring). `floor` and `ceiling` bound the loads probed (below
+    the floor: no load meets it; above the ceiling: the capacity is at least the last load that met it)."""
+    integer = mode == "users"
+    probes: list[CapacityProbe] = []
+    seen: dict[float, CapacityProbe] = {}
+
+    def at(load: float, step: int = 0) -> CapacityProbe:
+        load = float(round(load)) if integer else load
+        if load not in seen:
+            seen[load] = measure(load, step)
+            probes.append(seen[load])
+        return seen[load]
+
+    def outcome(capacity: float | None, upper: float | None, stopped: Stopped) -> SearchOutcome:
+        if stopped == "resolution" and upper is not None and seen[upper].decision == "vetoed":
+            stopped = "generator limit"
+        return SearchOutcome(mode, capacity, upper, stopped, resolution, probes)
+
+    def up(x: float) -> float:
+        return max(x + 1, 2 * x) if integer else 2 * x
+
+    def down(x: float) -> float:
+        return float(math.floor(x / 2)) if integer else x / 2
+
+    start = min(max(float(round(start)) if integer else start, floor), ceiling)
+    lo: float | None = None
+    hi: float | None = None
+    if at(start).decision == "meets":
+        lo = start
+        while hi is None:
+            if len(probes) >= max_probes:
+                return outcome(lo, None, "probe limit")
+            nxt = up(lo)
+            if nxt > ceiling:
+                if lo >= ceiling:
+                    return outcome(lo, None, "ceiling")
+                nxt = ceiling
+            if at(nxt).decision == "meets":
+                lo = nxt
+            else:
+                hi = nxt
+    else:
+        hi = start
+        while lo is None:
+            if len(probes) >= max_probes:
+                return outcome(None, hi, "probe limit")
+            nxt = down(hi)
+            if nxt < floor:
+                return outcome(None, hi, "no load meets it")
+            if at(nxt).decision == "meets":
+                lo = nxt
+            else:
+                hi = nxt
+    step = 0
+    while not _within(lo, hi, resolution, integer):
+        if len(probes) >= max_probes:
+            return outcome(lo, hi, "probe limit")
+        mid = float((lo + hi) // 2) if integer else math.sqrt(lo * hi)
+        step += 1
+        if at(mid, step).decision == "meets":
+            lo = mid
+        else:
+            hi = mid
+    return outcome(lo, hi, "resolution")
+
+
+def _within(lo: float, hi: float, resolution: float, integer: bool) -> bool:
+    if integer:  # whole users: a step of one, or the resolution once that is more than one user
+        return hi - lo <= max(1.0, math.floor(resolution * lo))
+    return hi / lo - 1 <= resolution
