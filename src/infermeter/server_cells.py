@@ -200,6 +200,30 @@ def answer_warnings(answers: dict[str, Any]) -> list[RecordWarning]:
                     applies_to="cell")]
 
 
+def deployment_common(deployment: Deployment, exporter: Exporter, workload: Any) -> dict[str, Any]:
+    """What every window of a running deployment records about it: its answers checked against the reference
+    engine, the workload, and the deployment (cold start, URL, log)."""
+    proc = deployment.process
+    return {
+        "answers": check_answers(deployment, exporter),
+        "workload": workload.record(),
+        "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
+        | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
+    }
+
+
+def deployment_dir(out: Path, server: str, workload: str, label: str) -> Path:
+    """A (server with its settings, workload)'s own directory under OUT/servers, emptied: two entries of one
+    framework must not share one, or the second would overwrite the first's log that its records point to.
+    Absolute: servers run with it as their working directory, and a relative --out would name a path that
+    does not exist there (MLServer, not finding its settings, fell back to 0.0.0.0:8080)."""
+    settings_key = hashlib.sha256(label.encode()).hexdigest()[:6]
+    workdir = (out / "servers" / f"{file_slug(server)}-{file_slug(workload)}-{settings_key}").absolute()
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    return workdir
+
+
 def cells_failed(store: ResultStore, cells: list[ServerCell]) -> int:
     """Cells of this server not fully measured: some repeat failed (the definition --resume uses)."""
     return len({c.cell_id for c in cells} - store.finished_cells())
@@ -222,14 +246,7 @@ def run_server_cells(
                 store.append(_not_measured(c, run_id, adapter, "skipped", f"{entry.name}: {why}"))
             skipped += len(todo)
             continue
-        # One directory per (server with its settings, workload): two entries of one framework must not
-        # share a directory, or the second would overwrite the first's log that its records point to.
-        settings_key = hashlib.sha256(todo[0].server_label.encode()).hexdigest()[:6]
-        # Absolute: servers run with this as their working directory, and a relative --out would then name
-        # a path that does not exist (MLServer, not finding its settings, fell back to 0.0.0.0:8080).
-        workdir = (out / "servers" / f"{file_slug(entry.name)}-{file_slug(wname)}-{settings_key}").absolute()
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
+        workdir = deployment_dir(out, entry.name, wname, todo[0].server_label)
         try:
             on_progress(f"{wname} on {entry.name}: packaging and starting")
             workload = get_workload(wname, suite.seed)
@@ -239,16 +256,10 @@ def run_server_cells(
                                   out / "logs" / f"reference-{workdir.name}.log")
             with closing(ref):  # the reference's worker lives as long as the server
                 deployment = adapter.deploy(workload, exporter, workdir)
-                with deployment.process as proc:
+                with deployment.process:
                     adapter.on_ready(deployment)
                     on_progress(f"{wname} on {entry.name}: checking answers")
-                    common = {
-                        "answers": check_answers(deployment, exporter),
-                        "workload": workload.record(),
-                        "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
-                        | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
-                        "inprocess": ref.initial,
-                    }
+                    common = deployment_common(deployment, exporter, workload) | {"inprocess": ref.initial}
                     measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
                                    suite.energy.cpu_watts_per_core, suite.overhead, ref, suite.slo)
                     bad = cells_failed(store, todo)

@@ -231,3 +231,43 @@ def test_the_report_has_a_capacity_section_with_the_curve_and_every_probe():
     assert names[:3] == ["p99", "p50", "bound p99<=10ms"] and {"capacity", "knee"} <= set(names)
     assert [p.x for p in fig.series[0].points] == [25, 50, 70, 100]  # in rate order, not probe order
     assert "no capacity" not in fig.caption and "70 requests/s offered" in fig.caption
+
+
+def test_a_suites_server_is_deployed_once_and_searched_with_server_records(tmp_path, cache_root, monkeypatch):
+    """The suite path on a real (if small) server: the stdlib-http plugin example, run from its source."""
+    from pathlib import Path
+
+    from infermeter.capacity.suite import run_suite_capacity
+    from infermeter.config import Suite
+    from infermeter.loadgen.settings import LoadSettings
+    from infermeter.results.store import ResultStore
+    from infermeter.servers.registry import SERVERS
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "data" / "plugins" / "infermeter-stdlib-server"))
+    from infermeter_stdlib_server.adapter import StdlibHttp
+
+    monkeypatch.setitem(SERVERS, "stdlib-http", StdlibHttp)
+    suite = Suite(name="cap", workloads=["malware-gbt"], servers=["stdlib-http"])
+    store = ResultStore(tmp_path / "o")
+    store.create()
+    settings = LoadSettings(warmup_s=0.2, min_seconds=0.3, min_requests=100, max_seconds=30, timeout_s=10, repeats=1)
+    results, skipped = run_suite_capacity(suite, store, "r", parse_slo("p90<=50ms"), ["users"], 100, settings, cache_root,
+                                          resolution=0.5, max_users=8)
+    assert not skipped and [r.mode for r in results] == ["users"]
+    [answer] = results
+    assert answer.capacity is not None and answer.capacity >= 1 and answer.cell["server"] == "stdlib-http"
+    windows = store.read()
+    assert {w.kind for w in windows} == {"server"} and all(w.answers.get("verdict") == "match" for w in windows)
+    assert all(w.cell["capacity_probe"] and w.metrics.server_cpu_percent is not None for w in windows)
+
+
+def test_capacity_of_a_suite_takes_its_slo_and_searches_each_engine(tmp_path, cache_root):
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: cap\nworkloads: [fake-tiny]\nengines: [{name: fake, settings: {service_ms: 2}}]\nslo: 'p90<=10ms'\n")
+    out = tmp_path / "o"
+    r = cli("capacity", str(suite), "--mode", "rate", "--min-requests", "100", "--duration", "0.2", "--resolution", "0.3",
+            "--cache", str(cache_root), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    [answer] = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if '"kind": "capacity"' in x]
+    assert answer["slo"] == "p90<=10ms" and answer["cell"]["engine"] == "fake[service_ms=2]" and answer["capacity"] > 50
+    assert cli("capacity", str(suite), "--engine", "fake", "--out", str(tmp_path / "p")).returncode == 2

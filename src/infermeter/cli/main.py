@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, Optional
@@ -248,7 +250,8 @@ def load(
 
 @app.command()
 def capacity(
-    target: str = typer.Argument(..., help="an http:// URL to size, or a workload to size on --engine in process"),
+    target: str = typer.Argument(..., help="an http:// URL to size; a workload to size on --engine in process; or a suite "
+                                 "(.yaml): each of its servers deployed and each of its engines loaded, one after another"),
     slo: Optional[str] = typer.Option(None, help="the SLO to meet, e.g. 'p99<=100ms', 'p99.9<=1s,errors<=1%,confidence=95%' (required)"),
     mode: str = typer.Option("both", help="rate (open loop: arrivals per second), users (closed loop) or both"),
     resolution: float = typer.Option(0.05, help="stop when the interval [met, missed) is within this fraction"),
@@ -276,21 +279,24 @@ def capacity(
 ) -> None:
     """The highest arrival rate (open loop) and the most users (closed loop) that meet an SLO, on an HTTP
     endpoint or an engine in process: bracketing, then bisection, every probe's window kept as evidence."""
-    import uuid
-    from datetime import datetime
-
     from infermeter.capacity.driver import GROWTH_CAP, probe_requests, requests_to_pass, run_capacity, search_id
     from infermeter.cli.inputs import CapacityInputs
     from infermeter.loadgen.settings import cli_settings
     from infermeter.reports.console import show_capacity
     from infermeter.results.slo import parse_slo
-    from infermeter.results.store import ResultStore
 
     inputs = CapacityInputs.of(mode=mode, resolution=resolution, start_rate=start_rate, max_rate=max_rate, max_users=max_users,
                                callers=callers, batch_size=batch_size, out=out)
-    if slo is None:
-        raise ConfigError("capacity needs an SLO to meet", "e.g. --slo 'p99<=100ms' (a percentile or max, <=, a time with its unit)")
-    objective = parse_slo(slo, "--slo")
+    suite = None
+    if target.endswith((".yaml", ".yml")):
+        from infermeter.config import load_suite
+
+        suite = load_suite(Path(target))
+    if slo is None and (suite is None or suite.slo is None):
+        raise ConfigError("capacity needs an SLO to meet", "e.g. --slo 'p99<=100ms' (a percentile or max, <=, a time with its unit)"
+                          + (", or slo: in the suite" if suite is not None else ""))
+    objective = parse_slo(slo, "--slo") if slo is not None else suite.slo  # type: ignore[union-attr]
+    assert objective is not None
     requests = min_requests if min_requests is not None else probe_requests(objective)
     if requests < (needed := requests_to_pass(objective)):
         raise ConfigError(f"--min-requests {requests}: a window of fewer than {needed} requests can never pass {objective.text} "
@@ -298,36 +304,71 @@ def capacity(
                           f"{probe_requests(objective)}), or a lower confidence, e.g. --slo '{objective.latency_text},confidence=95%'")
     settings = cli_settings(warmup_s=warmup, min_seconds=duration, min_requests=requests, max_seconds=max_duration, timeout_s=timeout,
                             repeats=1, generator_processes=generator_processes, seed=seed)
-    is_url = "://" in target
-    if is_url:
+    if suite is not None:
+        if engine is not None:
+            raise ConfigError("--engine names the engine for a workload; a suite names its own engines", "drop --engine, or give a workload")
+        _run_suite_capacity(suite, out, objective, inputs, cache, requests, settings, resume)
+        return
+    if "://" in target:
         if engine is not None:
             raise ConfigError("--engine sizes a workload in process; TARGET is a URL", "give a workload name with --engine, or drop --engine")
-        opened = _capacity_endpoint(target, body, method, header, settings, objective, allow_remote)
+        cell, make_target, close = _capacity_endpoint(target, body, method, header, settings, objective, allow_remote)
     else:
         if engine is None:
             raise ConfigError(f"{target!r} is not an http:// URL; a workload is sized on an engine in process",
                               f"e.g. infermeter capacity {target} --engine onnxruntime --slo 'p99<=100ms', or give a URL")
-        opened = _capacity_engine(target, engine, threads, inputs.callers, inputs.batch_size, cache, settings, objective, out)
-    cell, make_target, close = opened
-    store = ResultStore(out)
-    with store.lock():
-        if store.has_results() and not resume:
-            close()
-            raise ConfigError(f"{out} already holds results", "add --resume to finish that search, or choose another --out")
-        if resume:
-            store.refuse_damage()
-        store.create()
-        run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        err_console.print(f"probes of {requests} requests, growing to {GROWTH_CAP} x as the search closes in (search {search_id(cell)}); "
-                      "the first is one user, unloaded")
-        try:
+        cell, make_target, close = _capacity_engine(target, engine, threads, inputs.callers, inputs.batch_size, cache, settings,
+                                                    objective, out)
+    try:
+        with _capacity_store(out, resume) as (store, run_id):
+            err_console.print(f"probes of {requests} requests, growing to {GROWTH_CAP} x as the search closes in (search "
+                              f"{search_id(cell)}); the first is one user, unloaded")
             with err_console.status("capacity: starting") as status:
                 results = run_capacity(store, run_id, cell, make_target(run_id, status), objective, inputs.modes, requests,
                                        resolution=inputs.resolution, start_rate=inputs.start_rate, max_rate=inputs.max_rate,
                                        max_users=inputs.max_users, resume=resume,
                                        on_progress=lambda msg: status.update(Text(f"capacity: {msg}")))
-        finally:
-            close()
+    finally:
+        close()
+    show_capacity(screen, results, out)
+
+
+@contextlib.contextmanager
+def _capacity_store(out: Path, resume: bool) -> Iterator[tuple[Any, str]]:
+    """OUT locked and ready for a capacity run (refused when it holds results and --resume was not given), and
+    the run's id."""
+    import uuid
+    from datetime import datetime
+
+    from infermeter.results.store import ResultStore
+
+    store = ResultStore(out)
+    with store.lock():
+        if store.has_results() and not resume:
+            raise ConfigError(f"{out} already holds results", "add --resume to finish that search, or choose another --out")
+        if resume:
+            store.refuse_damage()
+        store.create()
+        yield store, datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _run_suite_capacity(suite: Any, out: Path, slo: Any, inputs: Any, cache: Path | None, requests: int, settings: Any,
+                        resume: bool) -> None:
+    """Every server and engine of the suite, one after another, into one OUT."""
+    from infermeter.capacity.suite import run_suite_capacity
+    from infermeter.export.artifacts import default_cache_root
+    from infermeter.reports.console import show_capacity
+
+    with _capacity_store(out, resume) as (store, run_id):
+        _warn_leftovers()
+        err_console.print(f"{suite.name}: probes of {requests} requests, growing as each search closes in; {slo.text}")
+        with err_console.status("capacity: starting") as status:
+            results, skipped = run_suite_capacity(
+                suite, store, run_id, slo, inputs.modes, requests, settings, cache or default_cache_root(), callers=inputs.callers,
+                resume=resume, on_progress=lambda msg: status.update(Text(f"capacity: {msg}")), resolution=inputs.resolution,
+                start_rate=inputs.start_rate, max_rate=inputs.max_rate, max_users=inputs.max_users)
+    for line in skipped:
+        err_console.print(styled(("not searched", "yellow"), f": {line}"), soft_wrap=True)
     show_capacity(screen, results, out)
 
 
