@@ -6,8 +6,9 @@ In order:
 2. the generator's own checks veto the point: a generator process used a whole core, or the schedule was
    not kept (send lag; for an engine, the callers' wake-up lateness) while the target kept up. Latency
    counts from the scheduled time, so a late generator inflates it: such a window proves nothing;
-3. an open loop that did not keep up (arrivals never sent, completed below KEPT_UP of offered with a
-   backlog) misses: the target is saturated, whatever its percentile says about the requests it served;
+3. an open loop that did not keep up misses (arrivals never sent or answered by the window's end; an
+   engine's completed below KEPT_UP of offered with a backlog, loadgen/openloop.py): the target is
+   saturated, whatever its percentile says about the requests it served;
 4. the SLO's verdict (results/slo.py): pass meets, fail misses; too few samples misses (a tail cannot be
    estimated from them: an open loop at a low rate fits few arrivals in its window); not proven is decided
    by the measured share past each bound (point estimate) and said so in `why`.
@@ -16,7 +17,6 @@ In order:
 from __future__ import annotations
 
 from infermeter.capacity.search import Mode
-from infermeter.loadgen.openloop import KEPT_UP
 from infermeter.results import histogram
 from infermeter.results.record import CapacityProbe, EngineWindow, LoadWindow, ServerWindow
 from infermeter.results.slo import SLO
@@ -50,10 +50,9 @@ def decide(record: Window, slo: SLO, mode: Mode, load: float, offered_per_s: flo
     codes = {w.code: w.text for w in record.warnings}
     unsent = (m.unsent or 0) if m is not None else 0
     backlog = getattr(m, "backlog", None)
-    saturated = mode == "rate" and (
-        unsent > 0 or "open-loop-saturated" in codes
-        or (offered is not None and done is not None and done < KEPT_UP * offered and (backlog is None or backlog > 0))
-    )
+    # The engine's open loop judges itself (completed below KEPT_UP of offered with a backlog: its warning); an
+    # HTTP window waits for every request it sent, so there completed < offered shows as requests never answered.
+    saturated = mode == "rate" and (unsent > 0 or "open-loop-saturated" in codes)
     judged = record.slo
     probe = dict(load=load, cell_id=record.cell_id, verdict=judged.verdict if judged else None, latency_ms=slo_latency_ms(record, slo),
                  p50_ms=m.latency_ms.get("p50") if m is not None else None,
