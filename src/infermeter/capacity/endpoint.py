@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from infermeter.capacity.search import Mode, schedule_seed
+from infermeter.capacity.search import Mode, fitted_requests, schedule_seed
 from infermeter.collectors import machine
 from infermeter.collectors.window import endpoint_window
 from infermeter.loadgen.endpoint import build_plans, cell_of, measure_window, window_fields
@@ -15,9 +15,6 @@ from infermeter.loadgen.settings import LoadSettings
 from infermeter.protocols.http import HttpTarget
 from infermeter.results.record import LoadWindow
 from infermeter.results.slo import SLO
-
-
-FIT = 0.8  # of max_seconds, the longest schedule a probe is given (the rest for the last answers)
 
 
 class EndpointTarget:
@@ -37,9 +34,7 @@ class EndpointTarget:
     def _settings(self, mode: Mode, load: float, requests: int) -> LoadSettings:
         """The probe's requests; a rate too low for them within max_seconds gets the arrivals that fit (the
         verdict may then be "too few samples", said in the probe), not a schedule the window would cut short."""
-        if mode == "rate" and requests / load > FIT * self.settings.max_seconds:
-            requests = max(1, int(load * FIT * self.settings.max_seconds))
-        return self.settings.model_copy(update={"min_requests": requests})
+        return self.settings.model_copy(update={"min_requests": fitted_requests(mode, load, requests, self.settings.max_seconds)})
 
     def _plans(self, mode: Mode, load: float, requests: int) -> list[Any]:
         users, rate = (int(load), None) if mode == "users" else (None, load)

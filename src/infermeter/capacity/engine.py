@@ -7,13 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infermeter.capacity.search import Mode, schedule_seed
+from infermeter.capacity.search import Mode, fitted_requests, schedule_seed
 from infermeter.config import Cell, MeasureSettings
 from infermeter.results.record import EngineWindow
 from infermeter.runner import CellSession
-
-FIT = 0.8  # of max_seconds, the longest schedule a probe is given (the rest for the arrivals still queued)
-
 
 class EngineTarget:
     """An engine cell under closed-loop callers or open-loop arrivals, one window per probe."""
@@ -24,9 +21,7 @@ class EngineTarget:
 
     def variant(self, mode: Mode, load: float, requests: int) -> Cell:
         """The cell at this load with this many requests: its id names the probe."""
-        n = requests
-        if mode == "rate" and n / load > FIT * self.max_seconds:  # the arrivals that fit in the window, not a cut schedule
-            n = max(1, int(load * FIT * self.max_seconds))
+        n = fitted_requests(mode, load, requests, self.max_seconds)
         measure = MeasureSettings(repeats=1, min_iterations=n, min_seconds=self.min_seconds, max_seconds=self.max_seconds)
         if mode == "rate":
             return self.cell.model_copy(update={"scenario": "open-loop", "rate": load, "concurrency": self.callers, "measure": measure})

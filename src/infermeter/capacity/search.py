@@ -36,6 +36,17 @@ def schedule_seed(seed: int, load: float) -> int:
     return seed + round(load * 1000) % 1_000_003
 
 
+FIT = 0.8  # of a window's max_seconds, the longest schedule an open-loop probe is given (the rest for arrivals still queued)
+
+
+def fitted_requests(mode: Mode, load: float, requests: int, max_seconds: float) -> int:
+    """An open-loop probe's arrivals: `requests`, or those that fit in FIT of max_seconds at a rate too low for
+    them (the verdict may then be "too few samples", said in the probe), never a schedule the window cuts short."""
+    if mode == "rate" and requests / load > FIT * max_seconds:
+        return max(1, int(load * FIT * max_seconds))
+    return requests
+
+
 @dataclass
 class SearchOutcome:
     mode: Mode
