@@ -111,12 +111,14 @@ def test_saturation_self_check_speaks_up():
 
 
 def test_closed_loop_throughput_is_right_when_latency_exceeds_the_window():
-    # One worker serving 50 ms requests: 20 requests/s whatever the number of users. With 10 users each
-    # request waits ~0.5 s, longer than the warm-up; throughput must still come out near 20/s.
+    # One worker serving 50 ms requests: at most 20 requests/s whatever the number of users. With 10 users
+    # each request waits ~0.5 s, longer than the warm-up. Counting only the requests sent inside the window
+    # would under-report throughput; Little's law (10 users in the system at all times = throughput x mean
+    # latency) holds whatever speed the fake server reaches on a busy machine (CI once served 12/s, not 20).
     with FakeHttpServer(FakeServerConfig(service_ms=50, workers=1)) as srv:
         m = merge([run_plan(plan(srv.url, users=10, warmup_s=0.2, min_seconds=2.0, min_requests=10))])
-    assert m["throughput_rps"] == pytest.approx(20, rel=0.15)
-    assert m["latency_ms"]["p50"] == pytest.approx(500, rel=0.2)  # Little's law: 10 users / 20 per s
+    assert m["throughput_rps"] * m["latency_ms"]["mean"] / 1000 == pytest.approx(10, rel=0.15)
+    assert m["throughput_rps"] <= 20 * 1.05
 
 
 @pytest.mark.parametrize("processes", [1, 2])
