@@ -196,7 +196,12 @@ class CellSession(_Session):
             return
         super().__init__({"job": "cell-session", "cell": cell.model_dump(), "cache_root": str(cache_root), "run_id": run_id,
                           "cpu_watts_per_core": cpu_watts_per_core, "slo": slo}, log_path)
-        self._check(self._wait_for("ready"))
+        self._parity: dict[str, Any] = self._check(self._wait_for("ready")).get("parity") or {}
+
+    @property
+    def parity(self) -> dict[str, Any]:
+        """The loaded engine's answers against the reference engine (export/parity.py's block)."""
+        return dict(self._local.parity) if self._local is not None else self._parity
 
     def _check(self, event: dict[str, Any]) -> dict[str, Any]:
         from infermeter.errors import InfermeterError

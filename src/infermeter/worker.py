@@ -274,7 +274,7 @@ def serve_windows(job: dict[str, Any], requests: Any, emit: Emit) -> None:
     loaded = LoadedCell(Cell(**job["cell"]), Path(job["cache_root"]), job["run_id"], emit,
                         job.get("cpu_watts_per_core", DEFAULT_CPU_WATTS_PER_CORE), job_slo(job))
     try:
-        emit({"type": "ready"})
+        emit({"type": "ready", "parity": loaded.parity})
         for line in requests:
             request = json.loads(line)
             record = loaded.window(Cell(**request["cell"]), request["repeat"], request.get("seed"))

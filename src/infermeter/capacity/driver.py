@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 from infermeter import limits
 from infermeter.capacity.probes import Window, decide, slo_latency_ms
-from infermeter.capacity.search import DEFAULT_RESOLUTION, Mode, SearchOutcome, search
+from infermeter.capacity.search import DEFAULT_RESOLUTION, Mode, SearchOutcome, StopRule, search
 from infermeter.collectors import machine
-from infermeter.results.record import CapacityProbe, CapacityResult, NotMeasured
+from infermeter.results.record import CapacityProbe, CapacityResult, NotMeasured, TuningTrial
 from infermeter.results.slo import SLO, min_requests
 from infermeter.results.store import ResultStore
 
@@ -72,11 +72,12 @@ def search_id(cell: dict[str, Any]) -> str:
 
 def run_capacity(store: ResultStore, run_id: str, search_cell: dict[str, Any], target: Target, slo: SLO, modes: list[Mode],
                  requests: int, *, resolution: float = DEFAULT_RESOLUTION, start_rate: float | None = None, max_rate: float | None = None,
-                 max_users: int | None = None, resume: bool = False, curve: bool = True,
-                 on_progress: Callable[[str], None] = lambda s: None) -> list[CapacityResult]:
+                 max_users: int | None = None, resume: bool = False, curve: bool = True, stop: StopRule | None = None,
+                 tuning: TuningTrial | None = None, on_progress: Callable[[str], None] = lambda s: None) -> list[CapacityResult]:
     """Measure the unloaded window, then search each mode (and, for rates, the curve below the capacity
     unless `curve` is off); returns the capacity records (also stored). Probes hold `requests` each while
-    the search brackets, and twice as many at each bisection step, up to GROWTH_CAP times as many."""
+    the search brackets, and twice as many at each bisection step, up to GROWTH_CAP times as many. `stop`
+    may end a search early (search.StopRule); `tuning` names the tuning trial the records belong to."""
     known: dict[str, Window] = {}
     if resume:
         known = {r.cell_id: r for r in store.read() if not isinstance(r, NotMeasured) and r.status == "ok"}  # type: ignore[misc]
@@ -105,18 +106,18 @@ def run_capacity(store: ResultStore, run_id: str, search_cell: dict[str, Any], t
             found = SearchOutcome(mode, None, 1.0 if mode == "users" else None, "no load meets it", resolution, [unloaded])
         elif mode == "users":
             found = search(lambda u, step: probe("users", u, step), mode="users", start=1, resolution=resolution, floor=1,
-                           ceiling=float(max_users or limits.limit("users")))
+                           ceiling=float(max_users or limits.limit("users")), stop=stop)
         else:
             start = start_rate or (unloaded.completed_per_s or 1.0) / 2  # half what one user was served
             found = search(lambda r, step: probe("rate", r, step), mode="rate", start=start, resolution=resolution,
-                           floor=start / 2**FLOOR_HALVINGS, ceiling=float(max_rate or limits.limit("rate")))
-            if curve:
+                           floor=start / 2**FLOOR_HALVINGS, ceiling=float(max_rate or limits.limit("rate")), stop=stop)
+            if curve and found.stopped != "pruned":
                 found.probes += _curve(found, lambda r: probe("rate", r))
         result = CapacityResult(
             run_id=run_id, cell_id=search_id(cell), cell=cell, status="ok", mode=mode, slo=slo.text,
             capacity=found.capacity, upper=found.upper, resolution=resolution, stopped=found.stopped,
             knee=found.knee(unloaded.p50_ms) if mode == "rate" else None, unloaded_ms=unloaded_ms, unloaded_p50_ms=unloaded.p50_ms,
-            probes=found.probes,
+            probes=found.probes, tuning=tuning,
             finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), machine=machine.machine_info(),
             packages=machine.package_versions(),
         )

@@ -6,6 +6,7 @@ loop of loadgen/openloop.py, MLPerf's server scenario). Each probe is an engine 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from infermeter.capacity.search import Mode, fitted_requests, schedule_seed
 from infermeter.config import Cell, MeasureSettings
@@ -37,6 +38,26 @@ class EngineTarget:
 
     def measure(self, mode: Mode, load: float, requests: int) -> EngineWindow:
         return self.session.window(self.variant(mode, load, requests), 0, schedule_seed(self.cell.seed, load))
+
+
+def engine_cell(workload: str, engine: str, settings: dict[str, Any], batch_size: int, seed: int) -> Cell:
+    """A workload's single-stream cell on an engine with these settings, checked against the registries and
+    the machine (ConfigError: an unknown name, a setting the engine refuses, an engine not installed)."""
+    from pydantic import ValidationError
+
+    from infermeter.config import Suite, plan
+    from infermeter.errors import ConfigError
+
+    try:
+        suite = Suite(name="capacity", workloads=[workload], engines=[{"name": engine, "settings": settings}],
+                      scenarios=[{"kind": "single-stream", "batch_sizes": [batch_size]}], seed=seed, cached_load=False)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()),
+                          "infermeter workloads and infermeter engines list the names and each engine's settings") from None
+    cell = plan(suite)[0]
+    if cell.skip_reason:
+        raise ConfigError(cell.skip_reason, "infermeter engines says what each engine needs")
+    return cell
 
 
 def session_log(out: Path, cell: Cell) -> Path:

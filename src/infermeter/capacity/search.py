@@ -23,7 +23,10 @@ from typing import Literal
 from infermeter.results.record import CapacityProbe
 
 Mode = Literal["rate", "users"]
-Stopped = Literal["resolution", "no load meets it", "generator limit", "ceiling", "probe limit"]
+Stopped = Literal["resolution", "no load meets it", "generator limit", "ceiling", "probe limit", "pruned"]
+# Asked after every probe with the interval so far (the highest load met, the lowest above it missed): True
+# ends the search there, "pruned" (a tuning trial that can no longer beat the best one so far).
+StopRule = Callable[[float | None, float | None], bool]
 
 DEFAULT_RESOLUTION = 0.05
 KNEE_FACTOR = 2.0  # the knee: the highest load whose median stayed within this factor of the unloaded median
@@ -68,9 +71,22 @@ class SearchOutcome:
 
 
 def search(measure: Callable[[float, int], CapacityProbe], *, mode: Mode, start: float, resolution: float = DEFAULT_RESOLUTION,
-           floor: float, ceiling: float, max_probes: int = 24) -> SearchOutcome:
+           floor: float, ceiling: float, max_probes: int = 24, stop: StopRule | None = None) -> SearchOutcome:
     """Bracket, then bisect (see the module's docstring). `floor` and `ceiling` bound the loads probed (below
     the floor: no load meets it; above the ceiling: the capacity is at least the last load that met it)."""
+    try:
+        return _search(measure, mode, start, resolution, floor, ceiling, max_probes, stop)
+    except _Pruned as pruned:
+        return pruned.outcome
+
+
+class _Pruned(Exception):
+    def __init__(self, outcome: SearchOutcome) -> None:
+        self.outcome = outcome
+
+
+def _search(measure: Callable[[float, int], CapacityProbe], mode: Mode, start: float, resolution: float, floor: float,
+            ceiling: float, max_probes: int, stop: StopRule | None) -> SearchOutcome:
     integer = mode == "users"
     probes: list[CapacityProbe] = []
     seen: dict[float, CapacityProbe] = {}
@@ -80,6 +96,11 @@ def search(measure: Callable[[float, int], CapacityProbe], *, mode: Mode, start:
         if load not in seen:
             seen[load] = measure(load, step)
             probes.append(seen[load])
+            if stop is not None:
+                met = max((x for x, p in seen.items() if p.decision == "meets"), default=None)
+                missed = min((x for x, p in seen.items() if p.decision != "meets" and x > (met or 0.0)), default=None)
+                if stop(met, missed):
+                    raise _Pruned(SearchOutcome(mode, met, missed, "pruned", resolution, probes))
         return seen[load]
 
     def outcome(capacity: float | None, upper: float | None, stopped: Stopped) -> SearchOutcome:

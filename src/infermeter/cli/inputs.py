@@ -409,6 +409,94 @@ class CapacityInputs(_Inputs):
         return ["rate", "users"] if self.mode == "both" else [self.mode]  # type: ignore[list-item]
 
 
+_BUDGET = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|m|min|h)?\s*", re.IGNORECASE)
+
+
+def parse_budget(text: str) -> float:
+    """'20m', '90s', '1.5h' or a number of seconds, as seconds (> 0)."""
+    m = _BUDGET.fullmatch(text)
+    if m is None:
+        raise ValueError(f"{text!r} is not a time: give e.g. 20m, 90s or 1h")
+    seconds = float(m.group(1)) * {"s": 1, None: 1, "m": 60, "min": 60, "h": 3600}[(m.group(2) or "").lower() or None]
+    if seconds <= 0:
+        raise ValueError(f"a budget of {text!r} leaves no time for a trial: give e.g. 20m")
+    return seconds
+
+
+class TuneInputs(_Inputs):
+    """The study's own settings (the target's names and settings are checked by the tunable itself)."""
+
+    COMMAND: ClassVar[str] = "tune"
+    FLAGS: ClassVar[dict[str, str]] = {"objective": "--objective", "budget": "--budget", "traffic": "--traffic",
+                                       "price_per_core_hour": "--price-per-core-hour", "max_trials": "--max-trials",
+                                       "sets": "--set", "resolution": "--resolution", "start_rate": "--start-rate",
+                                       "max_rate": "--max-rate", "batch_size": "-b/--batch-size", "out": "--out"}
+    HINTS: ClassVar[dict[str, str]] = {
+        "objective": "use --objective throughput, p99 or cost",
+        "budget": "e.g. --budget 20m (the study stops starting trials when it is spent)",
+        "traffic": "e.g. --traffic 50 (arrivals per second the setting must serve within the SLO)",
+        "price_per_core_hour": "e.g. --price-per-core-hour 0.04",
+        "max_trials": "e.g. --max-trials 20",
+        "sets": "e.g. --set runtime=onnxruntime (a setting every trial keeps)",
+        "resolution": "e.g. --resolution 0.1 (each trial's search stops when its interval is within 10%)",
+        "start_rate": "e.g. --start-rate 50", "max_rate": "e.g. --max-rate 2000", "batch_size": "e.g. -b 1",
+        "out": "give --out a directory (new or holding a study)",
+    }
+
+    out: OutDir
+    objective: Literal["throughput", "p99", "cost"] = "throughput"
+    budget: str = "20m"
+    traffic: float | None = Field(None, gt=0)
+    price_per_core_hour: float | None = Field(None, gt=0)
+    max_trials: int | None = Field(None, ge=1)
+    sets: list[str] = []
+    batch_size: int = Field(1, ge=1)
+    resolution: float = Field(0.1, gt=0, lt=1)
+    start_rate: float | None = Field(None, gt=0)
+    max_rate: float | None = Field(None, gt=0)
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v: str) -> str:
+        parse_budget(v)
+        return v
+
+    @field_validator("sets")
+    @classmethod
+    def _sets(cls, v: list[str]) -> list[str]:
+        for item in v:
+            key, sep, _ = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{item!r} is not key=value")
+        return v
+
+    @field_validator("start_rate", "max_rate", "traffic")
+    @classmethod
+    def _rate_bounded(cls, v: float | None) -> float | None:
+        if v is not None:
+            limits.check("rate", v)
+        return v
+
+    @model_validator(mode="after")
+    def _start_below_max(self) -> TuneInputs:
+        if self.start_rate is not None and self.max_rate is not None and self.start_rate > self.max_rate:
+            raise ValueError(f"--start-rate {self.start_rate:g} is above --max-rate {self.max_rate:g}")
+        if self.traffic is not None and self.objective != "p99":
+            raise ValueError("--traffic is the rate the p99 objective's settings must serve; give it with --objective p99")
+        return self
+
+    @property
+    def budget_s(self) -> float:
+        return parse_budget(self.budget)
+
+    @property
+    def fixed(self) -> dict[str, Any]:
+        """--set key=value pairs, each value read as YAML (2 -> int, true -> bool, onnxruntime -> str)."""
+        import yaml
+
+        return {k.strip(): yaml.safe_load(v) for k, _, v in (item.partition("=") for item in self.sets)}
+
+
 class ReportInputs(_Inputs):
     COMMAND: ClassVar[str] = "report"
     FLAGS: ClassVar[dict[str, str]] = {"paths": "PATHS", "out": "--out", "title": "--title"}

@@ -333,6 +333,84 @@ def capacity(
     show_capacity(screen, results, out)
 
 
+@app.command()
+def tune(
+    target: str = typer.Argument(..., help="the workload to tune, on --engine (in process) or on --server (deployed here)"),
+    slo: Optional[str] = typer.Option(None, help="the SLO every trial's capacity is measured under, e.g. 'p99<=100ms' (required)"),
+    engine: Optional[str] = typer.Option(None, "--engine", "-e", help="tune this engine's settings, in process"),
+    server: Optional[str] = typer.Option(None, "--server", "-s", help="tune this serving framework's settings, each trial deployed anew"),
+    objective: str = typer.Option("throughput", help="throughput (the highest capacity), p99 (the lowest unloaded latency at "
+                                  "the SLO's percentile) or cost (the least per million requests, for the cores reserved)"),
+    budget: str = typer.Option("20m", help="time for the study, e.g. 20m, 90s, 1h: no trial starts once too little is left"),
+    max_trials: Optional[int] = typer.Option(None, help="at most this many trials (the defaults count as one)"),
+    traffic: Optional[float] = typer.Option(None, help="objective p99: the rate (arrivals/s) a setting must serve within the SLO"),
+    price_per_core_hour: Optional[float] = typer.Option(None, help="objective cost: the price of one core for an hour"),
+    set_: list[str] = typer.Option([], "--set", help="key=value: a setting every trial keeps (e.g. runtime=onnxruntime), repeatable"),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", help="in process: samples per call"),
+    resolution: float = typer.Option(0.1, help="each trial's search stops when its interval is within this fraction"),
+    start_rate: Optional[float] = typer.Option(None, help="first rate probed (default: half what one user is served)"),
+    max_rate: Optional[float] = typer.Option(None, help="highest rate probed"),
+    min_requests: Optional[int] = typer.Option(None, help="requests per probe (default: twice what the SLO's verdict needs)"),
+    duration: float = typer.Option(2.0, help="minimum seconds per probe"),
+    max_duration: float = typer.Option(120.0, help="a probe stops here"),
+    warmup: float = typer.Option(1.0, help="server: seconds of load before each probe, not counted"),
+    timeout: float = typer.Option(30.0, help="server: seconds before a request counts as timed out"),
+    cache: Optional[Path] = typer.Option(None, help="artifact cache directory"),
+    seed: int = typer.Option(0, help="seed of the sampler and of the open-loop schedules"),
+    out: Path = typer.Option(Path("results/tune"), "--out", "-o"),
+    resume: bool = typer.Option(False, help="go on with the study in OUT: interrupted trials first, probes measured are kept"),
+) -> None:
+    """Search an engine's or a serving framework's settings for the highest capacity under an SLO (or the
+    lowest latency, or the lowest cost): Optuna proposes, each trial is a real capacity search, the
+    defaults are measured first, and the best setting comes out as a ready suite."""
+    from infermeter.capacity.driver import probe_requests, requests_to_pass
+    from infermeter.cli.inputs import TuneInputs
+    from infermeter.export.artifacts import default_cache_root
+    from infermeter.loadgen.settings import cli_settings
+    from infermeter.reports.console import show_tuning
+    from infermeter.results.slo import parse_slo
+    from infermeter.tuning.objective import Objective
+    from infermeter.tuning.study import run_study
+    from infermeter.tuning.trials import EngineTunable, ServerTunable, TrialContext
+
+    inputs = TuneInputs.of(objective=objective, budget=budget, traffic=traffic, price_per_core_hour=price_per_core_hour,
+                           max_trials=max_trials, sets=set_, batch_size=batch_size, resolution=resolution, start_rate=start_rate,
+                           max_rate=max_rate, out=out)
+    if slo is None:
+        raise ConfigError("tune needs an SLO: every trial is a capacity search under it", "e.g. --slo 'p99<=100ms'")
+    goal = parse_slo(slo, "--slo")
+    if "://" in target or target.endswith((".yaml", ".yml")):
+        raise ConfigError(f"tune sets up what it measures, so it needs a workload, not {target!r}",
+                          f"e.g. infermeter tune resnet50 --engine onnxruntime --slo '{goal.text}' (infermeter capacity sizes a URL or a suite)")
+    if (engine is None) == (server is None):
+        raise ConfigError("give one of --engine (in process) or --server (a serving framework deployed here)",
+                          f"e.g. infermeter tune {target} --engine onnxruntime --slo '{goal.text}'")
+    requests = min_requests if min_requests is not None else probe_requests(goal)
+    if requests < (needed := requests_to_pass(goal)):
+        raise ConfigError(f"--min-requests {requests}: a window of fewer than {needed} requests can never pass {goal.text}",
+                          f"give --min-requests {needed} or more (default: {probe_requests(goal)})")
+    settings = cli_settings(warmup_s=warmup, min_seconds=duration, min_requests=requests, max_seconds=max_duration, timeout_s=timeout,
+                            repeats=1, generator_processes=1, seed=seed)
+    if engine is not None:
+        tunable: Any = EngineTunable(target, engine, inputs.fixed, inputs.batch_size)
+    else:
+        _warn_leftovers()
+        tunable = ServerTunable(target, server, inputs.fixed, seed)  # type: ignore[arg-type]
+    goal_of = Objective(inputs.objective, inputs.traffic, inputs.price_per_core_hour)
+    search = {"resolution": inputs.resolution, "start_rate": inputs.start_rate, "max_rate": inputs.max_rate}
+    screen = Screen(out_console, err_console)
+    with _capacity_store(out, resume) as (store, run_id):
+        err_console.print(f"tuning {tunable.label} for {goal_of.name} under {goal.text}, budget {inputs.budget}: the defaults first, "
+                          f"then Optuna's proposals; probes of {requests} requests", soft_wrap=True)
+        with err_console.status("tune: starting") as status:
+            ctx = TrialContext(store, run_id, goal, requests, settings, search, cache or default_cache_root(), resume,
+                               lambda msg: status.update(Text(f"tune: {msg}")))
+            found = run_study(tunable, ctx, goal_of, inputs.budget_s, inputs.max_trials, seed)
+        if found.snippet:
+            (out / "tuned-suite.yaml").write_text(found.snippet)
+    show_tuning(screen, found, out)
+
+
 @contextlib.contextmanager
 def _capacity_store(out: Path, resume: bool) -> Iterator[tuple[Any, str]]:
     """OUT locked and ready for a capacity run (refused when it holds results and --resume was not given), and
@@ -406,23 +484,12 @@ def _capacity_engine(workload: str, engine: str, threads: int | None, callers: i
                      settings: Any, slo: Any, out: Path) -> tuple[dict[str, Any], Any, Any]:
     """A workload's cell on an engine, checked against the registries and the machine: (the search's cell, the
     target's factory, which loads the engine in a worker, its closer)."""
-    from pydantic import ValidationError
-
-    from infermeter.capacity.engine import EngineTarget, session_log
+    from infermeter.capacity.engine import EngineTarget, engine_cell, session_log
     from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE
-    from infermeter.config import Suite, plan
     from infermeter.export.artifacts import default_cache_root
     from infermeter.runner import CellSession
 
-    try:
-        suite = Suite(name="capacity", workloads=[workload], engines=[{"name": engine, "settings": {"threads": threads} if threads else {}}],
-                      scenarios=[{"kind": "single-stream", "batch_sizes": [batch_size]}], seed=settings.seed, cached_load=False)
-    except ValidationError as exc:
-        raise ConfigError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()),
-                          "infermeter workloads and infermeter engines list the names") from None
-    cell = plan(suite)[0]
-    if cell.skip_reason:
-        raise ConfigError(cell.skip_reason, "infermeter engines says what each engine needs")
+    cell = engine_cell(workload, engine, {"threads": threads} if threads else {}, batch_size, settings.seed)
     cache_root = cache or default_cache_root()
     sessions: list[CellSession] = []
 

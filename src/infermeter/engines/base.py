@@ -9,13 +9,16 @@ from __future__ import annotations
 import importlib.util
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from infermeter.errors import NotInstalledError
 from infermeter.workloads.base import TensorSpec
+
+if TYPE_CHECKING:
+    from infermeter.search_space import Suggest
 
 # Capabilities an engine may declare; the harness asks for these, it never branches on engine names.
 CONCURRENT = "concurrent"  # predict() may be called from several threads at once
@@ -70,6 +73,12 @@ class Engine(ABC):
 
     def close(self) -> None:
         """Release the model (the next load starts from scratch)."""
+
+    @classmethod
+    def tuning_space(cls, suggest: Suggest, cores: int) -> dict[str, Any]:
+        """The settings `infermeter tune` may try, one trial's worth (search_space.py): here the intra-op
+        threads; engines with more knobs add theirs."""
+        return {"threads": suggest.integer("threads", 1, cores)}
 
     def runtime_info(self) -> dict[str, Any]:
         """Effective runtime settings worth recording (threads, providers, streams...)."""

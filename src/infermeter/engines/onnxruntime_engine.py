@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -11,6 +11,9 @@ from pydantic import Field
 from infermeter.engines.base import CONCURRENT, GPU, LOAD_CACHE, Engine, EngineSettings
 from infermeter.errors import UnsupportedError
 from infermeter.workloads.base import ONNX, TensorSpec
+
+if TYPE_CHECKING:
+    from infermeter.search_space import Suggest
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 
@@ -37,6 +40,17 @@ class OnnxRuntime(Engine):
         super().__init__(settings)
         self.session: Any = None
         self._outputs: list[str] = []
+
+    @classmethod
+    def tuning_space(cls, suggest: Suggest, cores: int) -> dict[str, Any]:
+        """Threads, the graph optimisation level and the execution mode (inter-op threads in parallel mode,
+        which runs independent branches of the graph at once). CPU provider: the GPU ones are not tuned here."""
+        out = super().tuning_space(suggest, cores)
+        out["graph_optimization"] = suggest.choice("graph_optimization", ["basic", "extended", "all"])
+        out["execution_mode"] = suggest.choice("execution_mode", ["sequential", "parallel"])
+        if out["execution_mode"] == "parallel":
+            out["inter_op_threads"] = suggest.integer("inter_op_threads", 1, cores)
+        return out
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import queue
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from infermeter.engines.base import CONCURRENT, LOAD_CACHE, Engine, EngineSettings
 from infermeter.workloads.base import OPENVINO, TensorSpec
+
+if TYPE_CHECKING:
+    from infermeter.search_space import Suggest
 
 
 def _type_name(value: Any) -> str:
@@ -43,6 +46,21 @@ class OpenVino(Engine):
         self.compiled: Any = None
         self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._info: dict[str, Any] = {}
+
+    @classmethod
+    def tuning_space(cls, suggest: Suggest, cores: int) -> dict[str, Any]:
+        """Threads, the performance hint or an explicit number of streams, and bf16 inference where the CPU
+        computes it natively (AVX512-BF16, AMX). A bf16 trial whose answers leave the parity tolerance is
+        refused by the tuner, not ranked."""
+        from infermeter.search_space import cpu_has_bf16
+
+        out = super().tuning_space(suggest, cores)
+        out["hint"] = suggest.choice("hint", ["latency", "throughput", "none"])
+        if out["hint"] == "none":
+            out["streams"] = suggest.integer("streams", 1, cores)
+        if cpu_has_bf16():
+            out["inference_precision"] = suggest.choice("inference_precision", ["f32", "bf16"])
+        return out
 
     @property
     def capabilities(self) -> frozenset[str]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pydantic and numpy stay unimported until a command needs th
     from infermeter.results.summary import EngineCellSummary, LoadCellSummary
     from infermeter.runner import RunSummary
     from infermeter.selftest import Check
+    from infermeter.tuning.study import TuneOutcome
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,36 @@ def show_capacity(screen: Screen, results: Sequence[CapacityResult], out: Path) 
         mode = "open loop" if r.mode == "rate" else "closed loop"
         screen.out.print(styled((f"{mode} capacity at {r.slo}", "bold"), f": {answer_text(r)}"), soft_wrap=True)
     screen.err.print(f"results in {out / 'results.jsonl'} (each probe's window, then each search's answer)")
+
+
+def show_tuning(screen: Screen, outcome: TuneOutcome, out: Path) -> None:
+    """The trials (defaults first), the best with its gain over the defaults, and its suite."""
+    from infermeter.reports.grid import to_rich
+    from infermeter.reports.tuning import settings_text, trials_grid
+
+    if not outcome.trials:
+        screen.err.print(f"no trial was measured ({outcome.stopped})", soft_wrap=True)
+        return
+    screen.out.print(to_rich(trials_grid(outcome.trials, outcome.best)))
+    screen.err.print(f"the study ended: {outcome.stopped}", soft_wrap=True)
+    obj = outcome.objective
+    if outcome.best is None:
+        screen.out.print(styled(("no trial met the SLO", "red"), " at any rate; the table says why each one did not"), soft_wrap=True)
+    else:
+        value = outcome.value(outcome.best)
+        screen.out.print(styled((f"best for {obj.name}", "bold"), f": trial {outcome.best.tuning.number if outcome.best.tuning else '?'}, "
+                                f"{settings_text(outcome.best)}: {value:.4g} {obj.unit}"), soft_wrap=True)
+        gain = outcome.gain()
+        if outcome.best is outcome.default:
+            screen.out.print(Text("the defaults were the best setting measured: no trial beat them (the table is the evidence)"),
+                             soft_wrap=True)
+        elif gain is not None:
+            screen.out.print(styled(("gain over the defaults", "bold"), f": {gain:.2f} x (measured in the same study)"), soft_wrap=True)
+        if outcome.snippet:
+            screen.out.print(Text("a suite that measures it again (also in " + str(out / "tuned-suite.yaml") + "):\n" + outcome.snippet))
+    for note in outcome.notes:
+        screen.err.print(note, soft_wrap=True)
+    screen.err.print(f"results in {out / 'results.jsonl'} (every probe and every trial's search); the study in {out / 'tune.db'}")
 
 
 def show_failed_windows(screen: Screen, records: Sequence[AnyRecord], cells: set[str], at_most: int = 5) -> None:

@@ -58,6 +58,24 @@ def _load_rows_as_servers(rows: list[LoadCellSummary]) -> list[LoadCellSummary]:
     return [replace(r, workload="HTTP endpoint", server=r.label) for r in rows]
 
 
+def _tuning_section(trials: list[CapacityResult]) -> Section:
+    """Each tuning study: its trials (the defaults first, the best marked) and the Pareto figure."""
+    from infermeter.reports.tuning import pareto_figure, studies, trials_grid
+    from infermeter.tuning.objective import best_trial, objective_of
+
+    grids, figures = [], []
+    for i, (name, rows) in enumerate(studies(trials).items()):
+        label = str(rows[0].cell.get("label") or name).split(" on ")[0]
+        assert rows[0].tuning is not None
+        goal = objective_of(rows[0].tuning)
+        grids.append(trials_grid(rows, best_trial(rows, goal), title=f"tuning study {name} ({label}, for {goal.name})"))
+        if (fig := pareto_figure(rows, i)) is not None:
+            figures.append(fig)
+    return Section("Tuning", "Settings searched by infermeter tune: Optuna's TPE sampler proposed each trial from the space the "
+                   "engine or framework declares; each trial is an open-loop capacity search under the SLO on the target set up "
+                   "with those settings, and the defaults were measured first, in the same study.", grids, figures)
+
+
 def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = "infermeter report",
                  capacity: list[CapacityResult] | None = None) -> Report:
     engines = summarise_engines(records)  # runs from several directories that share cells are kept apart there
@@ -68,6 +86,10 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
         return [f for f in figs if f.id.startswith(prefixes)]
 
     sections = []
+    trials = [r for r in capacity or [] if r.tuning is not None]
+    capacity = [r for r in capacity or [] if r.tuning is None]
+    if trials:
+        sections.append(_tuning_section(trials))
     if capacity:
         from infermeter.reports.capacity import capacity_grid, curve_figure, probes_grid
 

@@ -28,6 +28,7 @@ class Series:
     color: str = ""
     dashed: bool = False
     markers: bool = True
+    line: bool = True  # False: markers alone (points with no order between them, e.g. the trials of a study)
 
 
 @dataclass

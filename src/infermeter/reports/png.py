@@ -59,7 +59,9 @@ def _lines(ax, fig: Figure) -> None:  # type: ignore[no-untyped-def]
         xs = [float(p.x) for p in s.points]
         ys = [p.y for p in s.points]
         style = "--" if s.dashed else "-"
-        if s.markers:
+        if not s.line:
+            ax.plot(xs, ys, linestyle="none", color=s.color, marker="o", markersize=5, label=s.name)
+        elif s.markers:
             ax.plot(xs, ys, style, color=s.color, marker="o", markersize=4, label=s.name)
         else:
             ax.plot(xs, ys, style, color=s.color, label=s.name, drawstyle="steps-post")

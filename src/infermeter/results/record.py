@@ -309,6 +309,21 @@ class CapacityProbe(_Strict):
     role: Literal["search", "curve"] = "search"  # curve: measured after the search, below the capacity, for the curve
 
 
+class TuningTrial(_Strict):
+    """Which trial of a tuning study (infermeter tune) a capacity search was, with the settings it tried."""
+
+    study: str  # the Optuna study's name (its storage: tune.db in the same OUT)
+    number: int  # the Optuna trial number
+    role: Literal["default", "trial"]  # default: the settings given (or the framework's own), measured first
+    params: dict[str, Any]  # what the sampler chose (empty for the defaults)
+    settings: dict[str, Any]  # the engine's or server's settings they amount to
+    callers: int | None = None  # in process: threads serving the arrivals
+    cores: float  # cores the setting reserves (what the cost objective pays for)
+    objective: Literal["throughput", "p99", "cost"] = "throughput"  # what the study optimised (tuning/objective.py)
+    traffic: float | None = None  # objective p99: the rate a setting had to serve within the SLO
+    price_per_core_hour: float | None = None  # objective cost
+
+
 class CapacityResult(_Record):
     """A capacity search's answer (capacity/search.py): the highest load that met the SLO, the lowest above
     it that did not, why the search stopped, the knee of the latency curve and every probe. Its cell names
@@ -321,11 +336,12 @@ class CapacityResult(_Record):
     capacity: float | None = None  # None: no load probed met the SLO
     upper: float | None = None  # the lowest load above `capacity` that did not (None: none found)
     resolution: float  # relative width the bisection stopped at (users: a step of one)
-    stopped: Literal["resolution", "no load meets it", "generator limit", "ceiling", "probe limit", "failed"]
+    stopped: Literal["resolution", "no load meets it", "generator limit", "ceiling", "probe limit", "pruned", "failed"]
     knee: float | None = None  # the highest rate probed whose median stayed within twice the unloaded one
     unloaded_ms: float | None = None  # the SLO's percentile at one user
     unloaded_p50_ms: float | None = None  # the median at one user: the knee's reference
     probes: list[CapacityProbe] = Field(default_factory=list)
+    tuning: TuningTrial | None = None  # set when the search was a trial of `infermeter tune`
 
 
 def _tag(value: Any) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,6 +17,9 @@ from infermeter.protocols.v2 import V2Endpoint
 from infermeter.servers.common.process import ServerProcess
 from infermeter.servers.common.serving_model import ServingConfig, json_bytes_encoding
 from infermeter.workloads.base import Workload
+
+if TYPE_CHECKING:
+    from infermeter.search_space import Suggest
 
 
 FEATURES = ("dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers")
@@ -103,6 +106,19 @@ class ServerAdapter(ABC):
                                self.settings.threads or 0, json_bytes_encoding(workload.payloads()))
         config.write(directory)
         return config
+
+    @classmethod
+    def tuning_space(cls, suggest: Suggest, cores: int) -> dict[str, Any]:
+        """The settings `infermeter tune` may try, one trial's worth (search_space.py): workers, threads per
+        worker (workers x threads at most the cores), and, where the framework batches requests, the
+        largest batch and how long a batch may wait to fill."""
+        workers = suggest.integer("workers", 1, cores)
+        out: dict[str, Any] = {"workers": workers, "threads": suggest.integer("threads", 1, max(1, cores // workers))}
+        if "dynamic batching" in cls.features:
+            out["max_batch_size"] = suggest.choice("max_batch_size", [1, 2, 4, 8])
+            if out["max_batch_size"] > 1:
+                out["max_batch_delay_ms"] = suggest.choice("max_batch_delay_ms", [1.0, 2.0, 5.0, 10.0])
+        return out
 
     def missing(self) -> str | None:
         """Why this adapter cannot run here (None: it can)."""

@@ -129,7 +129,7 @@
           else d += s.markers ? ` L${px},${py}` : ` H${px} V${py}`;
           hits.push({ px, py, s, p });
         });
-        el("path", { d, fill: "none", stroke: s.color, "stroke-width": 2, "stroke-dasharray": s.dashed ? "6 4" : "none", class: "line" }, svg);
+        if (s.line !== false) el("path", { d, fill: "none", stroke: s.color, "stroke-width": 2, "stroke-dasharray": s.dashed ? "6 4" : "none", class: "line" }, svg);
         for (const p of usable) {
           const px = xf(p.x);
           if (p.lo !== null && p.hi !== null && (!ylog || p.lo > 0)) {

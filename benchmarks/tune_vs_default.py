@@ -1,0 +1,98 @@
+"""Capacity under an SLO with default settings against tuned ones, in one run: for each target, one
+`infermeter tune` study (the defaults are its first trial, so both figures come from the same run on the
+same machine), then a table of default capacity, tuned capacity, their ratio and the settings that won.
+
+    python benchmarks/tune_vs_default.py [TARGET ...] [--budget 8m] [--out DIR] [--cache DIR]
+
+A target is WORKLOAD@ENGINE (in process) or WORKLOAD@server:NAME, optionally with its SLO after a
+'/', e.g. resnet50@onnxruntime/p90<=250ms. Without targets: ResNet-50 and BERT-base on ONNX Runtime and
+OpenVINO in process, and ResNet-50 on TorchServe, Triton and MLServer (their environments first:
+infermeter servers install torchserve triton mlserver). The SLOs are p90 bounds (a p90 verdict at 95%
+confidence needs ~60 requests a probe; a p99 one ~600, minutes a probe for these models on 2 cores).
+
+Models carry seeded random weights (no weights are downloaded): the speed of a setting does not depend
+on them, and each trial's answers are checked against the reference engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_TARGETS = [
+    "resnet50@onnxruntime/p90<=250ms,confidence=95%",
+    "resnet50@openvino/p90<=250ms,confidence=95%",
+    "bert-base@onnxruntime/p90<=500ms,confidence=95%",
+    "bert-base@openvino/p90<=500ms,confidence=95%",
+    "resnet50@server:torchserve/p90<=600ms,confidence=95%",
+    "resnet50@server:triton/p90<=600ms,confidence=95%",
+    "resnet50@server:mlserver/p90<=600ms,confidence=95%",
+]
+
+
+def study(target: str, budget: str, out: Path, cache: Path | None, extra: list[str]) -> dict:
+    spec, _, slo = target.partition("/")
+    workload, _, where = spec.partition("@")
+    flag = ["--server", where.removeprefix("server:")] if where.startswith("server:") else ["--engine", where]
+    d = out / spec.replace("@", "-").replace(":", "-")
+    cmd = [sys.executable, "-m", "infermeter.cli.main", "tune", workload, *flag, "--slo", slo or "p90<=500ms,confidence=95%",
+           "--budget", budget, "--out", str(d), *(["--cache", str(cache)] if cache else []), *extra]
+    t0 = time.monotonic()
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    row = {"target": spec, "slo": slo, "seconds": time.monotonic() - t0, "exit": run.returncode}
+    if run.returncode != 0:
+        row["error"] = (run.stderr.strip().splitlines() or ["?"])[-1]
+        return row
+    trials = [json.loads(x) for x in (d / "results.jsonl").read_text().splitlines()]
+    trials = [x for x in trials if x.get("kind") == "capacity" and x.get("tuning")]
+    default = next((x for x in trials if x["tuning"]["role"] == "default"), None)
+    measured = [x for x in trials if x["status"] == "ok" and x["stopped"] != "pruned" and x["capacity"]]
+    best = max(measured, key=lambda x: x["capacity"], default=None)
+    row |= {"trials": len(trials), "pruned": sum(x["stopped"] == "pruned" for x in trials),
+            "failed": sum(x["status"] != "ok" for x in trials),
+            "default": default and default["capacity"], "default_interval": default and [default["capacity"], default["upper"]],
+            "tuned": best and best["capacity"], "tuned_interval": best and [best["capacity"], best["upper"]],
+            "best_settings": best and (best["tuning"]["settings"] | ({"callers": best["tuning"]["callers"]} if best["tuning"]["callers"] else {})),
+            "best_is_default": bool(best and default and best["tuning"]["number"] == default["tuning"]["number"])}
+    if row["default"] and row["tuned"]:
+        row["ratio"] = row["tuned"] / row["default"]
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("targets", nargs="*", default=DEFAULT_TARGETS)
+    p.add_argument("--budget", default="8m", help="each study's budget")
+    p.add_argument("--out", type=Path, default=Path("results/tune-vs-default"))
+    p.add_argument("--cache", type=Path, default=None)
+    p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more infermeter tune options for every study")
+    args = p.parse_args()
+    rows = []
+    for target in args.targets:
+        print(f"tuning {target} (budget {args.budget})", file=sys.stderr, flush=True)
+        rows.append(study(target, args.budget, args.out, args.cache, [a for a in args.extra if a != "--"]))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(rows, indent=1))
+    t = Table(title="capacity under the SLO: defaults against tuned (one study each; requests/s, open loop)")
+    for col in ("target", "SLO", "default", "tuned", "ratio", "tuned settings", "trials (pruned, failed)", "minutes"):
+        t.add_column(col)
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["target"], r["slo"], "-", "-", "-", f"failed: {r['error']}", "-", f"{r['seconds'] / 60:.1f}")
+            continue
+        settings = "the defaults were best" if r["best_is_default"] else ", ".join(f"{k}={v}" for k, v in (r["best_settings"] or {}).items())
+        t.add_row(r["target"], r["slo"], f"{r['default'] or 0:.3g}", f"{r['tuned'] or 0:.3g}", f"{r.get('ratio', float('nan')):.2f}",
+                  settings, f"{r['trials']} ({r['pruned']}, {r['failed']})", f"{r['seconds'] / 60:.1f}")
+    Console(width=200).print(t)
+
+
+if __name__ == "__main__":
+    main()
