@@ -1,8 +1,10 @@
 """Capacity under an SLO with default settings against tuned ones, in one run: for each target, one
 `infermeter tune` study (the defaults are its first trial, so both figures come from the same run on the
-same machine), then a table of default capacity, tuned capacity, their ratio and the settings that won.
+same machine), then a table of default capacity, tuned capacity, their ratio and the settings that won,
+and the same two measured again after the study (`--confirm` rounds: fresh searches, alternating), whose
+ratio is the one to quote: a study's single searches on a noisy machine favour a lucky trial.
 
-    python benchmarks/tune_vs_default.py [TARGET ...] [--budget 8m] [--out DIR] [--cache DIR]
+    python benchmarks/tune_vs_default.py [TARGET ...] [--budget 8m] [--out DIR] [--cache DIR] [tune options]
 
 A target is WORKLOAD@ENGINE (in process) or WORKLOAD@server:NAME, optionally with its SLO after a
 '/', e.g. resnet50@onnxruntime/p90<=250ms. Without targets: ResNet-50 and BERT-base on ONNX Runtime and
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -50,8 +53,10 @@ def study(target: str, budget: str, out: Path, cache: Path | None, extra: list[s
     if run.returncode != 0:
         row["error"] = (run.stderr.strip().splitlines() or ["?"])[-1]
         return row
-    trials = [json.loads(x) for x in (d / "results.jsonl").read_text().splitlines()]
-    trials = [x for x in trials if x.get("kind") == "capacity" and x.get("tuning")]
+    records = [json.loads(x) for x in (d / "results.jsonl").read_text().splitlines()]
+    records = [x for x in records if x.get("kind") == "capacity" and x.get("tuning")]
+    trials = [x for x in records if x["tuning"]["role"] != "confirm"]
+    confirms = [x for x in records if x["tuning"]["role"] == "confirm"]
     default = next((x for x in trials if x["tuning"]["role"] == "default"), None)
     measured = [x for x in trials if x["status"] == "ok" and x["stopped"] != "pruned" and x["capacity"]]
     best = max(measured, key=lambda x: x["capacity"], default=None)
@@ -63,6 +68,12 @@ def study(target: str, budget: str, out: Path, cache: Path | None, extra: list[s
             "best_is_default": bool(best and default and best["tuning"]["number"] == default["tuning"]["number"])}
     if row["default"] and row["tuned"]:
         row["ratio"] = row["tuned"] / row["default"]
+    if best and default and confirms:
+        again = {n: [x["capacity"] or 0.0 for x in confirms if x["tuning"]["number"] == n]
+                 for n in (default["tuning"]["number"], best["tuning"]["number"])}
+        row["confirm_default"], row["confirm_tuned"] = again[default["tuning"]["number"]], again[best["tuning"]["number"]]
+        md, mb = statistics.median(row["confirm_default"]), statistics.median(row["confirm_tuned"])
+        row["confirmed_ratio"] = mb / md if md else None
     return row
 
 
@@ -72,25 +83,28 @@ def main() -> None:
     p.add_argument("--budget", default="8m", help="each study's budget")
     p.add_argument("--out", type=Path, default=Path("results/tune-vs-default"))
     p.add_argument("--cache", type=Path, default=None)
-    p.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more infermeter tune options for every study")
-    args = p.parse_args()
+    args, extra = p.parse_known_args()  # anything else is passed to every `infermeter tune` (e.g. --confirm 2)
     rows = []
     for target in args.targets:
         print(f"tuning {target} (budget {args.budget})", file=sys.stderr, flush=True)
-        rows.append(study(target, args.budget, args.out, args.cache, [a for a in args.extra if a != "--"]))
+        rows.append(study(target, args.budget, args.out, args.cache, extra))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(rows, indent=1))
     t = Table(title="capacity under the SLO: defaults against tuned (one study each; requests/s, open loop)")
-    for col in ("target", "SLO", "default", "tuned", "ratio", "tuned settings", "trials (pruned, failed)", "minutes"):
+    for col in ("target", "SLO", "default", "tuned", "ratio", "again: default", "again: tuned", "ratio again", "tuned settings",
+                "trials (pruned, failed)", "minutes"):
         t.add_column(col)
     for r in rows:
         if "error" in r:
-            t.add_row(r["target"], r["slo"], "-", "-", "-", f"failed: {r['error']}", "-", f"{r['seconds'] / 60:.1f}")
+            t.add_row(r["target"], r["slo"], "-", "-", "-", "-", "-", "-", f"failed: {r['error']}", "-", f"{r['seconds'] / 60:.1f}")
             continue
         settings = "the defaults were best" if r["best_is_default"] else ", ".join(f"{k}={v}" for k, v in (r["best_settings"] or {}).items())
+        again = [", ".join(f"{v:.3g}" for v in r.get(k, [])) or "-" for k in ("confirm_default", "confirm_tuned")]
+        ratio_again = r.get("confirmed_ratio")
         t.add_row(r["target"], r["slo"], f"{r['default'] or 0:.3g}", f"{r['tuned'] or 0:.3g}", f"{r.get('ratio', float('nan')):.2f}",
-                  settings, f"{r['trials']} ({r['pruned']}, {r['failed']})", f"{r['seconds'] / 60:.1f}")
+                  *again, f"{ratio_again:.2f}" if ratio_again else "-", settings, f"{r['trials']} ({r['pruned']}, {r['failed']})",
+                  f"{r['seconds'] / 60:.1f}")
     Console(width=200).print(t)
 
 

@@ -73,10 +73,11 @@ def search_id(cell: dict[str, Any]) -> str:
 def run_capacity(store: ResultStore, run_id: str, search_cell: dict[str, Any], target: Target, slo: SLO, modes: list[Mode],
                  requests: int, *, resolution: float = DEFAULT_RESOLUTION, start_rate: float | None = None, max_rate: float | None = None,
                  max_users: int | None = None, resume: bool = False, curve: bool = True, stop: StopRule | None = None,
-                 tuning: TuningTrial | None = None, on_progress: Callable[[str], None] = lambda s: None) -> list[CapacityResult]:
+                 tuning: TuningTrial | None = None, growth_cap: int = GROWTH_CAP,
+                 on_progress: Callable[[str], None] = lambda s: None) -> list[CapacityResult]:
     """Measure the unloaded window, then search each mode (and, for rates, the curve below the capacity
     unless `curve` is off); returns the capacity records (also stored). Probes hold `requests` each while
-    the search brackets, and twice as many at each bisection step, up to GROWTH_CAP times as many. `stop`
+    the search brackets, and twice as many at each bisection step, up to `growth_cap` times as many. `stop`
     may end a search early (search.StopRule); `tuning` names the tuning trial the records belong to."""
     known: dict[str, Window] = {}
     if resume:
@@ -85,7 +86,7 @@ def run_capacity(store: ResultStore, run_id: str, search_cell: dict[str, Any], t
 
     def probe(mode: Mode, load: float, step: int = 0) -> CapacityProbe:
         if (mode, load) not in probes:
-            n = requests * min(2**step, GROWTH_CAP)
+            n = requests * min(2**step, growth_cap)
             cell_id = target.cell_id(mode, load, n)
             record = known.get(cell_id)
             if record is None:

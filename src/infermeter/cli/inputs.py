@@ -499,12 +499,13 @@ class TuneInputs(_Inputs):
 
 class ReportInputs(_Inputs):
     COMMAND: ClassVar[str] = "report"
-    FLAGS: ClassVar[dict[str, str]] = {"paths": "PATHS", "out": "--out", "title": "--title"}
+    FLAGS: ClassVar[dict[str, str]] = {"paths": "PATHS", "out": "--out", "title": "--title", "traffic": "--traffic"}
     HINTS: ClassVar[dict[str, str]] = {"paths": "e.g. infermeter report results/run", "out": "give a directory for the report"}
 
     paths: ResultsPaths
     out: Path | None = None
     title: str | None = None
+    traffic: float | None = Field(None, gt=0)
 
     @field_validator("out")
     @classmethod

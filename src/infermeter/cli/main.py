@@ -343,6 +343,7 @@ def tune(
                                   "the SLO's percentile) or cost (the least per million requests, for the cores reserved)"),
     budget: str = typer.Option("20m", help="time for the study, e.g. 20m, 90s, 1h: no trial starts once too little is left"),
     max_trials: Optional[int] = typer.Option(None, help="at most this many trials (the defaults count as one)"),
+    confirm: int = typer.Option(1, min=0, help="rounds measuring the defaults and the best again after the study (0: none)"),
     traffic: Optional[float] = typer.Option(None, help="objective p99: the rate (arrivals/s) a setting must serve within the SLO"),
     price_per_core_hour: Optional[float] = typer.Option(None, help="objective cost: the price of one core for an hour"),
     set_: list[str] = typer.Option([], "--set", help="key=value: a setting every trial keeps (e.g. runtime=onnxruntime), repeatable"),
@@ -351,6 +352,8 @@ def tune(
     start_rate: Optional[float] = typer.Option(None, help="first rate probed (default: half what one user is served)"),
     max_rate: Optional[float] = typer.Option(None, help="highest rate probed"),
     min_requests: Optional[int] = typer.Option(None, help="requests per probe (default: twice what the SLO's verdict needs)"),
+    growth: int = typer.Option(4, min=1, help="probes grow, doubling at each bisection step, up to this many times --min-requests "
+                               "(capacity uses 8: trials are compared with each other and the best measured again, so 4)"),
     duration: float = typer.Option(2.0, help="minimum seconds per probe"),
     max_duration: float = typer.Option(120.0, help="a probe stops here"),
     warmup: float = typer.Option(1.0, help="server: seconds of load before each probe, not counted"),
@@ -397,7 +400,7 @@ def tune(
         _warn_leftovers()
         tunable = ServerTunable(target, server, inputs.fixed, seed)  # type: ignore[arg-type]
     goal_of = Objective(inputs.objective, inputs.traffic, inputs.price_per_core_hour)
-    search = {"resolution": inputs.resolution, "start_rate": inputs.start_rate, "max_rate": inputs.max_rate}
+    search = {"resolution": inputs.resolution, "start_rate": inputs.start_rate, "max_rate": inputs.max_rate, "growth_cap": growth}
     screen = Screen(out_console, err_console)
     with _capacity_store(out, resume) as (store, run_id):
         err_console.print(f"tuning {tunable.label} for {goal_of.name} under {goal.text}, budget {inputs.budget}: the defaults first, "
@@ -405,7 +408,7 @@ def tune(
         with err_console.status("tune: starting") as status:
             ctx = TrialContext(store, run_id, goal, requests, settings, search, cache or default_cache_root(), resume,
                                lambda msg: status.update(Text(f"tune: {msg}")))
-            found = run_study(tunable, ctx, goal_of, inputs.budget_s, inputs.max_trials, seed)
+            found = run_study(tunable, ctx, goal_of, inputs.budget_s, inputs.max_trials, seed, confirm)
         if found.snippet:
             (out / "tuned-suite.yaml").write_text(found.snippet)
     show_tuning(screen, found, out)
@@ -555,15 +558,16 @@ def report(
     paths: list[Path] = typer.Argument(..., help="results directories (the --out of runs) or results.jsonl files"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="where to write the report (default: the first PATH)"),
     title: Optional[str] = typer.Option(None, help="the report's title"),
+    traffic: Optional[float] = typer.Option(None, help="arrivals per second to state each recommended configuration's headroom at"),
 ) -> None:
     """report.html (interactive, self-contained), report.md and PNG figures from one or more runs."""
     from infermeter.cli.inputs import ReportInputs
     from infermeter.reports.report import write_report
 
-    ReportInputs.of(paths=paths, out=out, title=title)
+    ReportInputs.of(paths=paths, out=out, title=title, traffic=traffic)
     target = out or (paths[0] if paths[0].is_dir() else paths[0].parent)
     with err_console.status("writing the report"):
-        files = write_report(paths, target, title)
+        files = write_report(paths, target, title, traffic)
     out_console.print(f"{files.html}\n{files.markdown}\n{len(files.figures)} figures in {files.html.parent / 'figures'}",
                       highlight=False, soft_wrap=True)
     if files.warnings:

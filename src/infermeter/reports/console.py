@@ -144,6 +144,11 @@ def show_tuning(screen: Screen, outcome: TuneOutcome, out: Path) -> None:
                              soft_wrap=True)
         elif gain is not None:
             screen.out.print(styled(("gain over the defaults", "bold"), f": {gain:.2f} x (measured in the same study)"), soft_wrap=True)
+        d, b, confirmed = outcome.confirmed()
+        if d and b:
+            said = f"{confirmed:.2f} x" if confirmed is not None else "not computable"
+            screen.out.print(styled(("measured again", "bold"), f" after the study, alternating: defaults {', '.join(f'{v:.4g}' for v in d)}, "
+                                    f"best {', '.join(f'{v:.4g}' for v in b)} ({obj.unit}); gain of the medians {said}"), soft_wrap=True)
         if outcome.snippet:
             screen.out.print(Text("a suite that measures it again (also in " + str(out / "tuned-suite.yaml") + "):\n" + outcome.snippet))
     for note in outcome.notes:

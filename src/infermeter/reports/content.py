@@ -58,13 +58,27 @@ def _load_rows_as_servers(rows: list[LoadCellSummary]) -> list[LoadCellSummary]:
     return [replace(r, workload="HTTP endpoint", server=r.label) for r in rows]
 
 
+def _recommendation_section(capacity: list[CapacityResult], records: list[AnyRecord], traffic: float | None) -> list[Section]:
+    """The configuration to deploy per workload and SLO, with what its figure is not (none without a capacity)."""
+    from infermeter.reports.recommendation import configuration, recommend, recommendation_grid
+
+    recs = recommend(capacity, records)
+    if not recs:
+        return []
+    said = [f"{rec.workload} under {rec.slo}: {configuration(rec.chosen)}. What this is not: " + "; ".join(rec.caveats) + "."
+            for rec in recs]
+    return [Section("Deployment recommendation", " ".join(said), [recommendation_grid(recs, traffic)])]
+
+
 def _tuning_section(trials: list[CapacityResult]) -> Section:
     """Each tuning study: its trials (the defaults first, the best marked) and the Pareto figure."""
-    from infermeter.reports.tuning import pareto_figure, studies, trials_grid
+    from infermeter.reports.tuning import confirmation_text, pareto_figure, studies, trials_grid
     from infermeter.tuning.objective import best_trial, objective_of
 
-    grids, figures = [], []
+    grids, figures, again = [], [], []
     for i, (name, rows) in enumerate(studies(trials).items()):
+        if text := confirmation_text(trials, name):
+            again.append(f"{name}: {text}")
         label = str(rows[0].cell.get("label") or name).split(" on ")[0]
         assert rows[0].tuning is not None
         goal = objective_of(rows[0].tuning)
@@ -73,11 +87,11 @@ def _tuning_section(trials: list[CapacityResult]) -> Section:
             figures.append(fig)
     return Section("Tuning", "Settings searched by infermeter tune: Optuna's TPE sampler proposed each trial from the space the "
                    "engine or framework declares; each trial is an open-loop capacity search under the SLO on the target set up "
-                   "with those settings, and the defaults were measured first, in the same study.", grids, figures)
+                   "with those settings, and the defaults were measured first, in the same study. " + " ".join(again), grids, figures)
 
 
 def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = "infermeter report",
-                 capacity: list[CapacityResult] | None = None) -> Report:
+                 capacity: list[CapacityResult] | None = None, traffic: float | None = None) -> Report:
     engines = summarise_engines(records)  # runs from several directories that share cells are kept apart there
     servers = summarise_loads(records, kind="server") + _load_rows_as_servers(summarise_loads(records, kind="load"))
     figs, not_drawn = F.build_figures(engines, servers)
@@ -86,6 +100,8 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
         return [f for f in figs if f.id.startswith(prefixes)]
 
     sections = []
+    if capacity:
+        sections += _recommendation_section(capacity, records, traffic)
     trials = [r for r in capacity or [] if r.tuning is not None]
     capacity = [r for r in capacity or [] if r.tuning is None]
     if trials:

@@ -41,14 +41,14 @@ def _written_before(out: Path) -> set[str]:
     return safe
 
 
-def write_report(paths: list[Path], out: Path, title: str | None = None) -> ReportFiles:
+def write_report(paths: list[Path], out: Path, title: str | None = None, traffic: float | None = None) -> ReportFiles:
     from infermeter.reports.png import write_png
 
     records = read_under(paths)
     suites = suites_of(sorted({str(r.source) for r in records}))
     names = [json.loads(text).get("name") for text in suites.values() if text.startswith("{")]
     report = build_report(records, suites, title or f"infermeter report: {', '.join(n for n in names if n) or paths[0].resolve().name}",
-                          capacity_under(paths))
+                          capacity_under(paths), traffic)
     out.mkdir(parents=True, exist_ok=True)
     fig_dir = out / FIGURE_DIR
     fig_dir.mkdir(exist_ok=True)

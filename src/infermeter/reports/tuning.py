@@ -94,6 +94,16 @@ def studies(results: Sequence[CapacityResult]) -> dict[str, list[CapacityResult]
     """Capacity records of tuning trials, grouped by study, each study's trials in order (the last record of each)."""
     out: dict[str, dict[int, CapacityResult]] = {}
     for r in results:
-        if r.tuning is not None:
+        if r.tuning is not None and r.tuning.role != "confirm":
             out.setdefault(r.tuning.study, {})[r.tuning.number] = r
     return {name: [by[n] for n in sorted(by)] for name, by in out.items()}
+
+
+def confirmation_text(results: Sequence[CapacityResult], study: str) -> str:
+    """The capacities of the trials measured again after the study, per trial, in words ('' when none were)."""
+    again: dict[int, list[float | None]] = {}
+    for r in results:
+        if r.tuning is not None and r.tuning.study == study and r.tuning.role == "confirm":
+            again.setdefault(r.tuning.number, []).append(r.capacity)
+    parts = [f"trial {n}: " + ", ".join(load_text("rate", c) for c in caps) + "/s" for n, caps in sorted(again.items())]
+    return ("Measured again after the study, alternating (fresh searches, no pruning): " + "; ".join(parts) + ".") if parts else ""

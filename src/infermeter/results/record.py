@@ -314,7 +314,9 @@ class TuningTrial(_Strict):
 
     study: str  # the Optuna study's name (its storage: tune.db in the same OUT)
     number: int  # the Optuna trial number
-    role: Literal["default", "trial"]  # default: the settings given (or the framework's own), measured first
+    # default: the settings given (or the framework's own), measured first; confirm: trial `number` measured
+    # again after the study (the defaults and the best, alternating)
+    role: Literal["default", "trial", "confirm"]
     params: dict[str, Any]  # what the sampler chose (empty for the defaults)
     settings: dict[str, Any]  # the engine's or server's settings they amount to
     callers: int | None = None  # in process: threads serving the arrivals

@@ -37,7 +37,7 @@ class TrialContext:
     slo: SLO
     requests: int
     settings: LoadSettings
-    search: dict[str, Any]  # run_capacity's resolution, start_rate, max_rate
+    search: dict[str, Any]  # run_capacity's resolution, start_rate, max_rate, growth_cap
     cache_root: Path
     resume: bool = False
     on_progress: Callable[[str], None] = lambda s: None
@@ -53,6 +53,11 @@ class Tunable(Protocol):
         ...
 
     def cores(self, settings: dict[str, Any], callers: int | None, machine_cores: int) -> float: ...
+
+    def starts(self, cores: int) -> list[dict[str, Any]]:
+        """Parameters proposed before the sampler's own (the rest of each trial sampled): the two ends of
+        spreading the cores, all on one model instance or one core each."""
+        ...
 
     def run(self, settings: dict[str, Any], callers: int | None, tuning: TuningTrial, ctx: TrialContext,
             stop: StopRule | None) -> CapacityResult: ...
@@ -86,10 +91,17 @@ class EngineTunable:
 
     def space(self, suggest: Suggest, cores: int) -> tuple[dict[str, Any], int | None]:
         settings, callers = engine_space(self.cls, suggest, cores)
-        return self.base | settings, callers
+        return settings | self.base, callers  # what the user fixed is never searched over
 
     def cores(self, settings: dict[str, Any], callers: int | None, machine_cores: int) -> float:
         return reserved_cores(settings.get("threads"), callers or 1, machine_cores)
+
+    def starts(self, cores: int) -> list[dict[str, Any]]:
+        from infermeter.engines.base import CONCURRENT
+
+        if cores < 2 or "threads" in self.base or CONCURRENT not in self.cls(self.cls.Settings(**self.base)).capabilities:
+            return []
+        return [{"threads": cores, "callers": 1}, {"threads": 1, "callers": cores}]
 
     def run(self, settings: dict[str, Any], callers: int | None, tuning: TuningTrial, ctx: TrialContext,
             stop: StopRule | None) -> CapacityResult:
@@ -143,11 +155,16 @@ class ServerTunable:
                               "infermeter servers lists the frameworks; their settings are in docs/") from None
 
     def space(self, suggest: Suggest, cores: int) -> tuple[dict[str, Any], int | None]:
-        return self.base | self.cls.tuning_space(suggest, cores), None
+        return self.cls.tuning_space(suggest, cores) | self.base, None  # what the user fixed is never searched over
 
     def cores(self, settings: dict[str, Any], callers: int | None, machine_cores: int) -> float:
         s = self.cls.Settings(**settings)
         return reserved_cores(s.threads, s.workers, machine_cores)
+
+    def starts(self, cores: int) -> list[dict[str, Any]]:
+        if cores < 2 or "workers" in self.base or "threads" in self.base:
+            return []
+        return [{"workers": 1, "threads": cores}, {"workers": cores, "threads": 1}]
 
     def run(self, settings: dict[str, Any], callers: int | None, tuning: TuningTrial, ctx: TrialContext,
             stop: StopRule | None) -> CapacityResult:

@@ -1,0 +1,94 @@
+"""The deployment recommendation: per workload and SLO, the configuration with the highest capacity under
+that SLO among every open-loop capacity search in the report (`infermeter capacity` targets and every
+measured `infermeter tune` trial), with its interval, its headroom at a stated traffic level, its cost
+per million requests where the cores it reserves are known, the runners-up, and what the figure is not
+(the machine it was measured on, the load generator beside it, the model's weights)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infermeter.reports.capacity import answer_text, load_text
+from infermeter.reports.grid import Grid
+from infermeter.results.record import AnyRecord, CapacityResult
+
+
+@dataclass
+class Recommendation:
+    workload: str
+    slo: str
+    chosen: CapacityResult
+    others: list[CapacityResult] = field(default_factory=list)  # the rest, best first
+    caveats: list[str] = field(default_factory=list)
+
+    def headroom(self, traffic: float | None) -> float | None:
+        """How far above `traffic` the capacity is (0.5: 50% more), None without a traffic level."""
+        return None if traffic is None or not self.chosen.capacity else self.chosen.capacity / traffic - 1
+
+
+def _workload(r: CapacityResult) -> str:
+    return str(r.cell.get("workload") or "HTTP endpoint")
+
+
+def configuration(r: CapacityResult) -> str:
+    label = str(r.cell.get("label") or r.cell.get("target") or r.cell_id)
+    callers = r.tuning.callers if r.tuning is not None else r.cell.get("callers")
+    return label + (f", {callers} callers" if callers and "engine" in r.cell else "")
+
+
+def candidates(capacity: Sequence[CapacityResult]) -> list[CapacityResult]:
+    """Open-loop searches that found a capacity (tuning trials that were measured to the end included)."""
+    return [r for r in capacity if r.mode == "rate" and r.status == "ok" and r.capacity and r.stopped != "pruned"]
+
+
+def recommend(capacity: Sequence[CapacityResult], records: Sequence[AnyRecord] = ()) -> list[Recommendation]:
+    windows = {r.cell_id: r for r in records}
+    groups: dict[tuple[str, str], list[CapacityResult]] = {}
+    for r in candidates(capacity):
+        groups.setdefault((_workload(r), r.slo), []).append(r)
+    out = []
+    for (workload, slo), rows in groups.items():
+        ranked = sorted(rows, key=lambda r: -(r.capacity or 0.0))
+        out.append(Recommendation(workload, slo, ranked[0], ranked[1:], _caveats(ranked[0], windows)))
+    return out
+
+
+def _caveats(r: CapacityResult, windows: dict[str, Any]) -> list[str]:
+    m = r.machine or {}
+    said = [f"measured on {m.get('affinity_cpus') or m.get('logical_cpus') or '?'} cores of {m.get('cpu_model') or 'an unnamed CPU'}"
+            f"{', with a GPU' if m.get('gpu') else ', no GPU'}: another machine serves another rate"]
+    if "engine" in r.cell:
+        said.append("in process: no network, no server, no request decoding; a server in front adds its own time")
+    else:
+        said.append("the load generator ran on the same machine (one process), taking some of its CPU")
+    if r.stopped == "generator limit":
+        said.append("the generator could not offer more: the capacity is a lower bound")
+    said.append(f"Poisson arrivals; the capacity is the highest rate probed that met {r.slo}, within {100 * r.resolution:g}% of the "
+                "lowest that missed, not a confidence interval")
+    probe = next((windows[p.cell_id] for p in r.probes if p.cell_id in windows), None)
+    weights = getattr(probe, "workload", None) or {}
+    provenance = weights.get("provenance", {}) if isinstance(weights, dict) else {}
+    if provenance.get("weights"):
+        said.append(f"model weights: {provenance['weights']}")
+    return said
+
+
+def recommendation_grid(recs: Sequence[Recommendation], traffic: float | None = None) -> Grid:
+    g = Grid("deployment recommendation", ["workload", "SLO", "configuration", "capacity", "headroom", "core-h per M req", "runner-up"],
+             left=3)
+    for rec in recs:
+        r = rec.chosen
+        head = rec.headroom(traffic)
+        cost = r.tuning.cores / ((r.capacity or 1.0) * 3600) * 1e6 if r.tuning is not None else None
+        runner = f"{configuration(rec.others[0])}: {load_text('rate', rec.others[0].capacity)}/s" if rec.others else "-"
+        g.add([rec.workload, rec.slo, configuration(r), answer_text(r),
+               f"{100 * head:+.0f}% at {traffic:g}/s" if head is not None else "-",
+               f"{cost:.3f}" if cost is not None else "-", runner],
+              {4: "bad"} if head is not None and head < 0 else None)
+    g.caption = ("per workload and SLO, the configuration whose open-loop capacity under the SLO is highest of every capacity search "
+                 "and tuning trial in this report. headroom: how far the capacity is above the traffic level given (infermeter report "
+                 "--traffic); negative: it does not serve that traffic within the SLO. core-h per M req: the cores the setting "
+                 "reserves per million requests at its capacity (tuning trials, where they are known).")
+    return g
