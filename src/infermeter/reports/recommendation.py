@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from infermeter.reports.capacity import answer_text, load_text
 from infermeter.reports.grid import Grid
+from infermeter.results.environment import environment_of
+from infermeter.results.metadata import machine_line
 from infermeter.results.record import AnyRecord, CapacityResult
 
 
@@ -28,14 +29,8 @@ class Recommendation:
         return None if traffic is None or not self.chosen.capacity else self.chosen.capacity / traffic - 1
 
 
-def _workload(r: CapacityResult) -> str:
-    return str(r.cell.get("workload") or "HTTP endpoint")
-
-
 def configuration(r: CapacityResult) -> str:
-    label = str(r.cell.get("label") or r.cell.get("target") or r.cell_id)
-    callers = r.tuning.callers if r.tuning is not None else r.cell.get("callers")
-    return label + (f", {callers} callers" if callers and "engine" in r.cell else "")
+    return r.target + (f", {r.callers} callers" if r.callers and r.in_process else "")
 
 
 def candidates(capacity: Sequence[CapacityResult]) -> list[CapacityResult]:
@@ -47,7 +42,7 @@ def recommend(capacity: Sequence[CapacityResult], records: Sequence[AnyRecord] =
     windows = {r.cell_id: r for r in records}
     groups: dict[tuple[str, str], list[CapacityResult]] = {}
     for r in candidates(capacity):
-        groups.setdefault((_workload(r), r.slo), []).append(r)
+        groups.setdefault((r.workload or "HTTP endpoint", r.slo), []).append(r)
     out = []
     for (workload, slo), rows in groups.items():
         ranked = sorted(rows, key=lambda r: -(r.capacity or 0.0))
@@ -55,11 +50,9 @@ def recommend(capacity: Sequence[CapacityResult], records: Sequence[AnyRecord] =
     return out
 
 
-def _caveats(r: CapacityResult, windows: dict[str, Any]) -> list[str]:
-    m = r.machine or {}
-    said = [f"measured on {m.get('affinity_cpus') or m.get('logical_cpus') or '?'} cores of {m.get('cpu_model') or 'an unnamed CPU'}"
-            f"{', with a GPU' if m.get('gpu') else ', no GPU'}: another machine serves another rate"]
-    if "engine" in r.cell:
+def _caveats(r: CapacityResult, windows: dict[str, AnyRecord]) -> list[str]:
+    said = [f"measured on {machine_line(r.machine)}: another machine serves another rate"]
+    if r.in_process:
         said.append("in process: no network, no server, no request decoding; a server in front adds its own time")
     else:
         said.append("the load generator ran on the same machine (one process), taking some of its CPU")
@@ -67,11 +60,10 @@ def _caveats(r: CapacityResult, windows: dict[str, Any]) -> list[str]:
         said.append("the generator could not offer more: the capacity is a lower bound")
     said.append(f"Poisson arrivals; the capacity is the highest rate probed that met {r.slo}, within {100 * r.resolution:g}% of the "
                 "lowest that missed, not a confidence interval")
-    probe = next((windows[p.cell_id] for p in r.probes if p.cell_id in windows), None)
-    weights = getattr(probe, "workload", None) or {}
-    provenance = weights.get("provenance", {}) if isinstance(weights, dict) else {}
-    if provenance.get("weights"):
-        said.append(f"model weights: {provenance['weights']}")
+    probed = [windows[p.cell_id] for p in r.probes if p.cell_id in windows]
+    weights = next((w.weights for w in environment_of(probed).workloads if w.weights), None)
+    if weights:
+        said.append(f"model weights: {weights}")
     return said
 
 

@@ -83,7 +83,7 @@ def pareto_figure(trials: Sequence[CapacityResult], index: int = 0) -> Figure | 
     default = next((r for r in done if r.tuning and r.tuning.role == "default"), None)
     if default is not None:
         series.append(Series("defaults", [point(default)], "#e15759", line=False))
-    label = str(done[0].cell.get("label") or "")
+    label = done[0].target
     return Figure(f"tuning-pareto-{index}", f"tuning {label.split(' on ')[0]}: capacity against unloaded latency", "line",
                   "capacity (requests/s within the SLO)", "unloaded latency (ms, the SLO's percentile)", series,
                   caption="each measured trial of the study (pruned and failed ones are in the table); the front: the trials "

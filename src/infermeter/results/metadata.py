@@ -121,3 +121,9 @@ def metadata_diff(records_a: Iterable[Any], records_b: Iterable[Any]) -> Metadat
         if not _same(field, a, b):
             diffs.append(FieldDiff(field, _shown(a), _shown(b), "software"))
     return MetadataDiff(tuple(diffs), tuple(notes))
+
+
+def machine_line(machine: dict[str, Any]) -> str:
+    """'2 cores of <CPU>, no GPU': the part of a machine a rate depends on, in words."""
+    cores = machine.get("affinity_cpus") or machine.get("logical_cpus") or "?"
+    return f"{cores} cores of {machine.get('cpu_model') or 'an unnamed CPU'}{', with a GPU' if machine.get('gpu') else ', no GPU'}"

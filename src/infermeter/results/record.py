@@ -345,6 +345,28 @@ class CapacityResult(_Record):
     probes: list[CapacityProbe] = Field(default_factory=list)
     tuning: TuningTrial | None = None  # set when the search was a trial of `infermeter tune`
 
+    @property
+    def workload(self) -> str | None:
+        w = self.cell.get("workload")
+        return None if w is None else str(w)
+
+    @property
+    def in_process(self) -> bool:
+        return "engine" in self.cell
+
+    @property
+    def target(self) -> str:
+        """What was searched: the cell's label, or an HTTP endpoint's (redacted) URL."""
+        return str(self.cell.get("label") or self.cell.get("target") or self.cell_id)
+
+    @property
+    def callers(self) -> int | None:
+        """In process: the threads serving the arrivals (a tuning trial's own count first)."""
+        if self.tuning is not None and self.tuning.callers is not None:
+            return self.tuning.callers
+        c = self.cell.get("callers")
+        return int(c) if isinstance(c, (int, float)) else None
+
 
 def _tag(value: Any) -> str:
     get = value.get if isinstance(value, dict) else lambda k, d=None: getattr(value, k, d)
