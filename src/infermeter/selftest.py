@@ -172,7 +172,10 @@ class _CalibratedTarget:
     slo: Any = None
 
 
-def _capacity_checks(progress: Callable[[str], None]) -> list[Check]:
+CAPACITY_BOUNDS = (("p99<=5ms,confidence=95%", True), ("p99<=0.5ms,confidence=95%", False))  # (SLO, can a rate meet it)
+
+
+def _capacity_checks(progress: Callable[[str], None], bounds: tuple[tuple[str, bool], ...] = CAPACITY_BOUNDS) -> list[Check]:
     """The capacity search (capacity/driver.py, search.py, probes.py) on the calibrated target in process:
     the highest rate found for a p99 bound against M/D/1 simulated on the service times given (with the
     callers' wake-up lateness); and a bound below the service time, which no rate can meet."""
@@ -184,7 +187,7 @@ def _capacity_checks(progress: Callable[[str], None]) -> list[Check]:
 
     out = []
     service_ms = 1.0
-    for text, possible in (("p99<=5ms,confidence=95%", True), ("p99<=0.5ms,confidence=95%", False)):
+    for text, possible in bounds:
         slo = parse_slo(text)
         progress(f"capacity search in process: {slo.latency_text} on deterministic {service_ms:g} ms, one server")
         target = _CalibratedTarget(service_ms)
@@ -214,7 +217,10 @@ def _capacity_checks(progress: Callable[[str], None]) -> list[Check]:
     return out
 
 
-def run_selftest(seconds: float = 8.0, capacity_rate: float = 1000.0, progress: Callable[[str], None] = lambda s: None) -> list[Check]:
+def run_selftest(seconds: float = 8.0, capacity_rate: float = 1000.0, progress: Callable[[str], None] = lambda s: None,
+                 capacity_search: bool = True) -> list[Check]:
+    """Every check in order; `capacity_search` off leaves out the capacity search's (about a minute here, however
+    short `seconds` is: its probes are sized by the SLO)."""
     checks: list[Check] = []
     add = checks.append
 
@@ -279,7 +285,10 @@ def run_selftest(seconds: float = 8.0, capacity_rate: float = 1000.0, progress: 
                  theory.littles_law_users(x, float(np.mean(w.latencies_ns)) / 1e9), "threads", THROUGHPUT_TOL))
 
     checks += _inprocess_open_loop(seconds, service_ms, progress)
-    checks += _capacity_checks(progress)
+    if capacity_search:
+        checks += _capacity_checks(progress)
+    else:
+        progress("capacity search: skipped (--skip-capacity)")
 
     for dist, rate, label in (("deterministic", 100.0, "M/D/1"), ("exponential", 60.0, "M/M/1")):
         progress(f"open loop {label}: Poisson {rate:g}/s, {dist} {service_ms:g} ms")

@@ -84,3 +84,11 @@ def test_selftest_command_exits_7_naming_the_failed_checks(monkeypatch, capsys):
     assert exit_info.value.code == 7
     err = capsys.readouterr().err
     assert "2 of 2 checks failed" in err and "send lag" in err and "Traceback" not in err
+
+
+def test_selftest_capacity_check_runs_a_real_search_and_says_when_no_rate_meets_the_slo():
+    """The capacity checks' wiring (the search on the calibrated target, its verdict as a check), on the bound
+    below the 1 ms service: one unloaded probe decides it. The other bound's answer against M/D/1 is timing,
+    for `infermeter selftest` on a quiet machine."""
+    [check] = selftest._capacity_checks(lambda s: None, bounds=(("p99<=0.5ms,confidence=95%", False),))
+    assert check.passed and check.measured == 0.0 and "no load meets it" in check.note

@@ -708,6 +708,8 @@ def cleanup() -> None:
 def selftest(
     seconds: float = typer.Option(8.0, "--seconds", help="length of each measurement window (at least 1)"),
     capacity_rate: float = typer.Option(1000.0, "--capacity-rate", help="open-loop rate the generator must keep on a null target (at least 1)"),
+    skip_capacity: bool = typer.Option(False, "--skip-capacity",
+                                       help="leave out the capacity search's check (about a minute, whatever --seconds is)"),
 ) -> None:
     """Check the harness against known answers (timer, overhead, Little's law, M/D/1, M/M/1, a stall)."""
     from infermeter.cli.inputs import SelftestInputs
@@ -717,7 +719,8 @@ def selftest(
 
     SelftestInputs.of(seconds=seconds, capacity_rate=capacity_rate)
 
-    checks = run_selftest(seconds, capacity_rate, progress=lambda s: err_console.print(styled((s, "dim"))))
+    checks = run_selftest(seconds, capacity_rate, progress=lambda s: err_console.print(styled((s, "dim"))),
+                          capacity_search=not skip_capacity)
     show_selftest(screen, checks)
     failed = [c for c in checks if not c.passed]
     if failed:
