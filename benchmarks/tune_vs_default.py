@@ -72,8 +72,9 @@ def study(target: str, budget: str, out: Path, cache: Path | None, extra: list[s
         again = {n: [x["capacity"] or 0.0 for x in confirms if x["tuning"]["number"] == n]
                  for n in (default["tuning"]["number"], best["tuning"]["number"])}
         row["confirm_default"], row["confirm_tuned"] = again[default["tuning"]["number"]], again[best["tuning"]["number"]]
-        md, mb = statistics.median(row["confirm_default"]), statistics.median(row["confirm_tuned"])
-        row["confirmed_ratio"] = mb / md if md else None
+        if row["confirm_default"] and row["confirm_tuned"]:  # a confirmation that failed leaves one side empty
+            md, mb = statistics.median(row["confirm_default"]), statistics.median(row["confirm_tuned"])
+            row["confirmed_ratio"] = mb / md if md else None
     return row
 
 
@@ -89,8 +90,8 @@ def main() -> None:
         print(f"tuning {target} (budget {args.budget})", file=sys.stderr, flush=True)
         rows.append(study(target, args.budget, args.out, args.cache, extra))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "summary.json").write_text(json.dumps(rows, indent=1))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "summary.json").write_text(json.dumps(rows, indent=1))  # after each target: a later failure loses none
     t = Table(title="capacity under the SLO: defaults against tuned (one study each; requests/s, open loop)")
     for col in ("target", "SLO", "default", "tuned", "ratio", "again: default", "again: tuned", "ratio again", "tuned settings",
                 "trials (pruned, failed)", "minutes"):

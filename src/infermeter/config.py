@@ -331,6 +331,7 @@ class Cell(_Strict):
     seed: int
     cached_load: bool
     rate: float | None = None  # open-loop: arrivals per second
+    schedule: int = 0  # capacity probes: which draw of the seeded arrival schedules (a search measured again draws another)
     skip_reason: str | None = None
 
     @property
@@ -342,6 +343,8 @@ class Cell(_Strict):
                 del key["warmup"][k]
         if key["rate"] is None:
             del key["rate"]
+        if not key["schedule"]:
+            del key["schedule"]
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

@@ -196,7 +196,11 @@ class CellSession(_Session):
             return
         super().__init__({"job": "cell-session", "cell": cell.model_dump(), "cache_root": str(cache_root), "run_id": run_id,
                           "cpu_watts_per_core": cpu_watts_per_core, "slo": slo}, log_path)
-        self._parity: dict[str, Any] = self._check(self._wait_for("ready")).get("parity") or {}
+        try:
+            self._parity: dict[str, Any] = self._check(self._wait_for("ready")).get("parity") or {}
+        except BaseException:  # Ctrl-C or SIGTERM while the engine loads: no `with` owns the worker yet
+            self.close()
+            raise
 
     @property
     def parity(self) -> dict[str, Any]:

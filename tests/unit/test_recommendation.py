@@ -4,7 +4,7 @@ of every capacity search and measured tuning trial, its headroom at a traffic le
 from __future__ import annotations
 
 from infermeter.reports.content import build_report
-from infermeter.reports.recommendation import recommend, recommendation_grid
+from infermeter.reports.recommendation import configuration, recommend, recommendation_grid
 from infermeter.results.record import CapacityResult, TuningTrial
 
 MACHINE = {"cpu_model": "Test CPU", "affinity_cpus": 2, "gpu": None}
@@ -40,3 +40,15 @@ def test_the_report_opens_with_the_recommendation_when_there_is_a_capacity():
     assert report.sections[0].title == "Deployment recommendation"
     assert "What this is not" in report.sections[0].intro and "+100% at 10/s" in report.sections[0].grids[0].rows[0]
     assert not any(s.title == "Deployment recommendation" for s in build_report([], {}, capacity=[]).sections)
+
+
+def test_a_configuration_measured_again_stands_by_its_median_search_not_its_luckiest():
+    trial = TuningTrial(study="s", number=3, role="trial", params={}, settings={"threads": 1}, callers=2, cores=2.0)
+    again = trial.model_copy(update={"role": "confirm"})
+    label = "resnet50 on onnxruntime[threads=1]"
+    rows = [result(label, 40.0, tuning=trial), result(label, 26.0, tuning=again), result(label, 27.0, tuning=again),
+            result("resnet50 on onnxruntime", 25.0)]
+    [rec] = recommend(rows)
+    assert rec.chosen.capacity == 27.0  # the lucky 40 is one search of three
+    assert [configuration(r) for r in rec.others] == ["resnet50 on onnxruntime, 1 callers"]  # the runner-up is another configuration
+    assert any("searched 3 times (26, 27, 40/s)" in c for c in rec.caveats)

@@ -230,6 +230,8 @@ def cli(*args, timeout=300):
     (["fake-tiny", "--server", "nope", "--slo", "p99<=5ms"], "unknown server"),
     (["fake-tiny", "--engine", "fake", "--set", "speed=11", "--slo", "p99<=5ms"], "speed"),
     (["fake-tiny", "--engine", "fake", "--slo", "p99<=5ms", "--traffic", "5"], "--traffic"),
+    (["fake-tiny", "--engine", "fake", "--slo", "p99<=5ms", "--set", "threads=[1"], "is not (quote it)"),
+    (["no-such-model", "--server", "litserve", "--slo", "p99<=5ms"], "unknown workload"),
 ])
 def test_tune_refuses_bad_input_with_a_clear_error(tmp_path, args, said):
     r = cli("tune", *args, "--out", str(tmp_path / "o"), timeout=60)
@@ -319,3 +321,44 @@ def test_the_spaces_engines_and_servers_declare_and_what_the_user_fixed_stays():
     # The starting points spread the cores both ways, unless the user fixed the threads.
     assert EngineTunable("fake-tiny", "fake", {}, 1).starts(2) == [{"threads": 2, "callers": 1}, {"threads": 1, "callers": 2}]
     assert fixed.starts(2) == []
+
+
+class WithStarts(Known):
+    """Known, with two starting points queued behind the defaults (as a target that spreads its cores has)."""
+
+    def starts(self, cores):
+        return [{"workers": 4, "batching": "off"}, {"workers": 1, "batching": "on"}]
+
+
+def test_an_interrupt_during_the_defaults_measures_them_on_resume_though_starting_points_wait(tmp_path):
+    first = WithStarts(interrupt_at=1)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(first, context(tmp_path), Objective("throughput"), budget_s=600, max_trials=30, seed=1)
+    again = WithStarts()
+    found = run_study(again, context(tmp_path, resume=True), Objective("throughput"), budget_s=600, max_trials=30, seed=1, confirm=0)
+    # The starting points were still queued from the first run; the defaults are queued behind them, and
+    # measured to the end though better trials came first (they are the reference, never pruned).
+    assert {} in again.runs and found.default is not None and found.default.stopped == "resolution"
+    assert found.gain() == pytest.approx(6, rel=0.05)
+
+
+def test_confirmation_rounds_draw_other_schedules_so_they_keep_the_trials_they_measure_again(tmp_path):
+    """A confirmation measured with the trial's own cells would, after a resume (a later run), supersede the
+    trial's search in the store: each round draws another arrival schedule, and its cells are its own."""
+    from infermeter.capacity.endpoint import EndpointTarget
+    from infermeter.protocols.http import HttpTarget
+
+    seen = []
+
+    class Recording(Known):
+        def run(self, settings, callers, tuning, ctx, stop):
+            seen.append((tuning.role, ctx.schedule))
+            return super().run(settings, callers, tuning, ctx, stop)
+
+    run_study(Recording(), context(tmp_path), Objective("throughput"), budget_s=600, max_trials=6, seed=1, confirm=2)
+    assert [s for role, s in seen if role == "confirm"] == [1, 1, 2, 2] and {s for role, s in seen if role != "confirm"} == {0}
+    http = HttpTarget("http://127.0.0.1:9/x")
+    settings = cli_settings(min_seconds=1, min_requests=100, max_seconds=10, repeats=1)
+    first, again = (EndpointTarget(http, settings, SLO, "run", "x", schedule=n) for n in (0, 1))
+    assert first.cell_id("rate", 5.0, 100) != again.cell_id("rate", 5.0, 100)
+    assert list(first._plans("rate", 5.0, 100)[0].schedule_ns) != list(again._plans("rate", 5.0, 100)[0].schedule_ns)

@@ -20,13 +20,18 @@ from infermeter.results.slo import SLO
 class EndpointTarget:
     """An HTTP endpoint under closed-loop users or open-loop arrivals, one window per probe."""
 
-    def __init__(self, target: HttpTarget, settings: LoadSettings, slo: SLO, run_id: str, label: str = "") -> None:
+    def __init__(self, target: HttpTarget, settings: LoadSettings, slo: SLO, run_id: str, label: str = "", schedule: int = 0) -> None:
         self.target, self.settings, self.slo, self.run_id, self.label = target, settings, slo, run_id, label
+        self.schedule = schedule  # which draw of the seeded arrival schedules (search.schedule_seed)
 
     def _cell(self, mode: Mode, load: float, requests: int) -> dict[str, Any]:
         users, rate = (int(load), None) if mode == "users" else (None, load)
-        # "capacity-probe": a probe is no point of a load sweep, and its id must not match one.
-        return cell_of(self.target, self._settings(mode, load, requests), users, rate, self.label) | {"capacity_probe": True}
+        return cell_of(self.target, self._settings(mode, load, requests), users, rate, self.label) | self._probe_tag()
+
+    def _probe_tag(self) -> dict[str, Any]:
+        """"capacity_probe": a probe is no point of a load sweep, and its id must not match one; another draw of
+        the arrival schedules is another cell."""
+        return {"capacity_probe": True} | ({"schedule": self.schedule} if self.schedule else {})
 
     def cell_id(self, mode: Mode, load: float, requests: int) -> str:
         return hashlib.sha256(json.dumps(self._cell(mode, load, requests), sort_keys=True).encode()).hexdigest()[:16]
@@ -38,7 +43,7 @@ class EndpointTarget:
 
     def _plans(self, mode: Mode, load: float, requests: int) -> list[Any]:
         users, rate = (int(load), None) if mode == "users" else (None, load)
-        return build_plans(self.target, self._settings(mode, load, requests), users, rate, schedule_seed(0, load) if rate else 0)
+        return build_plans(self.target, self._settings(mode, load, requests), users, rate, schedule_seed(0, load, self.schedule) if rate else 0)
 
     def offered_per_s(self, load: float, requests: int) -> float | None:
         s = self._settings("rate", load, requests)

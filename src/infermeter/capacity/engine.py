@@ -16,8 +16,9 @@ from infermeter.runner import CellSession
 class EngineTarget:
     """An engine cell under closed-loop callers or open-loop arrivals, one window per probe."""
 
-    def __init__(self, cell: Cell, session: CellSession, min_seconds: float, max_seconds: float, callers: int = 1) -> None:
-        self.cell, self.session, self.callers = cell, session, callers
+    def __init__(self, cell: Cell, session: CellSession, min_seconds: float, max_seconds: float, callers: int = 1,
+                 schedule: int = 0) -> None:
+        self.cell, self.session, self.callers, self.schedule = cell, session, callers, schedule
         self.min_seconds, self.max_seconds = min_seconds, max_seconds
 
     def variant(self, mode: Mode, load: float, requests: int) -> Cell:
@@ -25,7 +26,8 @@ class EngineTarget:
         n = fitted_requests(mode, load, requests, self.max_seconds)
         measure = MeasureSettings(repeats=1, min_iterations=n, min_seconds=self.min_seconds, max_seconds=self.max_seconds)
         if mode == "rate":
-            return self.cell.model_copy(update={"scenario": "open-loop", "rate": load, "concurrency": self.callers, "measure": measure})
+            return self.cell.model_copy(update={"scenario": "open-loop", "rate": load, "concurrency": self.callers, "measure": measure,
+                                                "schedule": self.schedule})
         users = int(load)
         return self.cell.model_copy(update={"scenario": "concurrent" if users > 1 else "single-stream", "rate": None,
                                             "concurrency": users, "measure": measure})
@@ -37,7 +39,7 @@ class EngineTarget:
         return None  # the open loop's own record says what it offered
 
     def measure(self, mode: Mode, load: float, requests: int) -> EngineWindow:
-        return self.session.window(self.variant(mode, load, requests), 0, schedule_seed(self.cell.seed, load))
+        return self.session.window(self.variant(mode, load, requests), 0, schedule_seed(self.cell.seed, load, self.schedule))
 
 
 def engine_cell(workload: str, engine: str, settings: dict[str, Any], batch_size: int, seed: int) -> Cell:

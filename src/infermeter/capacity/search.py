@@ -32,11 +32,11 @@ DEFAULT_RESOLUTION = 0.05
 KNEE_FACTOR = 2.0  # the knee: the highest load whose median stayed within this factor of the unloaded median
 
 
-def schedule_seed(seed: int, load: float) -> int:
+def schedule_seed(seed: int, load: float, schedule: int = 0) -> int:
     """Each rate's own open-loop seed, the same on every run (so --resume finds the same schedule): with one
     seed, every probe's Poisson schedule would be one draw scaled, its count off the rate the same way at
-    every rate."""
-    return seed + round(load * 1000) % 1_000_003
+    every rate. `schedule` > 0: another draw (a search measured again)."""
+    return seed + round(load * 1000) % 1_000_003 + 1_000_003 * schedule
 
 
 FIT = 0.8  # of a window's max_seconds, the longest schedule an open-loop probe is given (the rest for arrivals still queued)

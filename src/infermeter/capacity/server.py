@@ -23,8 +23,8 @@ class ServerTarget(EndpointTarget):
     """A running deployment under closed-loop users or open-loop arrivals, one server window per probe."""
 
     def __init__(self, adapter: ServerAdapter, deployment: Deployment, workload: str, label: str, settings: LoadSettings, slo: SLO,
-                 run_id: str, common: dict[str, Any], cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE) -> None:
-        super().__init__(deployment.target, settings, slo, run_id, label)
+                 run_id: str, common: dict[str, Any], cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE, schedule: int = 0) -> None:
+        super().__init__(deployment.target, settings, slo, run_id, label, schedule)
         self.adapter, self.deployment, self.workload, self.common = adapter, deployment, workload, common
         self.cpu_watts_per_core = cpu_watts_per_core
 
@@ -33,7 +33,7 @@ class ServerTarget(EndpointTarget):
         s = self._settings(mode, load, requests)
         return {"workload": self.workload, "server": self.adapter.name, "server_settings": self.adapter.settings.model_dump(mode="json"),
                 "scenario": "closed-loop" if users is not None else "open-loop", "users": users, "rate": rate,
-                "settings": s.model_dump(), "label": self.label, "capacity_probe": True}
+                "settings": s.model_dump(), "label": self.label} | self._probe_tag()
 
     def measure(self, mode: Mode, load: float, requests: int) -> ServerWindow:  # type: ignore[override]
         d = self.deployment

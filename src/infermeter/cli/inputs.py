@@ -464,10 +464,16 @@ class TuneInputs(_Inputs):
     @field_validator("sets")
     @classmethod
     def _sets(cls, v: list[str]) -> list[str]:
+        import yaml
+
         for item in v:
-            key, sep, _ = item.partition("=")
+            key, sep, value = item.partition("=")
             if not sep or not key.strip():
                 raise ValueError(f"{item!r} is not key=value")
+            try:
+                yaml.safe_load(value)
+            except yaml.YAMLError:
+                raise ValueError(f"{item!r}: the value is read as YAML and {value!r} is not (quote it)") from None
         return v
 
     @field_validator("start_rate", "max_rate", "traffic")

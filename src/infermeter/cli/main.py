@@ -341,8 +341,8 @@ def tune(
     server: Optional[str] = typer.Option(None, "--server", "-s", help="tune this serving framework's settings, each trial deployed anew"),
     objective: str = typer.Option("throughput", help="throughput (the highest capacity), p99 (the lowest unloaded latency at "
                                   "the SLO's percentile) or cost (the least per million requests, for the cores reserved)"),
-    budget: str = typer.Option("20m", help="time for the study, e.g. 20m, 90s, 1h: no trial starts once too little is left"),
-    max_trials: Optional[int] = typer.Option(None, help="at most this many trials (the defaults count as one)"),
+    budget: str = typer.Option("20m", help="time for the study, e.g. 20m, 90s, 1h: no trial starts once too little is left (--confirm rounds come after)"),
+    max_trials: Optional[int] = typer.Option(None, help="at most this many trials ended, measured or not (the defaults count as one)"),
     confirm: int = typer.Option(1, min=0, help="rounds measuring the defaults and the best again after the study (0: none)"),
     traffic: Optional[float] = typer.Option(None, help="objective p99: the rate (arrivals/s) a setting must serve within the SLO"),
     price_per_core_hour: Optional[float] = typer.Option(None, help="objective cost: the price of one core for an hour"),

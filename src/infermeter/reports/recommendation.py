@@ -45,21 +45,42 @@ def recommend(capacity: Sequence[CapacityResult], records: Sequence[AnyRecord] =
         groups.setdefault((r.workload or "HTTP endpoint", r.slo), []).append(r)
     out = []
     for (workload, slo), rows in groups.items():
-        ranked = sorted(rows, key=lambda r: -(r.capacity or 0.0))
-        out.append(Recommendation(workload, slo, ranked[0], ranked[1:], _caveats(ranked[0], windows)))
+        searched = _by_configuration(rows)
+        ranked = sorted((_median_search(same) for same in searched.values()), key=lambda r: -(r.capacity or 0.0))
+        chosen = ranked[0]
+        out.append(Recommendation(workload, slo, chosen, ranked[1:], _caveats(chosen, searched[configuration(chosen)], windows)))
     return out
 
 
-def _caveats(r: CapacityResult, windows: dict[str, AnyRecord]) -> list[str]:
+def _by_configuration(rows: Sequence[CapacityResult]) -> dict[str, list[CapacityResult]]:
+    by: dict[str, list[CapacityResult]] = {}
+    for r in rows:
+        by.setdefault(configuration(r), []).append(r)
+    return by
+
+
+def _median_search(same: Sequence[CapacityResult]) -> CapacityResult:
+    """A configuration searched more than once (a tuning trial and its confirmation rounds, a capacity search run
+    again) stands by its median search, the lower of the middle two: not by its luckiest."""
+    ordered = sorted(same, key=lambda r: r.capacity or 0.0)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def _caveats(r: CapacityResult, same: Sequence[CapacityResult], windows: dict[str, AnyRecord]) -> list[str]:
     said = [f"measured on {machine_line(r.machine)}: another machine serves another rate"]
+    if len(same) > 1:
+        said.append(f"searched {len(same)} times ({', '.join(f'{x.capacity:.3g}' for x in sorted(same, key=lambda x: x.capacity or 0.0))}/s): "
+                    "the median search stands")
     if r.in_process:
         said.append("in process: no network, no server, no request decoding; a server in front adds its own time")
     else:
         said.append("the load generator ran on the same machine (one process), taking some of its CPU")
     if r.stopped == "generator limit":
         said.append("the generator could not offer more: the capacity is a lower bound")
-    said.append(f"Poisson arrivals; the capacity is the highest rate probed that met {r.slo}, within {100 * r.resolution:g}% of the "
-                "lowest that missed, not a confidence interval")
+    above = (f"within {100 * r.resolution:g}% of the lowest that missed" if r.stopped == "resolution"
+             else f"the search stopped at its {r.stopped} before a rate missed it" if r.upper is None
+             else f"the search stopped at its {r.stopped}, the lowest rate that missed {r.upper:.4g}/s")
+    said.append(f"Poisson arrivals; the capacity is the highest rate probed that met {r.slo}, {above}; not a confidence interval")
     probed = [windows[p.cell_id] for p in r.probes if p.cell_id in windows]
     weights = next((w.weights for w in environment_of(probed).workloads if w.weights), None)
     if weights:
@@ -81,6 +102,7 @@ def recommendation_grid(recs: Sequence[Recommendation], traffic: float | None = 
               {4: "bad"} if head is not None and head < 0 else None)
     g.caption = ("per workload and SLO, the configuration whose open-loop capacity under the SLO is highest of every capacity search "
                  "and tuning trial in this report. headroom: how far the capacity is above the traffic level given (infermeter report "
-                 "--traffic); negative: it does not serve that traffic within the SLO. core-h per M req: the cores the setting "
-                 "reserves per million requests at its capacity (tuning trials, where they are known).")
+                 "--traffic); negative: it does not serve that traffic within the SLO. core-h per M req: the core-hours the "
+                 "setting reserves per million requests at its capacity (tuning trials, where its cores are known). A configuration "
+                 "searched more than once (a trial and its confirmation rounds) stands by its median search.")
     return g

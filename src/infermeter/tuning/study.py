@@ -154,6 +154,8 @@ def run_study(tunable: Tunable, ctx: TrialContext, objective: Objective, budget_
         steps = itertools.count()
 
         def stop(met: float | None, missed: float | None) -> bool:
+            if default:  # the reference of every gain is measured to the end (on resume it may come after other trials)
+                return False
             reachable = objective.bound(missed, tuning.cores) if missed is not None else None
             if reachable is None:
                 return False
@@ -193,8 +195,9 @@ def run_study(tunable: Tunable, ctx: TrialContext, objective: Objective, budget_
     study.optimize(trial_fn, timeout=budget_s, catch=(AnswersDiffer, InfermeterError), callbacks=[after])
     found = outcome(tunable, ctx, objective, name, state["stopped"])
     if confirm and found.best is not None and found.default is not None and found.best is not found.default:
-        again = replace(ctx, resume=False)  # fresh windows: a resumed study's probes would be found again
         for i in range(confirm):
+            # Fresh windows on another draw of the arrival schedules: cells of their own beside the trials' searches.
+            again = replace(ctx, resume=False, schedule=i + 1)
             for r in (found.default, found.best):
                 assert r.tuning is not None
                 t = r.tuning.model_copy(update={"role": "confirm"})
@@ -241,18 +244,17 @@ def _measured_with(study: Any, trial: Any) -> Any:
 
 def _requeue(study: Any, storage: Any, starts: list[dict[str, Any]]) -> None:
     """Before a study (re)starts: a trial left running (a killed process; the OUT lock says no other run holds
-    it) is marked interrupted; unless a queue is still waiting, the defaults are queued if they were never
-    measured, then each interrupted trial, once, with its parameters; a new study then queues the target's
-    starting points (Tunable.starts)."""
+    it) is marked interrupted; the defaults are queued if they were never measured and are not waiting, then
+    each interrupted trial not yet queued again, once, with its parameters; a new study then queues the
+    target's starting points (Tunable.starts). Queued trials run in order, so after an interrupt the defaults
+    may come after starting points still waiting from the first run."""
     from optuna.trial import TrialState
 
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         storage.set_trial_user_attr(t._trial_id, "interrupted", True)
         storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
     trials = study.get_trials(deepcopy=False)
-    if any(t.state == TrialState.WAITING for t in trials):
-        return
-    if not any(t.user_attrs.get("role") == "default" and t.state == TrialState.COMPLETE for t in trials):
+    if not any(t.user_attrs.get("role") == "default" and t.state in (TrialState.COMPLETE, TrialState.WAITING) for t in trials):
         study.enqueue_trial({}, user_attrs={"role": "default"})
     retried = {t.user_attrs.get("retry_of") for t in trials}
     for t in trials:

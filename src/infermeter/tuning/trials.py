@@ -41,6 +41,10 @@ class TrialContext:
     cache_root: Path
     resume: bool = False
     on_progress: Callable[[str], None] = lambda s: None
+    # Which draw of the probes' seeded Poisson schedules: a confirmation round draws another, so its windows and
+    # answer are cells of their own beside the trial's first search (the same cell from a later run, after a
+    # resume, would supersede it).
+    schedule: int = 0
 
 
 class Tunable(Protocol):
@@ -70,7 +74,7 @@ class Tunable(Protocol):
 def _search_cell(label: str, ctx: TrialContext, **target: Any) -> dict[str, Any]:
     s = ctx.settings
     return target | {"label": label, "seed": s.seed, "requests": ctx.requests, "min_seconds": s.min_seconds,
-                     "max_seconds": s.max_seconds}
+                     "max_seconds": s.max_seconds} | ({"schedule": ctx.schedule} if ctx.schedule else {})
 
 
 def _rates_around(capacity: float | None) -> list[float]:
@@ -116,7 +120,7 @@ class EngineTunable:
             if session.parity.get("verdict") == "mismatch":
                 raise AnswersDiffer(f"{cell.engine_label} answers differently from {session.parity.get('reference_engine')}: "
                                     f"max |diff| {session.parity.get('max_abs_diff')} > tolerance {session.parity.get('tolerance')}")
-            target = EngineTarget(cell, session, ctx.settings.min_seconds, ctx.settings.max_seconds, callers or 1)
+            target = EngineTarget(cell, session, ctx.settings.min_seconds, ctx.settings.max_seconds, callers or 1, ctx.schedule)
             search_cell = _search_cell(f"{self.workload} on {cell.engine_label}", ctx, workload=self.workload, engine=cell.engine_label,
                                        batch_size=self.batch_size, callers=callers or 1)
             return run_capacity(ctx.store, ctx.run_id, search_cell, target, ctx.slo, ["rate"], ctx.requests, curve=False, stop=stop,
@@ -135,7 +139,10 @@ class ServerTunable:
     kind: Literal["engine", "server"] = "server"
 
     def __init__(self, workload: str, server: str, base: dict[str, Any], seed: int) -> None:
+        from infermeter.workloads.registry import get_workload
+
         self.workload, self.server, self.base, self.seed = workload, server, base, seed
+        get_workload(workload, seed)  # refuses an unknown workload before any trial (it would fail every one)
         adapter = self._adapter(base)  # refuses unknown names and settings before any trial
         why = adapter.missing()
         if why:
@@ -191,7 +198,7 @@ class ServerTunable:
                 raise AnswersDiffer(f"{server_label} answers differently from {answers.get('reference_engine')} on "
                                     f"{answers['checked'] - answers['matching']} of {answers['checked']} payloads")
             target = ServerTarget(adapter, deployment, self.workload, label, ctx.settings, ctx.slo, ctx.run_id, common,
-                                  DEFAULT_CPU_WATTS_PER_CORE)
+                                  DEFAULT_CPU_WATTS_PER_CORE, ctx.schedule)
             search_cell = _search_cell(label, ctx, workload=self.workload, server=server_label)
             return run_capacity(ctx.store, ctx.run_id, search_cell, target, ctx.slo, ["rate"], ctx.requests, curve=False, stop=stop,
                                 tuning=tuning, resume=ctx.resume, on_progress=ctx.on_progress, **ctx.search)[0]
