@@ -464,16 +464,8 @@ class TuneInputs(_Inputs):
     @field_validator("sets")
     @classmethod
     def _sets(cls, v: list[str]) -> list[str]:
-        import yaml
-
         for item in v:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise ValueError(f"{item!r} is not key=value")
-            try:
-                yaml.safe_load(value)
-            except yaml.YAMLError:
-                raise ValueError(f"{item!r}: the value is read as YAML and {value!r} is not (quote it)") from None
+            _setting(item)
         return v
 
     @field_validator("start_rate", "max_rate", "traffic")
@@ -498,9 +490,20 @@ class TuneInputs(_Inputs):
     @property
     def fixed(self) -> dict[str, Any]:
         """--set key=value pairs, each value read as YAML (2 -> int, true -> bool, onnxruntime -> str)."""
-        import yaml
+        return dict(_setting(item) for item in self.sets)
 
-        return {k.strip(): yaml.safe_load(v) for k, _, v in (item.partition("=") for item in self.sets)}
+
+def _setting(item: str) -> tuple[str, Any]:
+    """One --set key=value, its value read as YAML; ValueError when it is not key=value or not YAML."""
+    import yaml
+
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"{item!r} is not key=value")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ValueError(f"{item!r}: the value is read as YAML and {value!r} is not (quote it)") from None
 
 
 class ReportInputs(_Inputs):
