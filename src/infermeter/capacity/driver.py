@@ -104,7 +104,8 @@ def run_capacity(store: ResultStore, run_id: str, search_cell: dict[str, Any], t
     for mode in modes:
         cell = dict(search_cell, mode=mode, slo=slo.text, resolution=resolution)
         if unloaded.decision != "meets":
-            found = SearchOutcome(mode, None, 1.0 if mode == "users" else None, "no load meets it", resolution, [unloaded])
+            why = "generator limit" if unloaded.decision == "vetoed" else "no load meets it"  # a veto says nothing of the target
+            found = SearchOutcome(mode, None, 1.0 if mode == "users" else None, why, resolution, [unloaded])
         elif mode == "users":
             found = search(lambda u, step: probe("users", u, step), mode="users", start=1, resolution=resolution, floor=1,
                            ceiling=float(max_users or limits.limit("users")), stop=stop)

@@ -6,9 +6,11 @@ that missed it halves until a probe meets. Between the highest load that met it 
 that did not (hi) the search bisects (geometrically for rates, by whole users for users) until hi / lo - 1
 is within the resolution (users: until they are one user apart, or the resolution's share of lo). The answer is lo with the interval [lo, hi).
 
-A probe the generator could not offer (vetoed: its own checks fired while the target kept up) is no
-evidence about the target: the search treats it as a ceiling, never as a capacity, and says the answer
-was limited by the generator when the interval's top is such a probe. The search assumes latency grows
+A probe the generator could not offer (vetoed: its own checks fired while the target kept up and the
+window missed, capacity/probes.py) is no evidence about the target: the search treats it as a ceiling,
+never as a capacity, and says the answer was limited by the generator when the interval's top is such a
+probe, or when no load met the SLO and the lowest one probed was vetoed. A stop rule (tuning's pruner)
+never sees a veto as a miss. The search assumes latency grows
 with load; noise near the boundary can break that, which is why the interval, not one number, is the
 answer, and every probe is kept as evidence.
 """
@@ -97,8 +99,9 @@ def _search(measure: Callable[[float, int], CapacityProbe], mode: Mode, start: f
             seen[load] = measure(load, step)
             probes.append(seen[load])
             if stop is not None:
+                # A veto is no miss: the target may serve more than a load its generator could not offer.
                 met = max((x for x, p in seen.items() if p.decision == "meets"), default=None)
-                missed = min((x for x, p in seen.items() if p.decision != "meets" and x > (met or 0.0)), default=None)
+                missed = min((x for x, p in seen.items() if p.decision == "misses" and x > (met or 0.0)), default=None)
                 if stop(met, missed):
                     raise _Pruned(SearchOutcome(mode, met, missed, "pruned", resolution, probes))
         return seen[load]
@@ -137,8 +140,8 @@ def _search(measure: Callable[[float, int], CapacityProbe], mode: Mode, start: f
             if len(probes) >= max_probes:
                 return outcome(None, hi, "probe limit")
             nxt = down(hi)
-            if nxt < floor:
-                return outcome(None, hi, "no load meets it")
+            if nxt < floor:  # the lowest load probed decides why: the target missed it, or it was vetoed
+                return outcome(None, hi, "generator limit" if seen[hi].decision == "vetoed" else "no load meets it")
             if at(nxt).decision == "meets":
                 lo = nxt
             else:

@@ -21,6 +21,8 @@ def answer_text(r: CapacityResult) -> str:
     """The capacity in words: the number with its interval, or why there is none."""
     unit = "users" if r.mode == "users" else "requests/s offered"
     if r.capacity is None:
+        if r.stopped == "generator limit":
+            return "not found: the generator could not offer any load probed here (see the probes)"
         return "no load meets it" if r.stopped == "no load meets it" else f"not found ({r.stopped})"
     if r.upper is None:
         return f"at least {load_text(r.mode, r.capacity)} {unit} ({'the ceiling was reached' if r.stopped == 'ceiling' else r.stopped})"
