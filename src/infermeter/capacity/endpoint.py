@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from infermeter.capacity.search import Mode, fitted_requests, schedule_seed
+from infermeter.capacity.search import Mode, fitted_requests, schedule_seed, schedule_tag
 from infermeter.collectors import machine
 from infermeter.collectors.window import endpoint_window
 from infermeter.loadgen.endpoint import build_plans, cell_of, measure_window, window_fields
@@ -31,7 +31,7 @@ class EndpointTarget:
     def _probe_tag(self) -> dict[str, Any]:
         """"capacity_probe": a probe is no point of a load sweep, and its id must not match one; another draw of
         the arrival schedules is another cell."""
-        return {"capacity_probe": True} | ({"schedule": self.schedule} if self.schedule else {})
+        return {"capacity_probe": True} | schedule_tag(self.schedule)
 
     def cell_id(self, mode: Mode, load: float, requests: int) -> str:
         return hashlib.sha256(json.dumps(self._cell(mode, load, requests), sort_keys=True).encode()).hexdigest()[:16]

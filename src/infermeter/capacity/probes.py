@@ -84,11 +84,11 @@ def decide(record: Window, slo: SLO, mode: Mode, load: float, offered_per_s: flo
     if late is None or judged.verdict == "too few samples":  # too few is the window's size, late or not
         return said(decision, why)
     busy = getattr(m, "generator_cpu_max", None)
-    evidence = f" (the busiest generator process used {busy:.1%} of a core)" if busy is not None else ""
+    late = late.split(";")[0] + (f" (the busiest generator process used {busy:.1%} of a core)" if busy is not None else "")
     if mode == "rate" and decision == "meets":
-        return said("meets", f"{why}; {late.split(';')[0]}{evidence}: latency counts from the scheduled time and a late send only "
+        return said("meets", f"{why}; {late}: latency counts from the scheduled time and a late send only "
                              "adds to it, so the pass is conservative")
-    return said("vetoed", f"{late.split(';')[0]}{evidence} while the target kept up: the window cannot tell the target's "
+    return said("vetoed", f"{late} while the target kept up: the window cannot tell the target's "
                           f"latency from the generator's lateness ({why})")
 
 

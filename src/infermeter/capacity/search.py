@@ -41,6 +41,11 @@ def schedule_seed(seed: int, load: float, schedule: int = 0) -> int:
     return seed + round(load * 1000) % 1_000_003 + 1_000_003 * schedule
 
 
+def schedule_tag(schedule: int) -> dict[str, int]:
+    """A cell's mark of another draw of the schedules (none for the first, so earlier cells keep their ids)."""
+    return {"schedule": schedule} if schedule else {}
+
+
 FIT = 0.8  # of a window's max_seconds, the longest schedule an open-loop probe is given (the rest for arrivals still queued)
 
 

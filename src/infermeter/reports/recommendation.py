@@ -69,7 +69,7 @@ def _median_search(same: Sequence[CapacityResult]) -> CapacityResult:
 def _caveats(r: CapacityResult, same: Sequence[CapacityResult], windows: dict[str, AnyRecord]) -> list[str]:
     said = [f"measured on {machine_line(r.machine)}: another machine serves another rate"]
     if len(same) > 1:
-        said.append(f"searched {len(same)} times ({', '.join(f'{x.capacity:.3g}' for x in sorted(same, key=lambda x: x.capacity or 0.0))}/s): "
+        said.append(f"searched {len(same)} times ({', '.join(load_text('rate', x.capacity) for x in sorted(same, key=lambda x: x.capacity or 0.0))}/s): "
                     "the median search stands")
     if r.in_process:
         said.append("in process: no network, no server, no request decoding; a server in front adds its own time")

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 import yaml
 
 from infermeter.capacity.driver import run_capacity
-from infermeter.capacity.search import StopRule
+from infermeter.capacity.search import StopRule, schedule_tag
 from infermeter.errors import ConfigError
 from infermeter.loadgen.settings import LoadSettings
 from infermeter.results.record import CapacityResult, TuningTrial
@@ -74,7 +74,7 @@ class Tunable(Protocol):
 def _search_cell(label: str, ctx: TrialContext, **target: Any) -> dict[str, Any]:
     s = ctx.settings
     return target | {"label": label, "seed": s.seed, "requests": ctx.requests, "min_seconds": s.min_seconds,
-                     "max_seconds": s.max_seconds} | ({"schedule": ctx.schedule} if ctx.schedule else {})
+                     "max_seconds": s.max_seconds} | schedule_tag(ctx.schedule)
 
 
 def _rates_around(capacity: float | None) -> list[float]:
