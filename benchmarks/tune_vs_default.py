@@ -4,7 +4,7 @@ same machine), then a table of default capacity, tuned capacity, their ratio and
 and the same two measured again after the study (`--confirm` rounds: fresh searches, alternating), whose
 ratio is the one to quote: a study's single searches on a noisy machine favour a lucky trial.
 
-    python benchmarks/tune_vs_default.py [TARGET ...] [--budget 8m] [--out DIR] [--cache DIR] [tune options]
+    python benchmarks/tune_vs_default.py [TARGET ...] [--budget 8m] [--server-budget 15m] [--out DIR] [--cache DIR] [tune options]
 
 A target is WORKLOAD@ENGINE (in process) or WORKLOAD@server:NAME, optionally with its SLO after a
 '/', e.g. resnet50@onnxruntime/p90<=250ms. Without targets: ResNet-50 and BERT-base on ONNX Runtime and
@@ -82,13 +82,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("targets", nargs="*", default=DEFAULT_TARGETS)
     p.add_argument("--budget", default="8m", help="each study's budget")
+    p.add_argument("--server-budget", default=None, help="each server study's budget (default: --budget); a server "
+                   "trial deploys the framework and takes minutes where an engine's takes seconds")
     p.add_argument("--out", type=Path, default=Path("results/tune-vs-default"))
     p.add_argument("--cache", type=Path, default=None)
     args, extra = p.parse_known_args()  # anything else is passed to every `infermeter tune` (e.g. --confirm 2)
     rows = []
     for target in args.targets:
-        print(f"tuning {target} (budget {args.budget})", file=sys.stderr, flush=True)
-        rows.append(study(target, args.budget, args.out, args.cache, extra))
+        budget = args.server_budget if args.server_budget and "@server:" in target else args.budget
+        print(f"tuning {target} (budget {budget})", file=sys.stderr, flush=True)
+        rows.append(study(target, budget, args.out, args.cache, extra))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "summary.json").write_text(json.dumps(rows, indent=1))  # after each target: a later failure loses none
