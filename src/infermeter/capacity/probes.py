@@ -96,8 +96,8 @@ def decide(record: Window, slo: SLO, mode: Mode, load: float, offered_per_s: flo
     if mode == "rate" and "generator-saturated" not in codes and (margin := _lateness_margin_ms(m)) is not None:
         loose = slo.model_copy(update={"bound_ms": slo.bound_ms + margin})
         if (again := assess(loose, m)) is not None and _judged(None, again, loose)[0] == "misses":
-            return said("misses", f"{why}; {late}, but the miss stands: it misses by more than {margin:.3g} ms, twice the "
-                                  "latest send, which is more than lateness on both sides of a request could add")
+            return said("misses", f"{why}; {late}, but the miss stands: it misses with the bound raised by {margin:.3g} ms, "
+                                  "twice the latest send, more than lateness on both sides of a request could add")
     return said("vetoed", f"{late} while the target kept up: the window cannot tell the target's "
                           f"latency from the generator's lateness ({why})")
 

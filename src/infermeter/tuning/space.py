@@ -23,6 +23,35 @@ class OptunaSuggest:
         return self.trial.suggest_categorical(name, list(options))  # type: ignore[no-any-return]
 
 
+class DefaultsFirst:
+    """A Suggest answering with a starting point's own parameters, else each parameter's default where the
+    space offers it, and keeping what it answered: a starting point is tried with the defaults for the rest
+    (drawn at random, ResNet-50 on ONNX Runtime's 'all cores on one session' got a worse graph level, ran
+    2.4x slower unloaded, and was pruned). A parameter without a default it can give is left to the sampler."""
+
+    def __init__(self, start: dict[str, Any], defaults: dict[str, Any]) -> None:
+        self.start, self.defaults, self.chosen = start, defaults, dict(start)
+
+    def integer(self, name: str, low: int, high: int) -> int:
+        value = self.start.get(name, self.defaults.get(name))
+        if isinstance(value, int) and low <= value <= max(low, high):
+            self.chosen[name] = value
+            return value
+        return low
+
+    def choice(self, name: str, options: Sequence[T]) -> T:
+        value = self.start.get(name, self.defaults.get(name))
+        if value in options:
+            self.chosen[name] = value
+            return value  # type: ignore[return-value]
+        return options[0]
+
+
+def settings_defaults(settings_cls: Any) -> dict[str, Any]:
+    """A settings model's defaults (those that are values, not None: 'the runtime's own')."""
+    return {name: f.default for name, f in settings_cls.model_fields.items() if f.default is not None}
+
+
 def usable_cores() -> int:
     """The cores this process may run on (its affinity), the most threads a trial is given."""
     try:

@@ -4,11 +4,12 @@ SQLite storage) so that --resume goes on where it stopped.
 
 The first trial is always the defaults (the settings given, or the framework's own): the reference every
 gain is measured against, in the same run. Then the target's starting points (all cores on one model
-instance, one core for each of several), the rest of their parameters sampled, then the sampler's own. A trial that can no longer beat the best one is pruned by
-Optuna's pruning interface (CannotBeatPruner: the search reports, after each rate that missed the SLO,
-the best value still reachable). A trial whose settings repeat a finished trial's is told that trial's
-result without measuring again; the study ends at the budget (no trial starts with less time left than the
-median trial took), at --max-trials, or when the sampler keeps proposing settings already measured.
+instance, one core for each of several; the defaults for the rest of their parameters), then the sampler's
+own. A trial that can no longer beat the best one is pruned by Optuna's pruning interface (CannotBeatPruner:
+the search reports, after each rate that missed the SLO, the best value still reachable). A trial whose
+settings repeat a finished trial's is told that trial's result without measuring again; the study ends at
+the budget (no trial starts with less time left than the median trial took), at --max-trials, or when the
+sampler keeps proposing settings already measured.
 
 Interrupted (Ctrl-C), the trial in progress is marked in the study; --resume proposes it again first, and
 its probes already in results.jsonl are not measured again (run_capacity's resume).

@@ -21,7 +21,7 @@ from infermeter.loadgen.settings import LoadSettings
 from infermeter.results.record import CapacityResult, TuningTrial
 from infermeter.results.slo import SLO
 from infermeter.results.store import ResultStore
-from infermeter.tuning.space import Suggest, engine_space, reserved_cores
+from infermeter.tuning.space import DefaultsFirst, Suggest, engine_space, reserved_cores, settings_defaults
 
 
 class AnswersDiffer(Exception):
@@ -59,8 +59,8 @@ class Tunable(Protocol):
     def cores(self, settings: dict[str, Any], callers: int | None, machine_cores: int) -> float: ...
 
     def starts(self, cores: int) -> list[dict[str, Any]]:
-        """Parameters proposed before the sampler's own (the rest of each trial sampled): the two ends of
-        spreading the cores, all on one model instance or one core each."""
+        """Parameters proposed before the sampler's own: the two ends of spreading the cores, all on one model
+        instance or one core each, with the defaults for the rest of the space."""
         ...
 
     def run(self, settings: dict[str, Any], callers: int | None, tuning: TuningTrial, ctx: TrialContext,
@@ -75,6 +75,13 @@ def _search_cell(label: str, ctx: TrialContext, **target: Any) -> dict[str, Any]
     s = ctx.settings
     return target | {"label": label, "seed": s.seed, "requests": ctx.requests, "min_seconds": s.min_seconds,
                      "max_seconds": s.max_seconds} | schedule_tag(ctx.schedule)
+
+
+def _filled(tunable: Tunable, start: dict[str, Any], defaults: dict[str, Any], cores: int) -> dict[str, Any]:
+    """A starting point with the defaults for every parameter of the space it does not set."""
+    walk = DefaultsFirst(start, defaults)
+    tunable.space(walk, cores)
+    return walk.chosen
 
 
 def _rates_around(capacity: float | None) -> list[float]:
@@ -105,7 +112,8 @@ class EngineTunable:
 
         if cores < 2 or "threads" in self.base or CONCURRENT not in self.cls(self.cls.Settings(**self.base)).capabilities:
             return []
-        return [{"threads": cores, "callers": 1}, {"threads": 1, "callers": cores}]
+        defaults = settings_defaults(self.cls.Settings) | self.base | {"callers": 1}
+        return [_filled(self, start, defaults, cores) for start in ({"threads": cores, "callers": 1}, {"threads": 1, "callers": cores})]
 
     def run(self, settings: dict[str, Any], callers: int | None, tuning: TuningTrial, ctx: TrialContext,
             stop: StopRule | None) -> CapacityResult:
@@ -171,7 +179,8 @@ class ServerTunable:
     def starts(self, cores: int) -> list[dict[str, Any]]:
         if cores < 2 or "workers" in self.base or "threads" in self.base:
             return []
-        return [{"workers": 1, "threads": cores}, {"workers": cores, "threads": 1}]
+        defaults = settings_defaults(self.cls.Settings) | self.base
+        return [_filled(self, start, defaults, cores) for start in ({"workers": 1, "threads": cores}, {"workers": cores, "threads": 1})]
 
     def run(self, settings: dict[str, Any], callers: int | None, tuning: TuningTrial, ctx: TrialContext,
             stop: StopRule | None) -> CapacityResult:
