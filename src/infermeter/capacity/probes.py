@@ -33,7 +33,7 @@ from typing import Literal
 
 from infermeter.capacity.search import Mode
 from infermeter.results import histogram
-from infermeter.results.record import CapacityProbe, EngineMetrics, EngineWindow, LoadWindow, ServerWindow, SloResult
+from infermeter.results.record import CapacityProbe, EngineMetrics, EngineWindow, LoadMetrics, LoadWindow, ServerWindow, SloResult
 from infermeter.results.slo import SLO, assess
 
 Window = EngineWindow | LoadWindow | ServerWindow
@@ -102,11 +102,11 @@ def decide(record: Window, slo: SLO, mode: Mode, load: float, offered_per_s: flo
                           f"latency from the generator's lateness ({why})")
 
 
-def _lateness_margin_ms(m: object) -> float | None:
+def _lateness_margin_ms(m: EngineMetrics | LoadMetrics) -> float | None:
     """What a late generator can have added to any one latency: twice its latest wake-up (late to send, and
-    as late again to read the answer). None where the window does not say how late it was."""
-    lag = getattr(m, "wakeup_lag_ms", None) if isinstance(m, EngineMetrics) else getattr(m, "issue_lag_ms", None)
-    latest = (lag or {}).get("max")
+    as late again to read the answer). None where the window does not say how late it was. An engine's issue
+    lag holds its queueing wait too, so its callers' wake-up lateness is the one."""
+    latest = ((m.wakeup_lag_ms if isinstance(m, EngineMetrics) else m.issue_lag_ms) or {}).get("max")
     return 2 * latest if latest is not None else None
 
 

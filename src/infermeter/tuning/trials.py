@@ -77,11 +77,16 @@ def _search_cell(label: str, ctx: TrialContext, **target: Any) -> dict[str, Any]
                      "max_seconds": s.max_seconds} | schedule_tag(ctx.schedule)
 
 
-def _filled(tunable: Tunable, start: dict[str, Any], defaults: dict[str, Any], cores: int) -> dict[str, Any]:
-    """A starting point with the defaults for every parameter of the space it does not set."""
-    walk = DefaultsFirst(start, defaults)
-    tunable.space(walk, cores)
-    return walk.chosen
+def _filled(tunable: EngineTunable | ServerTunable, starts: list[dict[str, Any]], cores: int) -> list[dict[str, Any]]:
+    """Starting points with the defaults (the settings model's, then what the user fixed; one caller for an
+    engine) for every parameter of the space they do not set."""
+    defaults = settings_defaults(tunable.cls.Settings) | tunable.base | ({"callers": 1} if tunable.kind == "engine" else {})
+    out = []
+    for start in starts:
+        walk = DefaultsFirst(start, defaults)
+        tunable.space(walk, cores)
+        out.append(walk.chosen)
+    return out
 
 
 def _rates_around(capacity: float | None) -> list[float]:
@@ -112,8 +117,7 @@ class EngineTunable:
 
         if cores < 2 or "threads" in self.base or CONCURRENT not in self.cls(self.cls.Settings(**self.base)).capabilities:
             return []
-        defaults = settings_defaults(self.cls.Settings) | self.base | {"callers": 1}
-        return [_filled(self, start, defaults, cores) for start in ({"threads": cores, "callers": 1}, {"threads": 1, "callers": cores})]
+        return _filled(self, [{"threads": cores, "callers": 1}, {"threads": 1, "callers": cores}], cores)
 
     def run(self, settings: dict[str, Any], callers: int | None, tuning: TuningTrial, ctx: TrialContext,
             stop: StopRule | None) -> CapacityResult:
@@ -179,8 +183,7 @@ class ServerTunable:
     def starts(self, cores: int) -> list[dict[str, Any]]:
         if cores < 2 or "workers" in self.base or "threads" in self.base:
             return []
-        defaults = settings_defaults(self.cls.Settings) | self.base
-        return [_filled(self, start, defaults, cores) for start in ({"workers": 1, "threads": cores}, {"workers": cores, "threads": 1})]
+        return _filled(self, [{"workers": 1, "threads": cores}, {"workers": cores, "threads": 1}], cores)
 
     def run(self, settings: dict[str, Any], callers: int | None, tuning: TuningTrial, ctx: TrialContext,
             stop: StopRule | None) -> CapacityResult:
