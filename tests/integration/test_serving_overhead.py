@@ -48,8 +48,10 @@ def test_sentiment_on_litserve_spends_little_beyond_the_model(tmp_path, cache_ro
         [check] = [c for c in rec["sanity"]["checks"] if c["check"] == "serving overhead"]
         assert check["ok"], check["detail"]
         assert not [w for w in rec["warnings"] if w.startswith("serving overhead")]
-        # The tokenizer is kept for the process: tokenising a short review is well under a millisecond.
-        assert d["pre_post_ms"] < 2.0, d
+        # The tokenizer is kept for the process: tokenising a short review takes well under a millisecond
+        # on a quiet machine (2.2 ms once on a CI machine whose client p50 was 59 ms); one built per request
+        # took 30-70 ms. The bound sits between the two.
+        assert d["pre_post_ms"] < 10.0, d
         # Beyond the model: within the serving budget at the p50 or at the floor, unless other work on the
         # machine took the CPU during the window (then the check says so and does not judge it).
         within = min(d["serving_ms"], d["serving_floor_ms"]) <= BUDGET_MS
