@@ -182,7 +182,8 @@ def _capacity_checks(progress: Callable[[str], None], bounds: tuple[tuple[str, b
     import tempfile
     from pathlib import Path
 
-    from infermeter.capacity.driver import requests_to_pass, run_capacity
+    from infermeter.capacity.driver import run_capacity
+    from infermeter.capacity.search import requests_to_pass
     from infermeter.results.store import ResultStore
 
     out = []

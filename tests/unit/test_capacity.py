@@ -310,3 +310,29 @@ def test_capacity_of_a_suite_takes_its_slo_and_searches_each_engine(tmp_path, ca
     [answer] = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines() if '"kind": "capacity"' in x]
     assert answer["slo"] == "p90<=10ms" and answer["cell"]["engine"] == "fake[service_ms=2]" and answer["capacity"] > 50
     assert cli("capacity", str(suite), "--engine", "fake", "--out", str(tmp_path / "p")).returncode == 2
+
+
+def test_a_low_rate_probe_is_stretched_to_hold_the_requests_a_verdict_needs():
+    from infermeter.capacity.search import STRETCH, probe_window, requests_to_pass
+
+    slo = parse_slo("p90<=500ms")
+    needed = requests_to_pass(slo)
+    assert needed > 20
+    assert probe_window("rate", 10.0, 200, slo, 60.0) == (200, 60.0)  # fits: as asked
+    assert probe_window("rate", 2.0, 200, slo, 60.0) == (96, 60.0)  # what fits in 0.8 x 60 s, more than a verdict needs
+    n, max_s = probe_window("rate", 0.3, 200, slo, 60.0)  # 14 would fit: stretched for the `needed`
+    assert n == needed and 60.0 < max_s <= STRETCH * 60.0 and n / 0.3 <= 0.8 * max_s + 1e-9
+    assert probe_window("rate", 0.01, 200, slo, 60.0) == (1, STRETCH * 60.0)  # even the longest window holds too few
+    assert probe_window("users", 1.0, 200, slo, 60.0) == (200, 60.0)
+
+
+def test_the_search_stops_where_lower_rates_hold_too_few_requests_for_a_verdict():
+    calls: list[float] = []
+
+    def measure(load: float, step: int) -> CapacityProbe:  # misses at every rate; below 1/s too few to judge
+        calls.append(load)
+        return CapacityProbe(load=load, decision="misses", why="", verdict="fail" if load >= 1 else "too few samples")
+
+    found = search(measure, mode="rate", start=8.0, resolution=0.05, floor=8 / 64, ceiling=1e5)
+    assert (found.capacity, found.upper, found.stopped) == (None, 1.0, "too few requests")
+    assert calls == [8.0, 4.0, 2.0, 1.0, 0.5]  # not on down to the floor

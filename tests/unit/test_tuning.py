@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infermeter.capacity.driver import requests_to_pass
+from infermeter.capacity.search import requests_to_pass
 from infermeter.capacity.search import search
 from infermeter.errors import InfermeterError
 from infermeter.loadgen.settings import cli_settings

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 from infermeter import limits
 from infermeter.capacity.probes import Window, decide, slo_latency_ms
-from infermeter.capacity.search import DEFAULT_RESOLUTION, Mode, SearchOutcome, StopRule, search
+from infermeter.capacity.search import DEFAULT_RESOLUTION, Mode, SearchOutcome, StopRule, requests_to_pass, search
 from infermeter.collectors import machine
 from infermeter.results.record import CapacityProbe, CapacityResult, NotMeasured, TuningTrial
-from infermeter.results.slo import SLO, min_requests
+from infermeter.results.slo import SLO
 from infermeter.results.store import ResultStore
 
 # A probe holds this many times the requests a pass needs with none past the bound (459 for p99 at 99%),
@@ -50,14 +50,6 @@ class Target(Protocol):
     def offered_per_s(self, load: float, requests: int) -> float | None:
         """Open loop: the rate the window's schedule offers (its arrivals over its span)."""
         ...
-
-
-def requests_to_pass(slo: SLO) -> int:
-    """The fewest requests with which a window could pass the SLO (none past any bound); 1 for bounds that
-    allow nothing past them (max, errors<=0%), which are judged on the requests alone."""
-    allowed = [a for a in ((100 - slo.percentile) / 100 if slo.percentile is not None else 0.0, slo.max_failure_rate or 0.0) if a]
-    each = 1 - (1 - slo.confidence) / max(1, len(allowed))  # as results/slo.judge shares the confidence out
-    return max([min_requests(a, each) or 1 for a in allowed] or [1])
 
 
 def probe_requests(slo: SLO) -> int:

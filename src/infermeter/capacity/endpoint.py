@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any
 
-from infermeter.capacity.search import Mode, fitted_requests, schedule_seed, schedule_tag
+from infermeter.capacity.search import Mode, probe_window, schedule_seed, schedule_tag
 from infermeter.collectors import machine
 from infermeter.collectors.window import endpoint_window
 from infermeter.loadgen.endpoint import build_plans, cell_of, measure_window, window_fields
@@ -37,9 +37,10 @@ class EndpointTarget:
         return hashlib.sha256(json.dumps(self._cell(mode, load, requests), sort_keys=True).encode()).hexdigest()[:16]
 
     def _settings(self, mode: Mode, load: float, requests: int) -> LoadSettings:
-        """The probe's requests; a rate too low for them within max_seconds gets the arrivals that fit (the
-        verdict may then be "too few samples", said in the probe), not a schedule the window would cut short."""
-        return self.settings.model_copy(update={"min_requests": fitted_requests(mode, load, requests, self.settings.max_seconds)})
+        """The probe's requests and window length (search.probe_window: at a low rate, stretched to hold the
+        requests a verdict needs)."""
+        n, max_seconds = probe_window(mode, load, requests, self.slo, self.settings.max_seconds)
+        return self.settings.model_copy(update={"min_requests": n, "max_seconds": max_seconds})
 
     def _plans(self, mode: Mode, load: float, requests: int) -> list[Any]:
         users, rate = (int(load), None) if mode == "users" else (None, load)

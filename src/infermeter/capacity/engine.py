@@ -8,23 +8,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infermeter.capacity.search import Mode, fitted_requests, schedule_seed
+from infermeter.capacity.search import Mode, probe_window, schedule_seed
 from infermeter.config import Cell, MeasureSettings
 from infermeter.results.record import EngineWindow
+from infermeter.results.slo import SLO
 from infermeter.runner import CellSession
 
 class EngineTarget:
     """An engine cell under closed-loop callers or open-loop arrivals, one window per probe."""
 
-    def __init__(self, cell: Cell, session: CellSession, min_seconds: float, max_seconds: float, callers: int = 1,
+    def __init__(self, cell: Cell, session: CellSession, slo: SLO, min_seconds: float, max_seconds: float, callers: int = 1,
                  schedule: int = 0) -> None:
-        self.cell, self.session, self.callers, self.schedule = cell, session, callers, schedule
+        self.cell, self.session, self.slo, self.callers, self.schedule = cell, session, slo, callers, schedule
         self.min_seconds, self.max_seconds = min_seconds, max_seconds
 
     def variant(self, mode: Mode, load: float, requests: int) -> Cell:
-        """The cell at this load with this many requests: its id names the probe."""
-        n = fitted_requests(mode, load, requests, self.max_seconds)
-        measure = MeasureSettings(repeats=1, min_iterations=n, min_seconds=self.min_seconds, max_seconds=self.max_seconds)
+        """The cell at this load with this many requests (at a low rate, its window stretched to hold what a
+        verdict needs: search.probe_window): its id names the probe."""
+        n, max_seconds = probe_window(mode, load, requests, self.slo, self.max_seconds)
+        measure = MeasureSettings(repeats=1, min_iterations=n, min_seconds=self.min_seconds, max_seconds=max_seconds)
         if mode == "rate":
             return self.cell.model_copy(update={"scenario": "open-loop", "rate": load, "concurrency": self.callers, "measure": measure,
                                                 "schedule": self.schedule})

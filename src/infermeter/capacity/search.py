@@ -5,6 +5,8 @@ SLO (capacity/probes.py decides). From a start that met it the load doubles unti
 that missed it halves until a probe meets. Between the highest load that met it (lo) and the lowest above
 that did not (hi) the search bisects (geometrically for rates, by whole users for users) until hi / lo - 1
 is within the resolution (users: until they are one user apart, or the resolution's share of lo). The answer is lo with the interval [lo, hi).
+Halving stops at a rate whose probe, even stretched (probe_window), holds too few requests for a verdict:
+lower rates hold fewer still, so the search says "too few requests", not that no load meets the SLO.
 
 A probe the generator could not offer (vetoed: its own checks fired while the target kept up and the
 window missed, capacity/probes.py) is no evidence about the target: the search treats it as a ceiling,
@@ -23,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from infermeter.results.record import CapacityProbe
+from infermeter.results.slo import SLO, min_requests
 
 Mode = Literal["rate", "users"]
-Stopped = Literal["resolution", "no load meets it", "generator limit", "ceiling", "probe limit", "pruned"]
+Stopped = Literal["resolution", "no load meets it", "too few requests", "generator limit", "ceiling", "probe limit", "pruned"]
 # Asked after every probe with the interval so far (the highest load met, the lowest above it missed): True
 # ends the search there, "pruned" (a tuning trial that can no longer beat the best one so far).
 StopRule = Callable[[float | None, float | None], bool]
@@ -47,14 +50,36 @@ def schedule_tag(schedule: int) -> dict[str, int]:
 
 
 FIT = 0.8  # of a window's max_seconds, the longest schedule an open-loop probe is given (the rest for arrivals still queued)
+# A probe at a rate too low for the arrivals its verdict needs within max_seconds is stretched to hold them, up
+# to this many times max_seconds: cut to what fits, a window at a low rate always misses ("too few samples"),
+# and the search, halving the rate, only made it fewer (bert-base on ONNX Runtime: 21, 10, 1, 2 of the 29 a
+# p90 pass needed, down to "no load meets it" under an SLO the unloaded window met).
+STRETCH = 4
 
 
-def fitted_requests(mode: Mode, load: float, requests: int, max_seconds: float) -> int:
-    """An open-loop probe's arrivals: `requests`, or those that fit in FIT of max_seconds at a rate too low for
-    them (the verdict may then be "too few samples", said in the probe), never a schedule the window cuts short."""
-    if mode == "rate" and requests / load > FIT * max_seconds:
-        return max(1, int(load * FIT * max_seconds))
-    return requests
+def requests_to_pass(slo: SLO) -> int:
+    """The fewest requests with which a window could pass the SLO (none past any bound); 1 for bounds that
+    allow nothing past them (max, errors<=0%), which are judged on the requests alone."""
+    allowed = [a for a in ((100 - slo.percentile) / 100 if slo.percentile is not None else 0.0, slo.max_failure_rate or 0.0) if a]
+    each = 1 - (1 - slo.confidence) / max(1, len(allowed))  # as results/slo.judge shares the confidence out
+    return max([min_requests(a, each) or 1 for a in allowed] or [1])
+
+
+def probe_window(mode: Mode, load: float, requests: int, slo: SLO, max_seconds: float) -> tuple[int, float]:
+    """An open-loop probe's arrivals and its max_seconds: `requests` in max_seconds if they fit in FIT of it;
+    at a lower rate, the arrivals that fit but never fewer than the SLO needs for a pass, max_seconds
+    stretched for them up to STRETCH times; below even that, what fits in the longest window (its verdict is
+    then "too few samples", and the search stops there, search's "too few requests"). Never a schedule the
+    window cuts short. Closed loop: `requests` in max_seconds."""
+    if mode != "rate" or requests / load <= FIT * max_seconds:
+        return requests, max_seconds
+    fits, needed = int(load * FIT * max_seconds), requests_to_pass(slo)
+    if fits >= needed:
+        return fits, max_seconds
+    longest = STRETCH * max_seconds
+    if needed / load <= FIT * longest:
+        return needed, needed / load / FIT
+    return max(1, int(load * FIT * longest)), longest
 
 
 @dataclass
@@ -149,6 +174,8 @@ def _search(measure: Callable[[float, int], CapacityProbe], mode: Mode, start: f
                 return outcome(None, hi, "generator limit" if seen[hi].decision == "vetoed" else "no load meets it")
             if at(nxt).decision == "meets":
                 lo = nxt
+            elif seen[nxt].verdict == "too few samples":  # lower rates hold fewer still: no verdict below here
+                return outcome(None, hi, "too few requests")
             else:
                 hi = nxt
     step = 0

@@ -64,7 +64,7 @@ def run_suite_capacity(suite: Suite, store: ResultStore, run_id: str, slo: SLO, 
         base = c.model_copy(update={"scenario": "single-stream", "concurrency": 1, "rate": None})
         on_progress(f"{label}: loading, checking its answers, warming up")
         with CellSession(base, cache_root, run_id, session_log(store.out, base), "process", watts, slo.text) as session:
-            target = EngineTarget(base, session, settings.min_seconds, settings.max_seconds, callers)
+            target = EngineTarget(base, session, slo, settings.min_seconds, settings.max_seconds, callers)
             cell = {"workload": c.workload, "engine": c.engine_label, "batch_size": c.batch_size, "callers": callers, "label": label,
                     "settings": settings.model_dump()}
             results += run_capacity(store, run_id, cell, target, slo, modes, requests, resume=resume,

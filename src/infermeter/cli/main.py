@@ -279,7 +279,8 @@ def capacity(
 ) -> None:
     """The highest arrival rate (open loop) and the most users (closed loop) that meet an SLO, on an HTTP
     endpoint or an engine in process: bracketing, then bisection, every probe's window kept as evidence."""
-    from infermeter.capacity.driver import GROWTH_CAP, probe_requests, requests_to_pass, run_capacity, search_id
+    from infermeter.capacity.driver import GROWTH_CAP, probe_requests, run_capacity, search_id
+    from infermeter.capacity.search import requests_to_pass
     from infermeter.cli.inputs import CapacityInputs
     from infermeter.loadgen.settings import cli_settings
     from infermeter.reports.console import show_capacity
@@ -366,7 +367,8 @@ def tune(
     """Search an engine's or a serving framework's settings for the highest capacity under an SLO (or the
     lowest latency, or the lowest cost): Optuna proposes, each trial is a real capacity search, the
     defaults are measured first, and the best setting comes out as a ready suite."""
-    from infermeter.capacity.driver import probe_requests, requests_to_pass
+    from infermeter.capacity.driver import probe_requests
+    from infermeter.capacity.search import requests_to_pass
     from infermeter.cli.inputs import TuneInputs
     from infermeter.export.artifacts import default_cache_root
     from infermeter.loadgen.settings import cli_settings
@@ -499,7 +501,7 @@ def _capacity_engine(workload: str, engine: str, threads: int | None, callers: i
     def make(run_id: str, status: Any) -> EngineTarget:
         status.update(Text(f"capacity: loading {workload} on {engine}, checking its answers, warming up"))
         sessions.append(CellSession(cell, cache_root, run_id, session_log(out, cell), "process", DEFAULT_CPU_WATTS_PER_CORE, slo.text))
-        return EngineTarget(cell, sessions[0], settings.min_seconds, settings.max_seconds, callers)
+        return EngineTarget(cell, sessions[0], slo, settings.min_seconds, settings.max_seconds, callers)
 
     search_cell = {"workload": workload, "engine": cell.engine_label, "batch_size": batch_size, "callers": callers,
                    "seed": settings.seed, "requests": settings.min_requests, "min_seconds": settings.min_seconds,

@@ -23,6 +23,10 @@ def answer_text(r: CapacityResult) -> str:
     if r.capacity is None:
         if r.stopped == "generator limit":
             return "not found: the generator could not offer any load probed here (see the probes)"
+        if r.stopped == "too few requests":
+            below = f" at or below {load_text(r.mode, r.upper)}/s" if r.upper is not None else ""
+            return (f"not found: every rate probed{below} missed, and lower rates hold too few requests for a verdict even in the "
+                    "longest probe window (a longer --max-duration lets them)")
         return "no load meets it" if r.stopped == "no load meets it" else f"not found ({r.stopped})"
     if r.upper is None:
         return f"at least {load_text(r.mode, r.capacity)} {unit} ({'the ceiling was reached' if r.stopped == 'ceiling' else r.stopped})"

@@ -338,7 +338,7 @@ class CapacityResult(_Record):
     capacity: float | None = None  # None: no load probed met the SLO
     upper: float | None = None  # the lowest load above `capacity` that did not (None: none found)
     resolution: float  # relative width the bisection stopped at (users: a step of one)
-    stopped: Literal["resolution", "no load meets it", "generator limit", "ceiling", "probe limit", "pruned", "failed"]
+    stopped: Literal["resolution", "no load meets it", "too few requests", "generator limit", "ceiling", "probe limit", "pruned", "failed"]
     knee: float | None = None  # the highest rate probed whose median stayed within twice the unloaded one
     unloaded_ms: float | None = None  # the SLO's percentile at one user
     unloaded_p50_ms: float | None = None  # the median at one user: the knee's reference

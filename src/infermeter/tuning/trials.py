@@ -132,7 +132,7 @@ class EngineTunable:
             if session.parity.get("verdict") == "mismatch":
                 raise AnswersDiffer(f"{cell.engine_label} answers differently from {session.parity.get('reference_engine')}: "
                                     f"max |diff| {session.parity.get('max_abs_diff')} > tolerance {session.parity.get('tolerance')}")
-            target = EngineTarget(cell, session, ctx.settings.min_seconds, ctx.settings.max_seconds, callers or 1, ctx.schedule)
+            target = EngineTarget(cell, session, ctx.slo, ctx.settings.min_seconds, ctx.settings.max_seconds, callers or 1, ctx.schedule)
             search_cell = _search_cell(f"{self.workload} on {cell.engine_label}", ctx, workload=self.workload, engine=cell.engine_label,
                                        batch_size=self.batch_size, callers=callers or 1)
             return run_capacity(ctx.store, ctx.run_id, search_cell, target, ctx.slo, ["rate"], ctx.requests, curve=False, stop=stop,
