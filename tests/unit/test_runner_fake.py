@@ -235,3 +235,29 @@ def test_an_open_loop_suite_runs_end_to_end_and_records_its_rate_and_saturation(
     assert "open-loop: Poisson arrivals" in grid.caption
     csv_rows = (tmp_path / "results.csv").read_text().splitlines()
     assert "rate" in csv_rows[0].split(",")
+
+
+def test_a_reduced_precision_engine_is_judged_on_its_predictions_not_every_value(tmp_path, cache_root):
+    import numpy as np
+
+    from infermeter.export.parity import check_parity
+    from infermeter.testing.engine import FakeEngine, FakeSettings
+    from infermeter.testing.workload import FakeTiny
+
+    # 0.5 off every value, every prediction the same: beyond the FP32 tolerance, within a bf16 engine's.
+    run_suite(suite(engines=[{"name": "fake", "settings": {"noise": 0.5, "precision": "bf16"}}]), tmp_path, cache_root=cache_root,
+              isolation="none")
+    r = next(ResultStore(tmp_path).records())
+    assert r["parity"]["verdict"] == "match" and r["parity"]["precision"] == "bf16" and r["parity"]["max_abs_diff"] > r["parity"]["tolerance"]
+    assert "judged on its predictions" in r["parity"]["note"] and not r["warnings"]
+
+    class Shuffled(FakeEngine):  # bf16 whose predictions change: a mismatch however it is judged
+        def predict(self, batch):
+            return super().predict(batch)[:, ::-1]
+
+    workload = FakeTiny()
+    engine = Shuffled(FakeSettings(service_ms=0, precision="bf16"))
+    engine.input_names, engine._weights, engine._calls = ["x"], workload.weights(), 0
+    reference = np.concatenate([workload.batch(1, offset=i)["x"] @ workload.weights() for i in range(8)])
+    parity = check_parity(workload, engine, 1, reference, "fake")
+    assert parity["verdict"] == "mismatch" and parity["agreement"] < 0.99

@@ -80,6 +80,11 @@ class Engine(ABC):
         threads; engines with more knobs add theirs."""
         return {"threads": suggest.integer("threads", 1, cores)}
 
+    def compute_precision(self) -> str:
+        """The arithmetic the loaded model computes in: "fp32", or a reduced one ("bf16", "fp16"), whose
+        answers are judged on their predictions, not held to the FP32 tolerance (export/parity.py)."""
+        return "fp32"
+
     def runtime_info(self) -> dict[str, Any]:
         """Effective runtime settings worth recording (threads, providers, streams...)."""
         return {}

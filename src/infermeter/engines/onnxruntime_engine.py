@@ -103,6 +103,9 @@ class OnnxRuntime(Engine):
         self.input_names = [i.name for i in self.session.get_inputs()]
         self._outputs = [self.session.get_outputs()[0].name]
 
+    def compute_precision(self) -> str:
+        return "fp16" if self.settings.provider == "tensorrt" and self.settings.fp16 else "fp32"
+
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(self._outputs, batch)[0]
 

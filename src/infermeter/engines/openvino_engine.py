@@ -98,6 +98,10 @@ class OpenVino(Engine):
             "inference_precision": _type_name(self.compiled.get_property("INFERENCE_PRECISION_HINT")),
         }
 
+    def compute_precision(self) -> str:
+        """What the compiled model reports (with "auto", OpenVINO picks bf16 where the CPU has it)."""
+        return {"bf16": "bf16", "f16": "fp16"}.get(str(self._info.get("inference_precision")), "fp32")
+
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         request = self._pool.get()
         try:

@@ -92,6 +92,9 @@ class TensorRt(Engine):
             raise UnsupportedError("TensorRT failed to build an engine for this model")
         return bytes(serialized)
 
+    def compute_precision(self) -> str:
+        return "fp16" if self.settings.fp16 else "fp32"
+
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         import torch
 

@@ -112,7 +112,7 @@ def engine_grid(rows: list[EngineCellSummary], title: str = "infermeter results"
         p = r.parity
         parity, marks = "-", {}
         if p.max_abs_diff is not None:
-            parity = f"{fmt(p.agreement, 3)} / {p.max_abs_diff:.1e}"
+            parity = f"{fmt(p.agreement, 3)} / {p.max_abs_diff:.1e}" + (f" ({p.precision})" if p.precision not in (None, "fp32") else "")
         elif p.verdict == "mismatch":  # nothing to subtract: the shapes differ (the note says how)
             parity = "shape"
         if p.verdict == "mismatch":

@@ -59,6 +59,7 @@ class Parity(_Open):
     max_abs_diff: float | None = None
     agreement: float | None = None
     tolerance: float | None = None
+    precision: str | None = None  # what the engine computed in: fp32, or bf16 / fp16 (judged on agreement alone)
     verdict: str | None = None
     note: str | None = None
 

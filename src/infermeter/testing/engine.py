@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -29,6 +30,8 @@ class FakeSettings(EngineSettings):
     settle_calls: float = Field(0.0, ge=0, description="a warm-up transient: call n takes (1 + 3 exp(-n / settle_calls)) x its time")
     fail_after_calls: int = Field(0, ge=0, description="predict raises once it has been called this many times since load (0: never)")
     wrong_shape: bool = Field(False, description="return one output column too many, to test parity's shape check")
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="the compute precision it reports (with noise: a reduced "
+                                               "precision's error), to test how parity judges it")
     child_pid_file: str = Field("", description="start a process that outlives the engine (as inductor's compile workers "
                                 "do) and write its pid here, to test that the runner stops it")
 
@@ -54,6 +57,9 @@ class FakeEngine(Engine):
         self.input_names = [s.name for s in inputs]
         self._weights = np.load(artifact)
         self._calls = 0
+
+    def compute_precision(self) -> str:
+        return self.settings.precision
 
     def predict(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         s = self.settings

@@ -124,6 +124,7 @@ class EngineTunable:
         from infermeter.capacity.engine import EngineTarget, engine_cell, session_log
         from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE
         from infermeter.runner import CellSession
+        from infermeter.export.parity import mismatch_detail
 
         cell = engine_cell(self.workload, self.engine, settings, self.batch_size, ctx.settings.seed)
         ctx.on_progress(f"loading {cell.engine_label}, checking its answers, warming up")
@@ -131,7 +132,7 @@ class EngineTunable:
                          ctx.slo.text) as session:
             if session.parity.get("verdict") == "mismatch":
                 raise AnswersDiffer(f"{cell.engine_label} answers differently from {session.parity.get('reference_engine')}: "
-                                    f"max |diff| {session.parity.get('max_abs_diff')} > tolerance {session.parity.get('tolerance')}")
+                                    f"{mismatch_detail(session.parity)}")
             target = EngineTarget(cell, session, ctx.slo, ctx.settings.min_seconds, ctx.settings.max_seconds, callers or 1, ctx.schedule)
             search_cell = _search_cell(f"{self.workload} on {cell.engine_label}", ctx, workload=self.workload, engine=cell.engine_label,
                                        batch_size=self.batch_size, callers=callers or 1)
