@@ -99,3 +99,13 @@ def test_interval_of_41_repeats_uses_the_t_quantile_of_40_dof():
 
 def test_no_degrees_of_freedom_no_quantile():
     assert math.isnan(stats.t95(0))
+
+
+def test_a_histograms_bucket_values_give_back_its_samples_to_its_resolution():
+    rng = np.random.default_rng(3)
+    ns = rng.gamma(2.0, 5e6, 5000)  # ~10 ms, spread
+    values_us, counts = histogram.bucket_values_us(histogram.from_ns(ns))
+    samples = np.repeat(values_us, counts)
+    assert counts.sum() == 5000
+    for q in (10, 50, 90, 99):
+        assert np.percentile(samples, q) == pytest.approx(np.percentile(ns / 1000, q), rel=2e-3)

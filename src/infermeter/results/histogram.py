@@ -75,6 +75,16 @@ def _nonempty(h: HdrHistogram) -> tuple[list[int], np.ndarray]:
     return idx.tolist(), counts[idx].astype(np.float64)
 
 
+def bucket_values_us(h: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
+    """The histogram's recorded values as (each non-empty bucket's median value in microseconds, its count):
+    the samples, to the histogram's resolution, for a model fed with them (e.g. a queue simulated on a
+    window's service times)."""
+    idx, counts = _nonempty(h)
+    lowest = [h.get_value_from_index(i) for i in idx]
+    values = np.array([(v + h.get_highest_equivalent_value(v)) / 2 for v in lowest], dtype=np.float64)
+    return values, counts.astype(np.int64)
+
+
 def values_at_percentiles(h: HdrHistogram, percentiles: Iterable[float]) -> dict[float, int]:
     """Same as h.get_value_at_percentile(p) for each p (highest equivalent value of the bucket reached;
     lowest for p = 0), in one pass."""
