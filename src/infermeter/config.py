@@ -379,6 +379,8 @@ def plan(suite: Suite) -> list[Cell]:
                     missing = cls.missing()
                     if missing:
                         reason = f"engine {entry.name} is not installed here (needs {', '.join(missing)}); fix: {cls.install_hint}"
+                    elif (why := engine.unavailable()) is not None:
+                        reason = f"{entry.name}: {why}"
                     elif cls.artifact_format not in formats:
                         reason = f"{wname} cannot be exported to {cls.artifact_format} (it supports {', '.join(sorted(formats))})"
                     elif conc > 1 and CONCURRENT not in engine.capabilities:

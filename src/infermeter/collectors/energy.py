@@ -6,8 +6,9 @@ where it does not.
 - CPU, estimated (the headline where RAPL is not readable, and kept beside it where it is): the measured
   processes' CPU seconds x a power per busy core (`cpu_watts_per_core`, default 10 W: a server core under
   load draws roughly 5-15 W). Always labelled "estimate". It is attributed to the measured processes only.
-- GPU: NVML total energy (Volta and later), utilisation and memory, when an NVIDIA GPU and its driver are
-  there; otherwise "n/a" with the reason.
+- GPU: NVML over the whole window (collectors/gpu.py: the energy counter where the device has one,
+  sampled power otherwise, labelled; utilisation and memory sampled), when an NVIDIA GPU and its driver
+  are there; otherwise "n/a" with the reason.
 
 Energy per inference is steady-state power over the window divided by throughput (J = W / (1/s)), the
 E = D x W x T of the studies with D the window's work.
@@ -17,9 +18,12 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from infermeter.collectors.gpu import GpuWindow, NvmlApi, open_nvml
 
 DEFAULT_CPU_WATTS_PER_CORE = 10.0
 RAPL_ROOT = Path("/sys/class/powercap")
@@ -52,46 +56,10 @@ def _rapl_joules(domains: list[Path], before: list[int], after: list[int]) -> fl
     return total / 1e6
 
 
-class Nvml:
-    """NVIDIA GPUs through NVML (package nvidia-ml-py); `why_not` says why it cannot be used here."""
-
-    def __init__(self) -> None:
-        self.handles: list[Any] = []
-        self.why_not: str | None = None
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            self.handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
-            self._nvml = pynvml
-            if not self.handles:
-                self.why_not = "NVML sees no GPU"
-        except ImportError:
-            self.why_not = "no NVIDIA GPU support here (nvidia-ml-py not installed)"
-        except Exception as exc:  # NVMLError: no driver, no device
-            self.why_not = f"no NVIDIA GPU here (NVML: {exc})"
-
-    def energy_mj(self) -> list[int | None]:
-        out: list[int | None] = []
-        for h in self.handles:
-            try:
-                out.append(self._nvml.nvmlDeviceGetTotalEnergyConsumption(h))  # mJ since driver load
-            except Exception:  # older than Volta
-                out.append(None)
-        return out
-
-    def state(self) -> dict[str, float]:
-        util = mem = 0.0
-        for h in self.handles:
-            util += self._nvml.nvmlDeviceGetUtilizationRates(h).gpu
-            mem += self._nvml.nvmlDeviceGetMemoryInfo(h).used / 2**20
-        return {"utilization_percent": util / len(self.handles), "memory_mb": mem}
-
-
 @functools.lru_cache(maxsize=1)
-def nvml() -> Nvml:
-    """NVML, initialised once per process (not at every window)."""
-    return Nvml()
+def nvml() -> tuple[NvmlApi | None, str | None]:
+    """NVML, initialised once per process (not at every window): (its readings, None) or (None, why not)."""
+    return open_nvml()
 
 
 @dataclass
@@ -101,20 +69,24 @@ class EnergyWindow:
 
     cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE
     rapl_root: Path = RAPL_ROOT
+    # the measured processes, for their share of GPU memory (None: not known, as for an endpoint)
+    pids: Callable[[], Iterable[int]] | None = None
+    gpus: Callable[[], tuple[NvmlApi | None, str | None]] = field(default_factory=lambda: nvml)
 
     def start(self) -> EnergyWindow:
         self._domains = rapl_domains(self.rapl_root)
         self._rapl0 = _read_uj(self._domains) if self._domains else []
-        self._gpu = nvml()
-        self._gpu0 = self._gpu.energy_mj() if not self._gpu.why_not else []
+        api, self._gpu_why_not = self.gpus()
+        self._gpu = GpuWindow(api, self.pids).start() if api is not None else None
         self._t0 = time.perf_counter()
-        self._end: tuple[float, list[int], list[int | None]] | None = None
+        self._end: tuple[float, list[int]] | None = None
         return self
 
     def stop(self) -> None:
         """Read the counters at the window's end."""
-        after_gpu = self._gpu.energy_mj() if not self._gpu.why_not else []
-        self._end = (time.perf_counter() - self._t0, _read_uj(self._domains) if self._domains else [], after_gpu)
+        if self._gpu is not None:
+            self._gpu.stop()
+        self._end = (time.perf_counter() - self._t0, _read_uj(self._domains) if self._domains else [])
 
     def result(self, cpu_seconds: float | None, inferences_per_s: float | None) -> dict[str, Any]:
         """The record's energy block. `cpu_seconds`: of the measured processes over the window (None:
@@ -122,7 +94,7 @@ class EnergyWindow:
         if self._end is None:
             self.stop()
         assert self._end is not None
-        wall, rapl1, gpu1 = self._end
+        wall, rapl1 = self._end
         out: dict[str, Any] = {"window_s": wall}
         est_w = None
         if cpu_seconds is not None and wall > 0:
@@ -135,11 +107,7 @@ class EnergyWindow:
         if self._domains:
             watts = _rapl_joules(self._domains, self._rapl0, rapl1) / wall
             out["cpu_rapl"] = {"watts": watts, "basis": f"measured: RAPL, {len(self._domains)} CPU package(s), every process on them"}
-        if self._gpu.why_not:
-            out["gpu"] = {"source": "n/a", "reason": self._gpu.why_not}
-        else:
-            joules = [(b - a) / 1000 for a, b in zip(self._gpu0, gpu1) if a is not None and b is not None]
-            out["gpu"] = {"source": "nvml", "watts": sum(joules) / wall if joules else None} | self._gpu.state()
+        out["gpu"] = self._gpu.result() if self._gpu is not None else {"source": "n/a", "reason": self._gpu_why_not}
         # The headline figure: measured where RAPL is readable, else the labelled estimate (both are kept).
         watts, source = (out["cpu_rapl"]["watts"], "rapl") if "cpu_rapl" in out else (est_w, "estimate")
         gpu_w = out["gpu"].get("watts") or 0.0

@@ -18,9 +18,10 @@ only the caller knows at the end. A collector that measures the target's CPU say
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -145,8 +146,9 @@ class Energy:
     the `energy` block. `attribute=False` where the target's processes are not known (an endpoint):
     then only what the hardware measures, never a guess."""
 
-    def __init__(self, cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE, attribute: bool = True) -> None:
-        self._energy = EnergyWindow(cpu_watts_per_core)
+    def __init__(self, cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE, attribute: bool = True,
+                 pids: Callable[[], Iterable[int]] | None = None) -> None:
+        self._energy = EnergyWindow(cpu_watts_per_core, pids=pids)  # pids: whose GPU memory is the target's
         self.attribute = attribute
 
     def start(self) -> None:
@@ -272,14 +274,15 @@ class Window:
 
 def engine_window(cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE) -> Window:
     """An engine cell's repeat, measured in this process."""
-    return Window([SpeedProbe(), Energy(cpu_watts_per_core), OwnCPU(), SystemCPU(others=True)])
+    return Window([SpeedProbe(), Energy(cpu_watts_per_core, pids=lambda: (os.getpid(),)), OwnCPU(), SystemCPU(others=True)])
 
 
 def server_window(tree: Callable[[], list[psutil.Process]], counters: Callable[[], dict[str, float]],
                   cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE) -> Window:
     """A server's load point: its process tree, its own counters, the machine (the load generator's own
     CPU comes from the generator processes themselves)."""
-    return Window([SpeedProbe(), Energy(cpu_watts_per_core), ProcessTree(tree), ServerCounters(counters), SystemCPU()])
+    return Window([SpeedProbe(), Energy(cpu_watts_per_core, pids=lambda: [p.pid for p in tree()]), ProcessTree(tree),
+                   ServerCounters(counters), SystemCPU()])
 
 
 def endpoint_window() -> Window:

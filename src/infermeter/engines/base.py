@@ -63,6 +63,11 @@ class Engine(ABC):
     def capabilities(self) -> frozenset[str]:
         return self.base_capabilities
 
+    def unavailable(self) -> str | None:
+        """Why these settings cannot run on this machine (a GPU device without a GPU), None where they can:
+        the cell is then skipped with the reason, before anything is exported or loaded."""
+        return None
+
     @abstractmethod
     def load(self, artifact: Path, inputs: list[TensorSpec], cache_dir: Path | None = None) -> None:
         """Make the model ready to predict. `cache_dir` is given only to engines with LOAD_CACHE."""

@@ -61,17 +61,19 @@ class OnnxRuntime(Engine):
             caps.add(LOAD_CACHE)
         return frozenset(caps)
 
-    def _providers(self, cache_dir: Path | None) -> list[Any]:
+    def unavailable(self) -> str | None:
+        if self.settings.provider == "cpu":  # every build has it (and planning a suite then imports no runtime)
+            return None
         import onnxruntime as ort
 
+        wanted, available = PROVIDERS[self.settings.provider], ort.get_available_providers()
+        return None if wanted in available else f"ONNX Runtime's {wanted} is not available here (this build has: {', '.join(available)})"
+
+    def _providers(self, cache_dir: Path | None) -> list[Any]:
         s = self.settings
         wanted = PROVIDERS[s.provider]
-        available = ort.get_available_providers()
-        if wanted not in available:
-            raise UnsupportedError(
-                f"ONNX Runtime's {wanted} is not available here (this build has: {', '.join(available)})",
-                "on a machine with an NVIDIA GPU: pip install onnxruntime-gpu (and tensorrt for the TensorRT provider)",
-            )
+        if (why := self.unavailable()) is not None:
+            raise UnsupportedError(why, "on a machine with an NVIDIA GPU: pip install onnxruntime-gpu (and tensorrt for the TensorRT provider)")
         if s.provider == "tensorrt":
             opts: dict[str, Any] = {"trt_fp16_enable": s.fp16}
             if s.engine_cache and cache_dir is not None:

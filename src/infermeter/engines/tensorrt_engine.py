@@ -50,10 +50,13 @@ class TensorRt(Engine):
         self._context: Any = None
         self._outputs: list[str] = []
 
-    def load(self, artifact: Path, inputs: list[TensorSpec], cache_dir: Path | None = None) -> None:
+    def unavailable(self) -> str | None:
         why = gpu_status()
-        if why:
-            raise UnsupportedError(f"TensorRT is not available here: {why}", self.install_hint)
+        return f"TensorRT is not available here: {why}" if why else None
+
+    def load(self, artifact: Path, inputs: list[TensorSpec], cache_dir: Path | None = None) -> None:
+        if (why := self.unavailable()) is not None:
+            raise UnsupportedError(why, self.install_hint)
         import tensorrt as trt
 
         logger = trt.Logger(trt.Logger.WARNING)
