@@ -14,14 +14,14 @@ from infermeter.results.record import AnyRecord, EngineWindow, ServerWindow
 def _gpu_block(r: EngineWindow | ServerWindow) -> dict[str, Any] | None:
     energy = r.metrics.energy if r.metrics is not None else None
     gpu = energy.model_dump().get("gpu") if energy is not None else None  # an extra field of the open Energy block
-    return gpu if gpu and gpu.get("source") == "nvml" and gpu.get("devices") else None
+    return gpu if gpu and gpu["source"] == "nvml" and gpu["devices"] else None
 
 
 def _where(r: EngineWindow | ServerWindow) -> tuple[str, str]:
     if isinstance(r, EngineWindow):
-        return f"{r.cell.get('workload')} on {r.engine.label}", f"batch {r.cell.get('batch_size')}"
-    load = f"{r.cell.get('users')} users" if r.cell.get("users") else f"{r.cell.get('rate')}/s"
-    return f"{r.cell.get('workload')} on {r.server.label}", load
+        return f"{r.cell['workload']} on {r.engine.label}", f"batch {r.cell['batch_size']}"
+    load = f"{r.cell['users']} users" if r.cell.get("users") else f"{r.cell['rate']}/s"
+    return f"{r.cell['workload']} on {r.server.label}", load
 
 
 def gpu_grid(records: Sequence[AnyRecord]) -> Grid | None:
@@ -34,10 +34,10 @@ def gpu_grid(records: Sequence[AnyRecord]) -> Grid | None:
             continue
         target, load = _where(r)
         for d in gpu["devices"]:
-            clocks, temps = d.get("sm_clock_mhz") or [None, None], d.get("temperature_c") or [None, None]
-            g.add([target, load, str(r.repeat), f"{d['index']}: {d['name']}", fmt(d.get("utilization_mean_percent"), 0),
-                   fmt(d.get("utilization_max_percent"), 0), fmt(d.get("memory_peak_mb"), 0), fmt(d.get("process_memory_peak_mb"), 0),
-                   fmt(d.get("watts"), 0), str(d.get("energy_source", "-")), f"{fmt(clocks[0], 0)} -> {fmt(clocks[1], 0)}",
+            clocks, temps = d["sm_clock_mhz"], d["temperature_c"]  # as collectors/gpu.GpuWindow writes them
+            g.add([target, load, str(r.repeat), f"{d['index']}: {d['name']}", fmt(d["utilization_mean_percent"], 0),
+                   fmt(d["utilization_max_percent"], 0), fmt(d["memory_peak_mb"], 0), fmt(d["process_memory_peak_mb"], 0),
+                   fmt(d["watts"], 0), str(d["energy_source"]), f"{fmt(clocks[0], 0)} -> {fmt(clocks[1], 0)}",
                    f"{fmt(temps[0], 0)} -> {fmt(temps[1], 0)}"])
     if not g.rows:
         return None
