@@ -373,14 +373,15 @@ def plan(suite: Suite) -> list[Cell]:
             if suite.threads and "threads" not in settings:
                 settings["threads"] = suite.threads
             engine = cls(cls.Settings(**settings))
+            unavailable = engine.unavailable() if not cls.missing() else None  # once per engine, not per point
             for scenario in suite.scenarios:
                 for batch, conc, rate in scenario.points():
                     reason = None
                     missing = cls.missing()
                     if missing:
                         reason = f"engine {entry.name} is not installed here (needs {', '.join(missing)}); fix: {cls.install_hint}"
-                    elif (why := engine.unavailable()) is not None:
-                        reason = f"{entry.name}: {why}"
+                    elif unavailable is not None:
+                        reason = f"{entry.name}: {unavailable}"
                     elif cls.artifact_format not in formats:
                         reason = f"{wname} cannot be exported to {cls.artifact_format} (it supports {', '.join(sorted(formats))})"
                     elif conc > 1 and CONCURRENT not in engine.capabilities:
