@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-EXTRAS=".[engines,analysis,dev]"
+EXTRAS=".[engines,analysis,distributed,dev]"
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

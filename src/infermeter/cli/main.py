@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import sys
 from collections.abc import Iterator
 from importlib import resources
@@ -199,6 +200,12 @@ def load(
         None, "--generator-processes", help="load generator processes (use more when one core cannot drive the target)",
         show_default=_shown("generator_processes")),
     workers: Optional[int] = typer.Option(None, "--workers", hidden=True, help="old name of --generator-processes"),
+    distributed: Optional[int] = typer.Option(None, "--distributed", help="run the load on Locust's master/worker runner "
+                                              "with this many workers started on this machine (each runs one share)"),
+    remote_workers: int = typer.Option(0, "--remote-workers", help="with --distributed: also wait for this many workers "
+                                       "started elsewhere (infermeter worker --master HOST:PORT)"),
+    master_bind: str = typer.Option("127.0.0.1", "--master-bind", help="with --distributed: the interface[:port] the Locust "
+                                    "master listens on (its protocol has no authentication: open it on a trusted network only)"),
     timeout: Optional[float] = typer.Option(None, help="seconds before a request counts as timed out", show_default=_shown("timeout_s")),
     seed: Optional[int] = typer.Option(None, help="seed of the open-loop schedule", show_default=_shown("seed")),
     slo: Optional[str] = typer.Option(None, help="judge every window against this SLO, with goodput and a verdict at a stated "
@@ -227,15 +234,21 @@ def load(
         err_console.print(styled(("deprecated:", "bold yellow"), " --workers is now --generator-processes (load generator "
                                  "processes); --workers still works for now"), soft_wrap=True)
         generator_processes, typed = workers, {"generator_processes": "--workers"}
+    pool = _locust_pool(distributed, remote_workers, master_bind, generator_processes)
+    if pool is not None:
+        generator_processes = pool.count  # one share a worker
     given = dict(warmup_s=warmup, min_seconds=duration, min_requests=min_requests, max_seconds=max_duration,
                  timeout_s=timeout, repeats=repeats, generator_processes=generator_processes, arrival=arrival, seed=seed)
     settings = cli_settings(typed, **{k: v for k, v in given.items() if v is not None})  # unset: the model's default
     user_list, rate_list = inputs.user_list, inputs.rate_list
     check_points(settings, user_list, rate_list)
     target = _open_endpoint(url, inputs, body, allow_remote)
-    with err_console.status("load test") as status:
-        run_load(target, out, settings, user_list, rate_list, resume=resume,
-                 on_progress=lambda msg: status.update(Text(f"load test: {msg}")), slo=objective)
+    with contextlib.ExitStack() as stack:
+        if pool is not None:
+            _start_pool(stack, pool)
+        with err_console.status("load test") as status:
+            run_load(target, out, settings, user_list, rate_list, resume=resume,
+                     on_progress=lambda msg: status.update(Text(f"load test: {msg}")), slo=objective, generators=pool)
     store = ResultStore(out)
     records = store.read()
     show_load(screen, records, f"load test: {redact_url(url)}", out)
@@ -246,6 +259,59 @@ def load(
             f"{len(unfinished)} of {len({r.cell_id for r in records})} load points have failed windows; causes above and in {out / 'results.jsonl'}",
             "fix the cause, then rerun with --resume to measure just those points again",
         )
+
+
+def _locust_pool(local: int | None, remote: int, bind: str, generator_processes: int | None) -> Any:
+    """The Locust master and workers `--distributed` asks for (not started yet), or None."""
+    if local is None:
+        if remote:
+            raise ConfigError("--remote-workers needs --distributed", "e.g. --distributed 0 --remote-workers 4 (only remote "
+                              "workers) or --distributed 2 --remote-workers 2")
+        return None
+    if generator_processes is not None:
+        raise ConfigError("--distributed and --generator-processes were both given",
+                          "with --distributed every worker runs one share: give the number of workers only")
+    from infermeter.loadgen.distributed import LocustPool, is_loopback, parse_bind
+
+    host, port = parse_bind(bind)
+    if local < 0 or remote < 0 or local + remote < 1:
+        raise ConfigError(f"--distributed {local} --remote-workers {remote}: no worker", "e.g. --distributed 2")
+    if remote and is_loopback(host):
+        err_console.print(styled(("note:", "bold yellow"), f" the master binds {host}: remote workers can join only from this "
+                                 "machine (give --master-bind 0.0.0.0 or the interface they reach)"), soft_wrap=True)
+    return LocustPool(local, remote, host, port or None)
+
+
+def _start_pool(stack: contextlib.ExitStack, pool: Any) -> None:
+    from infermeter.loadgen.distributed import NOT_LOOPBACK_WARNING, is_loopback
+
+    if not is_loopback(pool.bind):
+        err_console.print(styled(("warning:", "bold yellow"), " " + NOT_LOOPBACK_WARNING.format(where=pool.bind)), soft_wrap=True)
+    waiting = f"; {pool.remote} more to join: infermeter worker --master HOST:{pool.port or 'PORT'}" if pool.remote else ""
+    with err_console.status(f"distributed load: starting a Locust master and {pool.local} local workers{waiting}"):
+        stack.enter_context(pool)
+    err_console.print(f"distributed load: {len(pool.joined)} workers joined the master on {pool.bind}:{pool.port}: "
+                      + ", ".join(f"{w['host']}:{w['pid']} (clock {w['clock_offset_ms']:+.1f} ms)" for w in pool.joined),
+                      soft_wrap=True)
+
+
+@app.command()
+def worker(
+    master: str = typer.Option(..., "--master", help="HOST:PORT of a master started by infermeter load --distributed"),
+) -> None:
+    """Join a distributed load (Locust's worker): run shares of load for a master on another machine."""
+    from infermeter.loadgen.locust_worker import parse_master
+
+    try:
+        parse_master(master)
+    except ValueError as exc:
+        raise ConfigError(f"--master {master!r}: {exc}", "e.g. --master 10.0.0.5:5557") from None
+    from infermeter.loadgen.distributed import locust_installed
+
+    if not locust_installed():
+        raise ConfigError("infermeter worker needs Locust, which is not installed", "pip install 'infermeter[distributed]'")
+    # Its own interpreter: Locust monkey-patches the standard library when imported.
+    os.execv(sys.executable, [sys.executable, "-m", "infermeter.loadgen.locust_worker", "--master", master])
 
 
 @app.command()

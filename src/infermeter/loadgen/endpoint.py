@@ -18,8 +18,8 @@ from typing import Any
 from infermeter.collectors import machine
 from infermeter.collectors.window import Window, endpoint_window
 from infermeter.errors import ConfigError
-from infermeter.loadgen.generator import (GeneratorFailedError, LoadPlan, generator_warnings, measured_from, merge, run_processes,
-                                          scheduled, window_failure)
+from infermeter.loadgen.generator import (GeneratorFailedError, Generators, LoadPlan, LocalProcesses, generator_warnings,
+                                          measured_from, merge, scheduled, window_failure)
 from infermeter.loadgen.schedule import arrivals, split
 from infermeter.loadgen.settings import LoadSettings
 from infermeter.protocols.http import HttpTarget
@@ -78,16 +78,19 @@ def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: fl
     return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, procs)]
 
 
-def measure_window(plans: list[LoadPlan], collected: Window | None = None) -> tuple[LoadMetrics | None, str | None, list[RecordWarning]]:
+def measure_window(plans: list[LoadPlan], collected: Window | None = None,
+                   generators: Generators | None = None) -> tuple[LoadMetrics | None, str | None, list[RecordWarning]]:
     """One window: (merged metrics, why it is not usable or None, the generator's self-check warnings).
     A generator process that died makes a failed window with its cause (and no metrics), not a crash of
     the run. `collected` (collectors/window.py) is opened so that its counters cover the recorded part
-    (after the warm-up) and closed at the end; with metrics, its fields are in them."""
-    plans = scheduled(plans)
+    (after the warm-up) and closed at the end; with metrics, its fields are in them. `generators`: who
+    runs the shares (default: this machine's processes; loadgen/distributed.py: Locust's workers)."""
+    generators = generators or LocalProcesses()
+    plans = scheduled(plans, generators)
     if collected is not None:
         collected.start_at(measured_from(plans))
     try:
-        merged = merge(run_processes(plans))
+        merged = merge(generators.run(plans)) | generators.window_fields()
     except GeneratorFailedError as exc:
         return None, str(exc), []
     finally:
@@ -143,18 +146,20 @@ def run_load(
     resume: bool = False,
     on_progress: Callable[[str], None] | None = None,
     slo: SLO | None = None,
+    generators: Generators | None = None,
 ) -> list[LoadWindow]:
     """Measure every point `repeats` times; returns the records (also appended to OUT). With an SLO, each
-    window's record carries its verdict and goodput; the SLO is no part of a point's identity (cell_id)."""
+    window's record carries its verdict and goodput; the SLO is no part of a point's identity (cell_id).
+    `generators`: who runs each window's `settings.generator_processes` shares (measure_window)."""
     check_points(settings, users, rates)
     store = ResultStore(out)
     with store.lock():
-        return _run_load_locked(target, store, settings, users, rates, label, resume, on_progress, slo)
+        return _run_load_locked(target, store, settings, users, rates, label, resume, on_progress, slo, generators)
 
 
 def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSettings, users: list[int] | None,
                      rates: list[float] | None, label: str, resume: bool, on_progress: Callable[[str], None] | None,
-                     slo: SLO | None) -> list[LoadWindow]:
+                     slo: SLO | None, generators: Generators | None) -> list[LoadWindow]:
     out = store.out
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
@@ -174,7 +179,7 @@ def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSetti
             if on_progress:
                 on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
             # The target's processes are not ours: energy measured (RAPL) or n/a, never a guess.
-            metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep), endpoint_window())
+            metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep), endpoint_window(), generators)
             record = LoadWindow(
                 run_id=run_id, cell_id=cell_id, cell=cell, machine=machine.machine_info(), packages=machine.package_versions(),
                 **window_fields(rep, settings.repeats, metrics, failure, warnings, u, slo),

@@ -15,7 +15,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from infermeter.collectors.process import rss_mb
 from infermeter.errors import InfermeterError
 from infermeter.protocols.grpc_client import GrpcCaller, GrpcTarget, is_success
 from infermeter.protocols.http import Connection, HttpTarget, ProtocolError
+from infermeter.loadgen.schedule import digest
 from infermeter.results.warnings import RecordWarning, warning
 from infermeter.results import histogram
 from infermeter.validity.sanity import LAG_LIMIT_MS, SATURATED_CPU  # the limits the sanity verdict judges by
@@ -45,6 +46,7 @@ class LoadPlan:
     timeout_s: float = 10.0
     max_connections: int = 256  # open loop: connections it may open to keep the schedule
     start_at: float = 0.0  # time.time() at which to start (aligns processes); 0 = now
+    keep_samples: bool = False  # tests: return every recorded latency too, to check merged percentiles against
 
 
 @dataclass
@@ -61,6 +63,10 @@ class LoadResult:
     rss_mb: float = 0.0  # the generator process's resident memory at the end of its run
     errors: list[str] = field(default_factory=list)
     failure_latency_hdr: str | None = None  # the failed requests alone (None: none failed)
+    worker: str = ""  # who ran this share: "" in this machine's own processes, a Locust worker's name otherwise
+    start_late_s: float = 0.0  # how long after the agreed start this share began
+    schedule_digest: str = ""  # open loop: which send times it ran (schedule.digest)
+    samples_us: list[int] | None = None  # every recorded latency, where the plan asked (keep_samples)
 
     @property
     def completed(self) -> int:
@@ -94,12 +100,12 @@ async def _send(conn: Connection | None, plan: LoadPlan, raw: bytes) -> tuple[st
     try:
         if conn is None or not conn.usable:
             conn = await Connection.open(plan.target.host, plan.target.port, plan.timeout_s)
-        status, keep = await asyncio.wait_for(conn.request(raw), plan.timeout_s)
+        status, keep = await conn.request(raw, plan.timeout_s)
         if not keep:
             conn.close()
             conn = None
         return outcome_of(status), conn
-    except asyncio.TimeoutError:
+    except (asyncio.TimeoutError, TimeoutError):  # the same class from Python 3.11; asyncio's own before
         if conn is not None:
             conn.close()  # a late answer must not be read as the next request's
         return "timeout", None
@@ -248,8 +254,10 @@ def run_plan(plan: LoadPlan) -> LoadResult:
     # Encoded before the start time, so that the warm-up, and the measured part after it, begin when the
     # plan says (the server's counters are read at that moment: measured_from).
     requests = plan.target.encode_all()
+    late = 0.0
     if plan.start_at:
         time.sleep(max(0.0, plan.start_at - time.time()))
+        late = max(0.0, time.time() - plan.start_at)
     rec = _Recorder()
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
@@ -274,6 +282,9 @@ def run_plan(plan: LoadPlan) -> LoadResult:
         rss_mb=rss_mb(),
         failure_latency_hdr=histogram.encode(histogram.from_ns(np.asarray(rec.failed_latencies, dtype=np.int64)))
         if rec.failed_latencies else None,
+        start_late_s=late,
+        schedule_digest=digest(plan.schedule_ns) if plan.mode == "open" else "",
+        samples_us=np.rint(lat / 1000).astype(np.int64).tolist() if plan.keep_samples else None,
     )
 
 
@@ -293,9 +304,35 @@ class GeneratorFailedError(InfermeterError):
 SPAWN_S = 1.5  # time for generator processes' interpreters to start
 
 
-def scheduled(plans: list[LoadPlan]) -> list[LoadPlan]:
+class Generators(Protocol):
+    """Who runs a window's shares: this machine's processes (LocalProcesses) or Locust's workers
+    (loadgen/distributed.py). `lead_s`: how long before the start time the shares must be handed out."""
+
+    def lead_s(self, plans: list[LoadPlan]) -> float: ...
+
+    def run(self, plans: list[LoadPlan]) -> list[LoadResult]: ...
+
+    def window_fields(self) -> dict[str, Any]:
+        """Its own figures of the window just run, for the metrics block (results/record.py)."""
+        ...
+
+
+class LocalProcesses:
+    """Each share in its own process on this machine (one share: in this process)."""
+
+    def lead_s(self, plans: list[LoadPlan]) -> float:
+        return SPAWN_S if len(plans) > 1 else 0.02
+
+    def run(self, plans: list[LoadPlan]) -> list[LoadResult]:
+        return run_processes(plans)
+
+    def window_fields(self) -> dict[str, Any]:
+        return {}
+
+
+def scheduled(plans: list[LoadPlan], generators: Generators | None = None) -> list[LoadPlan]:
     """The plans with one start time (time.time()), leaving the processes time to start."""
-    start_at = time.time() + (SPAWN_S if len(plans) > 1 else 0.02)
+    start_at = time.time() + (generators or LocalProcesses()).lead_s(plans)
     return [replace(p, start_at=start_at) for p in plans]
 
 
@@ -392,12 +429,21 @@ def merge(results: list[LoadResult]) -> dict[str, Any]:
         "client_cpu_percent": 100 * client_cpu / longest if longest > 0 else None,
         "client_rss_mb": sum(r.rss_mb for r in results),
         "errors": [e for r in results for e in r.errors][:5],
+        "generator_shares": [share_figures(i, r) for i, r in enumerate(results)] if len(results) > 1 else None,
     }
     if lags:
         lag = histogram.merge(lags)
         merged["issue_lag_ms"] = histogram.summary_ms(lag)
         merged["issue_lag_hdr"] = histogram.encode(lag)
     return merged
+
+
+def share_figures(index: int, r: LoadResult) -> dict[str, Any]:
+    """One share's own figures, kept beside the merged ones: which generator was slow or late is visible."""
+    lag = histogram.summary_ms(histogram.decode(r.lag_hdr)).get("p99") if r.lag_hdr and r.completed else None
+    return {"share": index, "worker": r.worker or f"process {index + 1}", "requests": r.completed, "ok": r.ok, "unsent": r.unsent,
+            "window_s": r.window_s, "cpu_percent": 100 * r.cpu_s / r.wall_s if r.wall_s > 0 else None,
+            "start_late_ms": 1000 * r.start_late_s, "issue_lag_p99_ms": lag, "schedule_digest": r.schedule_digest or None}
 
 
 def window_failure(merged: dict[str, Any]) -> str | None:
@@ -426,6 +472,11 @@ def generator_warnings(merged: dict[str, Any]) -> list[RecordWarning]:
             f"schedule not kept: p99 send lag {lag:.1f} ms > {LAG_LIMIT_MS} ms; requests left late (latency still counts "
             "from the scheduled time)",
         ))
+    late = [x for x in merged.get("generator_shares") or [] if x["start_late_ms"] > LAG_LIMIT_MS]
+    if late:
+        names = ", ".join(f"{x['worker']} ({x['start_late_ms']:.0f} ms)" for x in late)
+        out.append(warning("share-started-late", f"generator shares started late: {names} after the agreed start "
+                           f"(limit {LAG_LIMIT_MS} ms); their first requests left late"))
     if merged["unsent"]:
         out.append(warning("schedule-backlog", f"{merged['unsent']} scheduled requests were still waiting or in flight when the window ended"))
     return out

@@ -6,6 +6,7 @@ request's scheduled time, so a server that stalls cannot hide the requests it de
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 import numpy as np
@@ -35,3 +36,13 @@ def arrivals(rate: float, duration_s: float, kind: Arrival = "poisson", seed: in
 def split(offsets: np.ndarray, parts: int) -> list[np.ndarray]:
     """Deal a schedule round-robin to `parts` generator processes: each keeps the same time span."""
     return [offsets[i::parts] for i in range(parts)]
+
+
+def schedule_bytes(offsets: tuple[int, ...] | np.ndarray) -> bytes:
+    return np.asarray(offsets, dtype="<i8").tobytes()
+
+
+def digest(offsets: tuple[int, ...] | np.ndarray) -> str:
+    """What identifies a share's send times: a generator reports it with its figures, so that the shares
+    run can be checked against the schedule drawn."""
+    return hashlib.sha256(schedule_bytes(offsets)).hexdigest()[:16]

@@ -134,6 +134,11 @@ class LoadMetrics(WindowMetrics):
     # latency_hdr holds every completed request, failed ones too; this holds the failed ones alone (None:
     # none failed, or a record from before it was kept), so that goodput counts OK requests only.
     failure_latency_hdr: str | None = None
+    # Several generator shares (processes or Locust workers): each one's own figures (generator.share_figures)
+    generator_shares: list[dict[str, Any]] | None = None
+    # Distributed: the Locust master's own cost of the window (CPU, bytes of plans and results moved) and
+    # each worker's clock offset from it (loadgen/locust_master.py)
+    generator_master: dict[str, Any] | None = None
     # server windows: the framework's own figures and its process tree
     server_requests: float | None = None
     queue_ms_mean: float | None = None

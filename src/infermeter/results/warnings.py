@@ -43,6 +43,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                             "add --generator-processes or give the generator its own cores"),
     "schedule-not-kept": (r"^schedule not kept: .*?\. (?P<remedy>Lower the rate.+)$",
                           "lower the rate, add --generator-processes, or give the generator its own cores"),
+    "share-started-late": (r"^generator shares started late: ",
+                           "hand the shares out earlier (a slow link to a worker), or check the worker's clock (NTP)"),
     "schedule-backlog": (r"scheduled requests were still waiting or in flight",
                          "the target could not keep up with the offered rate: lower the rate, or read the point as overload"),
     "open-loop-saturated": (r"^did not keep up: completed",
