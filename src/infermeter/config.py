@@ -137,6 +137,12 @@ class LoadSection(WindowSettings):
 
     users: list[int] = Field(default_factory=lambda: [1, 10, 25, 50, 75, 100])
     rates: list[float] = Field(default_factory=list)
+    # On Locust's master/worker runner (loadgen/distributed.py), as `infermeter load --distributed`: this many
+    # workers started here, `remote_workers` expected from elsewhere; each runs one share (generator_processes
+    # is their sum)
+    distributed: int | None = Field(None, ge=0)
+    remote_workers: int = Field(0, ge=0)
+    master_bind: str = "127.0.0.1"
 
     @field_validator("users")
     @classmethod
@@ -157,7 +163,28 @@ class LoadSection(WindowSettings):
     def _something(self) -> LoadSection:
         if not self.users and not self.rates:
             raise ValueError("give users (closed loop) or rates (open loop)")
+        if self.stages is not None:
+            raise ValueError("stages shape one window of `infermeter load --stages`; a suite's load sweeps users or rates "
+                             "(spawn_rate and think_time shape its users)")
+        if self.distributed is None and (self.remote_workers or self.master_bind != "127.0.0.1"):
+            raise ValueError("remote_workers and master_bind go with distributed: N (workers started here, 0 for none)")
+        if self.distributed is not None:
+            workers = self.distributed + self.remote_workers
+            if workers < 1:
+                raise ValueError("distributed: no worker (give distributed >= 1 or remote_workers >= 1)")
+            if "generator_processes" in self.model_fields_set and self.generator_processes != workers:
+                raise ValueError("with distributed, each worker runs one share: leave generator_processes out")
+            object.__setattr__(self, "generator_processes", workers)
         return self
+
+    def generators(self) -> Any:
+        """The Locust master and workers this section asks for (not started), or None."""
+        if self.distributed is None:
+            return None
+        from infermeter.loadgen.distributed import LocustPool, parse_bind
+
+        host, port = parse_bind(self.master_bind)
+        return LocustPool(self.distributed, self.remote_workers, host, port or None)
 
 
 class CostSection(_Strict):

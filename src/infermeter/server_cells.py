@@ -7,6 +7,7 @@ for engine cells; servers/ holds the adapters, their registry and the in-process
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import time
@@ -22,6 +23,7 @@ from infermeter.config import CostSection, OverheadSection, ServerCell, Suite, p
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
 from infermeter.loadgen.endpoint import LoadSettings, build_plans, measure_window, window_fields
+from infermeter.loadgen.generator import Generators
 from infermeter.results.cost import cost_record
 from infermeter.results.record import Cost, LoadMetrics, NotMeasured, Sanity, ServerInfo, ServerWindow
 from infermeter.results.slo import SLO
@@ -124,7 +126,7 @@ def measure_server(
     adapter: ServerAdapter, deployment: Deployment, cells: list[ServerCell], run_id: str, store: ResultStore,
     on_progress: Callable[[str], None], common: dict[str, Any], cost: CostSection | None = None,
     cpu_watts_per_core: float = DEFAULT_CPU_WATTS_PER_CORE, budgets: OverheadSection | None = None,
-    ref: DeploymentReference | None = None, slo: SLO | None = None,
+    ref: DeploymentReference | None = None, slo: SLO | None = None, generators: Generators | None = None,
 ) -> None:
     """Every load point `repeats` times, each window judged against `slo` where one is set. If the server
     dies, or stops answering, mid-run, the window says so and every load point not yet measured is
@@ -145,7 +147,8 @@ def measure_server(
             on_progress(f"{cell.workload} on {cell.server_label}: {point}, repeat {rep + 1}/{settings.repeats}")
             # With the server's CPU, memory, own counters and energy per request; the machine's CPU and speed.
             collected = server_window(deployment.process.tree, lambda: adapter.server_metrics(deployment), cpu_watts_per_core)
-            metrics, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep), collected)
+            metrics, failure, warnings = measure_window(build_plans(deployment.target, settings, cell.users, cell.rate, rep), collected,
+                                                        generators)
             warnings += answer_warnings(common.get("answers") or {})
             gone = _server_gone(deployment, metrics)
             if gone:
@@ -233,7 +236,20 @@ def run_server_cells(
     suite: Suite, out: Path, store: ResultStore, run_id: str, finished: set[str], cache_root: Path,
     on_progress: Callable[[str], None], start_session: reference.StartSession | None = None,
 ) -> tuple[int, int, int]:
-    """Returns (measured, skipped, failed) cell counts."""
+    """Returns (measured, skipped, failed) cell counts. With `load.distributed`, one Locust master and its
+    workers serve every server's windows, started before the first and stopped after the last."""
+    with contextlib.ExitStack() as stack:
+        pool = suite.load.generators()
+        if pool is not None and any(c.cell_id not in finished for _, _, cells in plan_servers(suite) for c in cells):
+            on_progress(f"starting a Locust master and {pool.local} workers" + (f"; waiting for {pool.remote} remote workers "
+                        f"(infermeter worker --master HOST:{pool.port})" if pool.remote else ""))
+            stack.enter_context(pool)
+        return _run_server_cells(suite, out, store, run_id, finished, cache_root, on_progress, start_session, pool)
+
+
+def _run_server_cells(suite: Suite, out: Path, store: ResultStore, run_id: str, finished: set[str], cache_root: Path,
+                      on_progress: Callable[[str], None], start_session: reference.StartSession | None,
+                      pool: Generators | None) -> tuple[int, int, int]:
     measured = skipped = failed = 0
     for wname, entry, cells in plan_servers(suite):
         todo = [c for c in cells if c.cell_id not in finished]
@@ -261,7 +277,7 @@ def run_server_cells(
                     on_progress(f"{wname} on {entry.name}: checking answers")
                     common = deployment_common(deployment, exporter, workload) | {"inprocess": ref.initial}
                     measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
-                                   suite.energy.cpu_watts_per_core, suite.overhead, ref, suite.slo)
+                                   suite.energy.cpu_watts_per_core, suite.overhead, ref, suite.slo, pool)
                     bad = cells_failed(store, todo)
                     measured += len(todo) - bad
                     failed += bad

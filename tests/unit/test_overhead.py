@@ -311,7 +311,7 @@ def test_each_window_at_one_user_is_set_beside_references_timed_just_before_and_
         def fields(self, throughput):
             return {}
 
-    def one_window(plans, collected=None):
+    def one_window(plans, collected=None, generators=None):
         events.append("window")
         return LoadMetrics(latency_ms={"p50": 20.0, "mean": 20.0, "min": 18.0}, requests=100, ok=100), None, []
 

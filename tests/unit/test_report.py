@@ -178,3 +178,19 @@ def test_load_test_results_report_under_the_endpoint(tmp_path):
     files = write_report([tmp_path / "load"], tmp_path / "load")
     assert {"throughput-vs-users-http-endpoint", "latency-vs-users-http-endpoint", "latency-cdf-users-http-endpoint-4"} <= {p.stem for p in files.figures}
     assert "| my endpoint | 500.0 ±0.0 | 500.0 ±0.0 |" in files.markdown.read_text()
+
+
+def test_a_window_with_a_time_series_is_drawn_over_time(results_dir, tmp_path):
+    records = [json.loads(x) for x in (results_dir / "results.jsonl").read_text().splitlines()]
+    first = next(r for r in records if r["kind"] == "server" and r["status"] == "ok")
+    first["metrics"]["series"] = {"interval_s": 1.0, "first_s": -1, "completed": [50, 200, 0, 210], "failures": [0, 0, 0, 3],
+                                  "active": [4, 4, 4, 4], "p50_ms": [9.0, 2.0, None, 2.1], "p99_ms": [30.0, 4.0, None, 5.0]}
+    store = ResultStore(tmp_path / "ts")
+    store.create()
+    for r in records:
+        store.append(r)
+    files = write_report([tmp_path / "ts"], tmp_path / "rep")
+    over = sorted(p.stem for p in files.figures if p.stem.startswith("over-time"))
+    assert len(over) == 2, over  # latency, and requests and users, of the one window with a series
+    md = files.markdown.read_text()
+    assert "## Over time" in md and "a stall" in md

@@ -285,7 +285,8 @@ class EndpointInputs(_Inputs):
 class LoadInputs(EndpointInputs):
     COMMAND: ClassVar[str] = "load"
     FLAGS: ClassVar[dict[str, str]] = {"url": "URL", "body": "--body", "method": "--method", "headers": "-H/--header",
-                                       "users": "--users", "rate": "--rate", "arrival": "--arrival", "out": "--out"}
+                                       "users": "--users", "rate": "--rate", "arrival": "--arrival", "out": "--out",
+                                       "shaped": "--stages/--shape"}
     HINTS: ClassVar[dict[str, str]] = {
         "url": "e.g. infermeter load http://127.0.0.1:8080/predictions/resnet50 --users 1,10",
         "headers": "e.g. -H 'Content-Type: application/json'",
@@ -293,7 +294,7 @@ class LoadInputs(EndpointInputs):
         "": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
         "users": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
         "rate": "e.g. --users 1,10,25 (closed loop) or --rate 20,50 (open loop)",
-        "arrival": "use --arrival poisson or --arrival constant",
+        "arrival": "use --arrival poisson, constant, gamma (with --burstiness) or trace (with --trace)",
         "method": "e.g. --method POST",
         "out": "give --out a directory (new or holding results)",
     }
@@ -301,6 +302,7 @@ class LoadInputs(EndpointInputs):
     users: str | None = None
     rate: str | None = None
     arrival: str | None = None
+    shaped: bool = False  # --stages or --shape: the shape gives the users
 
     @field_validator("users")
     @classmethod
@@ -325,13 +327,17 @@ class LoadInputs(EndpointInputs):
     @field_validator("arrival")
     @classmethod
     def _arrival(cls, v: str | None) -> str | None:
-        if v is not None and v not in ("poisson", "constant"):
+        if v is not None and v not in ("poisson", "constant", "gamma", "trace"):
             raise ValueError(f"unknown arrival process {v!r}")
         return v
 
     @model_validator(mode="after")
     def _one_loop(self) -> LoadInputs:
         users, rates = self.user_list, self.rate_list
+        if self.shaped:
+            if users or rates or self.arrival:
+                raise ValueError("--stages/--shape give the users over time; leave out --users, --rate and --arrival")
+            return self
         if users and rates:
             raise ValueError("--users (closed loop) and --rate (open loop) were both given; give one of them: "
                              "--users to sweep virtual users, or --rate to sweep arrival rates")

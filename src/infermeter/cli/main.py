@@ -190,7 +190,20 @@ def load(
     header: list[str] = typer.Option([], "--header", "-H", help="'Name: value', repeatable"),
     users: Optional[str] = typer.Option(None, help="closed loop: virtual users, comma-separated sweep, e.g. 1,10,25,50"),
     rate: Optional[str] = typer.Option(None, help="open loop: arrivals per second, comma-separated sweep, e.g. 20,50"),
-    arrival: Optional[str] = typer.Option(None, help="open loop arrivals: poisson or constant", show_default=_shown("arrival")),
+    arrival: Optional[str] = typer.Option(None, help="open loop arrivals: poisson, constant, gamma (with --burstiness) or trace "
+                                          "(with --trace)", show_default=_shown("arrival")),
+    burstiness: Optional[float] = typer.Option(None, help="arrival gamma: the gamma shape; 1 = Poisson, below 1 burstier (vLLM's convention)"),
+    trace: Optional[str] = typer.Option(None, help="arrival trace: a file of request times, SECONDS[,PAYLOAD] a line, replayed "
+                                        "at each --rate (stretched or squeezed to it)"),
+    spawn_rate: Optional[float] = typer.Option(None, help="closed loop: users started per second (a ramp-up inside the warm-up)"),
+    think_time: Optional[str] = typer.Option(None, help="closed loop: each user's pause between requests: constant:S, "
+                                             "uniform:A-B or exponential:MEAN (seconds)"),
+    stages: Optional[str] = typer.Option(None, help="closed loop, one window over a shape: DURATION:USERS[@SPAWN_RATE] steps, "
+                                         "e.g. 30s:10,60s:50@5,30s:10 (instead of --users)"),
+    shape: Optional[Path] = typer.Option(None, help="closed loop: a Python file with tick(run_time) -> (users, spawn_rate) or "
+                                         "None (Locust's LoadTestShape.tick), read once a second into --stages"),
+    generator_cpus: Optional[str] = typer.Option(None, "--generator-cpus", help="cores the generator processes run on, "
+                                                 "e.g. 0 or 0-1 (apart from a local server's); the record says which"),
     duration: Optional[float] = typer.Option(None, help="minimum seconds per window", show_default=_shown("min_seconds")),
     min_requests: Optional[int] = typer.Option(None, help="minimum requests per window", show_default=_shown("min_requests")),
     max_duration: Optional[float] = typer.Option(None, help="a window stops here even below its minimums", show_default=_shown("max_seconds")),
@@ -224,7 +237,17 @@ def load(
     from infermeter.results.store import ResultStore
 
     inputs = LoadInputs.of(url=url, body=body, method=method or ("POST" if body else "GET"), headers=header, users=users,
-                           rate=rate, arrival=arrival, out=out)
+                           rate=rate, arrival=arrival, out=out, shaped=stages is not None or shape is not None)
+    if shape is not None:
+        if stages is not None:
+            raise ConfigError("--stages and --shape were both given", "give one: --shape is read into stages")
+        from infermeter.loadgen.shapes import sample_shape
+
+        try:
+            stages = sample_shape(shape)
+        except ValueError as exc:
+            raise ConfigError(f"--shape: {exc}", "define tick(run_time) returning (users, spawn_rate), or None to end") from None
+        err_console.print(f"shape {shape}: stages {stages}", soft_wrap=True)
     objective = parse_slo(slo, "--slo") if slo is not None else None
     typed = {}
     if workers is not None:  # the old spelling: "workers" is a server's model instances everywhere else
@@ -238,9 +261,20 @@ def load(
     if pool is not None:
         generator_processes = pool.count  # one share a worker
     given = dict(warmup_s=warmup, min_seconds=duration, min_requests=min_requests, max_seconds=max_duration,
-                 timeout_s=timeout, repeats=repeats, generator_processes=generator_processes, arrival=arrival, seed=seed)
-    settings = cli_settings(typed, **{k: v for k, v in given.items() if v is not None})  # unset: the model's default
+                 timeout_s=timeout, repeats=repeats, generator_processes=generator_processes, arrival=arrival, seed=seed,
+                 burstiness=burstiness, trace=trace, spawn_rate=spawn_rate, think_time=think_time, generator_cpus=generator_cpus,
+                 stages=stages)
+    if trace is not None and arrival is None:
+        given["arrival"] = "trace"  # --trace says it
     user_list, rate_list = inputs.user_list, inputs.rate_list
+    if spawn_rate is not None and stages is not None:
+        raise ConfigError("--spawn-rate and --stages were both given", "give each stage its spawn rate: DURATION:USERS@RATE")
+    if (spawn_rate is not None or think_time is not None) and rate_list:
+        raise ConfigError("--spawn-rate and --think-time shape closed-loop users; they go with --users, not --rate",
+                          "give --users, or drop them (an open loop's shape is its --arrival)")
+    if (burstiness is not None or trace is not None) and user_list:
+        raise ConfigError("--burstiness and --trace shape open-loop arrivals; they go with --rate, not --users", "give --rate")
+    settings = cli_settings(typed, **{k: v for k, v in given.items() if v is not None})  # unset: the model's default
     check_points(settings, user_list, rate_list)
     target = _open_endpoint(url, inputs, body, allow_remote)
     with contextlib.ExitStack() as stack:

@@ -15,13 +15,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from infermeter.collectors import machine
 from infermeter.collectors.window import Window, endpoint_window
 from infermeter.errors import ConfigError
 from infermeter.loadgen.generator import (GeneratorFailedError, Generators, LoadPlan, LocalProcesses, generator_warnings,
                                           measured_from, merge, scheduled, window_failure)
-from infermeter.loadgen.schedule import arrivals, split
-from infermeter.loadgen.settings import LoadSettings
+from infermeter.loadgen.schedule import arrivals, split, trace_times
+from infermeter.loadgen.shapes import parse_stages, peak, ramp_spans, stage_spans, total_s
+from infermeter.loadgen.settings import LoadSettings, parse_cpus, parse_think_time
 from infermeter.protocols.http import HttpTarget
 from infermeter.results.record import LoadMetrics, LoadWindow, Sanity
 from infermeter.results.redact import redact_url
@@ -33,6 +36,10 @@ from infermeter.validity.sanity import load_sanity
 
 def check_points(settings: LoadSettings, users: list[int] | None, rates: list[float] | None) -> None:
     """The load asked for makes sense (checked before anything is contacted; `settings` validated itself)."""
+    if settings.stages:
+        if users or rates:
+            raise ConfigError("a shaped load (stages) gives its users over time; it takes no users or rates", "drop --users and --rate")
+        return
     if bool(users) == bool(rates):
         raise ConfigError("give virtual users (closed loop) or arrival rates (open loop)", "--users 1,10,25 or --rate 50,100")
     if any(u < 1 for u in users or []) or any(r <= 0 for r in rates or []):
@@ -64,18 +71,40 @@ def probe(target: HttpTarget, timeout: float = 5.0) -> None:
 
 
 def build_plans(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, repeat: int) -> list[LoadPlan]:
-    """The generator processes' shares of one window: users or arrivals dealt between them."""
+    """The generator processes' shares of one window: users or arrivals dealt between them. What is drawn
+    (a ramp-up's start times, the arrival schedule) is drawn here, once, and dealt, so the shares' union is
+    the load asked for however many processes or machines run it."""
     procs = s.generator_processes
     base = LoadPlan(target=target, mode="closed", warmup_s=s.warmup_s, min_seconds=s.min_seconds,
-                    min_requests=math.ceil(s.min_requests / procs), max_seconds=s.max_seconds, timeout_s=s.timeout_s)
-    if users is not None:
-        shares = [users // procs + (1 if i < users % procs else 0) for i in range(procs)]
-        return [replace(base, users=n) for n in shares if n > 0]
+                    min_requests=math.ceil(s.min_requests / procs), max_seconds=s.max_seconds, timeout_s=s.timeout_s,
+                    seed=s.seed + repeat, cpus=parse_cpus(s.generator_cpus) if s.generator_cpus else ())
+    if users is not None or s.stages:
+        think = parse_think_time(s.think_time) if s.think_time else None
+        spans: list[tuple[tuple[float, float], ...]] = []
+        if s.stages:  # one window over the whole shape (its first warmup_s seconds not counted)
+            stages = parse_stages(s.stages)
+            spans, users = stage_spans(stages), peak(stages)
+            measured = max(total_s(stages) - s.warmup_s, 0.1)
+            base = replace(base, min_seconds=measured, max_seconds=measured, min_requests=1)
+        elif s.spawn_rate:  # user k of all starts at k / spawn_rate; the warm-up covers the ramp
+            spans = ramp_spans(users, s.spawn_rate)  # type: ignore[arg-type]
+            base = replace(base, warmup_s=max(s.warmup_s, users / s.spawn_rate))  # type: ignore[operator]
+        assert users is not None
+        plans = []
+        for i in range(min(procs, users)):  # users dealt round-robin, each with its spans
+            mine = list(range(i, users, procs))
+            plans.append(replace(base, users=len(mine), think=think, first_user=i, user_stride=procs,
+                                 user_spans=tuple(spans[u] for u in mine) if spans else ()))
+        return plans
     assert rate is not None
     # The window is at least min_seconds long and holds at least min_requests arrivals.
     duration = max(s.min_seconds, s.min_requests / rate)
-    schedule = arrivals(rate, duration, s.arrival, seed=s.seed + repeat)
-    return [replace(base, mode="open", schedule_ns=tuple(part.tolist())) for part in split(schedule, procs)]
+    trace, payloads = trace_times(s.trace) if s.trace else (None, None)
+    schedule = arrivals(rate, duration, s.arrival, seed=s.seed + repeat, burstiness=s.burstiness, trace=trace)
+    ids = payloads[np.arange(len(schedule)) % len(payloads)] if payloads is not None else None
+    return [replace(base, mode="open", schedule_ns=tuple(part.tolist()),
+                    payloads=tuple(ids[i::procs].tolist()) if ids is not None else ())
+            for i, part in enumerate(split(schedule, procs))]
 
 
 def measure_window(plans: list[LoadPlan], collected: Window | None = None,
@@ -123,7 +152,7 @@ def window_fields(repeat: int, repeats: int, metrics: LoadMetrics | None, failur
 def cell_of(target: HttpTarget, s: LoadSettings, users: int | None, rate: float | None, label: str) -> dict[str, Any]:
     return {
         "target": redact_url(target.url), "method": target.method, "body_bytes": len(target.body), "label": label,
-        "scenario": "closed-loop" if users is not None else "open-loop",
+        "scenario": "shaped" if s.stages else "closed-loop" if users is not None else "open-loop",
         "users": users, "rate": rate, "settings": _settings_fields(s),
     }
 
@@ -168,7 +197,8 @@ def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSetti
     store.create()
     finished = store.finished_cells() if resume else set()
     run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    points: list[tuple[int | None, float | None]] = [(u, None) for u in users or []] + [(None, r) for r in rates or []]
+    points: list[tuple[int | None, float | None]] = [(u, None) for u in users or []] + [(None, r) for r in rates or []] \
+        if not settings.stages else [(None, None)]  # a shape is one point
     records = []
     for u, r in points:
         cell = cell_of(target, settings, u, r, label)
@@ -177,7 +207,8 @@ def _run_load_locked(target: HttpTarget, store: ResultStore, settings: LoadSetti
             continue
         for rep in range(settings.repeats):
             if on_progress:
-                on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s'}: repeat {rep + 1}/{settings.repeats}")
+                on_progress(f"{'users ' + str(u) if u is not None else 'rate ' + str(r) + '/s' if r is not None else 'shape'}: "
+                            f"repeat {rep + 1}/{settings.repeats}")
             # The target's processes are not ours: energy measured (RAPL) or n/a, never a guess.
             metrics, failure, warnings = measure_window(build_plans(target, settings, u, r, rep), endpoint_window(), generators)
             record = LoadWindow(

@@ -11,9 +11,11 @@ the generator, not the server, was the limit says so.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -23,6 +25,7 @@ from infermeter.collectors.process import rss_mb
 from infermeter.errors import InfermeterError
 from infermeter.protocols.grpc_client import GrpcCaller, GrpcTarget, is_success
 from infermeter.protocols.http import Connection, HttpTarget, ProtocolError
+from infermeter.loadgen import series
 from infermeter.loadgen.schedule import digest
 from infermeter.results.warnings import RecordWarning, warning
 from infermeter.results import histogram
@@ -47,6 +50,18 @@ class LoadPlan:
     max_connections: int = 256  # open loop: connections it may open to keep the schedule
     start_at: float = 0.0  # time.time() at which to start (aligns processes); 0 = now
     keep_samples: bool = False  # tests: return every recorded latency too, to check merged percentiles against
+    # Load shapes (issue 16): closed loop, when each user runs (loadgen/shapes.py: spans of seconds from the
+    # start of the warm-up; none: every user all along) and its pause between requests ((kind, a, b) as
+    # settings.parse_think_time gives, drawn from `seed` and the user's index over all shares,
+    # `first_user + u * user_stride`: users are dealt round-robin); open loop, which request body each
+    # arrival sends (a trace's).
+    user_spans: tuple[tuple[tuple[float, float], ...], ...] = ()
+    think: tuple[str, float, float] | None = None
+    seed: int = 0
+    first_user: int = 0
+    user_stride: int = 1
+    payloads: tuple[int, ...] = ()
+    cpus: tuple[int, ...] = ()  # the cores this share runs on (always in a process of its own); () = any
 
 
 @dataclass
@@ -67,6 +82,8 @@ class LoadResult:
     start_late_s: float = 0.0  # how long after the agreed start this share began
     schedule_digest: str = ""  # open loop: which send times it ran (schedule.digest)
     samples_us: list[int] | None = None  # every recorded latency, where the plan asked (keep_samples)
+    series: dict[str, Any] | None = None  # per second, warm-up included (loadgen/series.py)
+    cpus: list[int] = field(default_factory=list)  # the cores it could run on
 
     @property
     def completed(self) -> int:
@@ -84,7 +101,12 @@ def outcome_of(status: int) -> str:
 class _Recorder:
     def __init__(self) -> None:
         self.latencies: list[int] = []
+        self.done: list[int] = []  # when each of `latencies` completed (perf_counter_ns): the time series
         self.failed_latencies: list[int] = []  # also in `latencies`: kept apart so goodput counts OK requests only
+        self.failed_done: list[int] = []
+        self.warm_latencies: list[int] = []  # the warm-up's, for the time series alone
+        self.warm_done: list[int] = []
+        self.warm_failed_done: list[int] = []
         self.lags: list[int] = []
         self.outcomes: Counter[str] = Counter()
         self.errors: list[str] = []
@@ -151,7 +173,22 @@ def _client(plan: LoadPlan) -> _HttpClient | _GrpcClient:
     return _GrpcClient(plan) if isinstance(plan.target, GrpcTarget) else _HttpClient(plan)
 
 
-async def _closed_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> float:
+def _thinker(plan: LoadPlan, user: int) -> Callable[[], float] | None:
+    """The user's pause between requests (seconds), drawn from its own seeded stream."""
+    if plan.think is None:
+        return None
+    import random
+
+    kind, a, b = plan.think
+    rng = random.Random(f"{plan.seed}:{plan.first_user + user * plan.user_stride}")
+    if kind == "constant":
+        return lambda: a
+    if kind == "uniform":
+        return lambda: rng.uniform(a, b)
+    return lambda: rng.expovariate(1.0 / a) if a > 0 else 0.0
+
+
+async def _closed_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> tuple[float, int]:
     clock = time.perf_counter_ns
     t_start = clock()
     measure_from = t_start + int(plan.warmup_s * 1e9)
@@ -159,36 +196,53 @@ async def _closed_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) ->
     max_end = measure_from + int(plan.max_seconds * 1e9)
     state = {"stop": False, "last": measure_from}
 
+    spans = plan.user_spans or ((((0.0, math.inf),),) * plan.users)
+
     async def user(first: int) -> None:
+        think = _thinker(plan, first)
         client = _client(plan)
         i = first
-        while not state["stop"]:
-            raw = requests[i % len(requests)]
-            i += 1
-            t0 = clock()
-            kind = await client.request(raw)
-            t1 = clock()
-            # A closed-loop window counts the requests that complete inside it: with long latencies,
-            # counting only those sent inside it would leave the window's first seconds empty and
-            # under-report throughput (seen here: -50% at 100 users against 10 s latencies).
-            if t1 >= measure_from and not state["stop"]:
-                rec.outcomes[kind] += 1
-                rec.latencies.append(t1 - t0)
-                if not is_success(kind):
-                    rec.failed_latencies.append(t1 - t0)
-                state["last"] = t1
-                n = len(rec.latencies)
-                if (t1 >= min_end and n >= plan.min_requests) or t1 >= max_end:
-                    state["stop"] = True
-            if kind.startswith(("connection-error", "protocol-error", "grpc:UNAVAILABLE")):
-                await asyncio.sleep(0.001)  # a refused connection must not become a busy loop
+        for a, b in spans[first]:
+            await asyncio.sleep(max(0.0, (t_start + a * 1e9 - clock()) / 1e9))
+            until = t_start + b * 1e9
+            while not state["stop"]:
+                t0 = clock()
+                if t0 >= until:  # a shape's span ends: this user rests (its request in flight was let finish)
+                    break
+                raw = requests[i % len(requests)]
+                i += 1
+                kind = await client.request(raw)
+                t1 = clock()
+                # A closed-loop window counts the requests that complete inside it: with long latencies,
+                # counting only those sent inside it would leave the window's first seconds empty and
+                # under-report throughput (seen here: -50% at 100 users against 10 s latencies).
+                if t1 >= measure_from and not state["stop"]:
+                    rec.outcomes[kind] += 1
+                    rec.latencies.append(t1 - t0)
+                    rec.done.append(t1)
+                    if not is_success(kind):
+                        rec.failed_latencies.append(t1 - t0)
+                        rec.failed_done.append(t1)
+                    state["last"] = t1
+                    n = len(rec.latencies)
+                    if (t1 >= min_end and n >= plan.min_requests) or t1 >= max_end:
+                        state["stop"] = True
+                elif t1 < measure_from:
+                    rec.warm_latencies.append(t1 - t0)
+                    rec.warm_done.append(t1)
+                    if not is_success(kind):
+                        rec.warm_failed_done.append(t1)
+                if kind.startswith(("connection-error", "protocol-error", "grpc:UNAVAILABLE")):
+                    await asyncio.sleep(0.001)  # a refused connection must not become a busy loop
+                elif think is not None:
+                    await asyncio.sleep(think())
         await client.close()
 
     await asyncio.gather(*(user(u) for u in range(plan.users)))
-    return (state["last"] - measure_from) / 1e9
+    return (state["last"] - measure_from) / 1e9, t_start
 
 
-async def _open_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> tuple[float, int]:
+async def _open_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> tuple[float, int, int]:
     clock = time.perf_counter_ns
     idle: list[_HttpClient | _GrpcClient] = []
     slots = asyncio.Semaphore(plan.max_connections)
@@ -215,18 +269,27 @@ async def _open_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> t
         if record:
             rec.outcomes[kind] += 1
             rec.latencies.append(done - scheduled)  # from the scheduled time: no coordinated omission
+            rec.done.append(done)
             if not is_success(kind):
                 rec.failed_latencies.append(done - scheduled)
+                rec.failed_done.append(done)
             rec.lags.append(sent - scheduled)
             last_done[0] = max(last_done[0], done)
+        else:
+            rec.warm_latencies.append(done - scheduled)
+            rec.warm_done.append(done)
+            if not is_success(kind):
+                rec.warm_failed_done.append(done)
 
     n = 0
+    payloads = plan.payloads
     for times, record in ((warm, False), (schedule, True)):
-        for scheduled in times.tolist():
+        for k, scheduled in enumerate(times.tolist()):
             delay = (scheduled - clock()) / 1e9
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.ensure_future(one(scheduled, record, requests[n % len(requests)]))
+            raw = requests[payloads[k] % len(requests)] if record and payloads else requests[n % len(requests)]
+            task = asyncio.ensure_future(one(scheduled, record, raw))
             n += 1
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -240,7 +303,7 @@ async def _open_loop(plan: LoadPlan, rec: _Recorder, requests: list[bytes]) -> t
     for c in idle:
         await c.close()
     end = max(last_done[0], int(schedule[-1]) if len(schedule) else window_start)
-    return (end - window_start) / 1e9, unsent
+    return (end - window_start) / 1e9, unsent, t_start
 
 
 def run_plan(plan: LoadPlan) -> LoadResult:
@@ -253,6 +316,8 @@ def run_plan(plan: LoadPlan) -> LoadResult:
         runner = asyncio.run
     # Encoded before the start time, so that the warm-up, and the measured part after it, begin when the
     # plan says (the server's counters are read at that moment: measured_from).
+    if plan.cpus:
+        os.sched_setaffinity(0, plan.cpus)
     requests = plan.target.encode_all()
     late = 0.0
     if plan.start_at:
@@ -263,9 +328,9 @@ def run_plan(plan: LoadPlan) -> LoadResult:
     wall0 = time.perf_counter()
     unsent = 0
     if plan.mode == "closed":
-        window = runner(_closed_loop(plan, rec, requests))
+        window, t_start = runner(_closed_loop(plan, rec, requests))
     else:
-        window, unsent = runner(_open_loop(plan, rec, requests))
+        window, unsent, t_start = runner(_open_loop(plan, rec, requests))
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
     lat = np.asarray(rec.latencies, dtype=np.int64)
@@ -285,6 +350,8 @@ def run_plan(plan: LoadPlan) -> LoadResult:
         start_late_s=late,
         schedule_digest=digest(plan.schedule_ns) if plan.mode == "open" else "",
         samples_us=np.rint(lat / 1000).astype(np.int64).tolist() if plan.keep_samples else None,
+        series=series.of_share(plan, rec, t_start),
+        cpus=sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [],
     )
 
 
@@ -321,7 +388,7 @@ class LocalProcesses:
     """Each share in its own process on this machine (one share: in this process)."""
 
     def lead_s(self, plans: list[LoadPlan]) -> float:
-        return SPAWN_S if len(plans) > 1 else 0.02
+        return SPAWN_S if len(plans) > 1 or plans[0].cpus else 0.02
 
     def run(self, plans: list[LoadPlan]) -> list[LoadResult]:
         return run_processes(plans)
@@ -345,7 +412,7 @@ def run_processes(plans: list[LoadPlan]) -> list[LoadResult]:
     """Run each plan in its own process (one plan: in this one). Processes start together, at their
     start time where `scheduled` set one. A process that dies or overruns is found within a second or so,
     not at the end of a long timeout."""
-    if len(plans) == 1:
+    if len(plans) == 1 and not plans[0].cpus:  # pinned: never this process (what it starts later would inherit the mask)
         return [run_plan(plans[0])]
     import multiprocessing as mp
     import queue as queues
@@ -430,6 +497,8 @@ def merge(results: list[LoadResult]) -> dict[str, Any]:
         "client_rss_mb": sum(r.rss_mb for r in results),
         "errors": [e for r in results for e in r.errors][:5],
         "generator_shares": [share_figures(i, r) for i, r in enumerate(results)] if len(results) > 1 else None,
+        "series": series.merge([r.series for r in results if r.series]),
+        "generator_cpus": sorted({c for r in results for c in r.cpus}),
     }
     if lags:
         lag = histogram.merge(lags)
@@ -443,7 +512,8 @@ def share_figures(index: int, r: LoadResult) -> dict[str, Any]:
     lag = histogram.summary_ms(histogram.decode(r.lag_hdr)).get("p99") if r.lag_hdr and r.completed else None
     return {"share": index, "worker": r.worker or f"process {index + 1}", "requests": r.completed, "ok": r.ok, "unsent": r.unsent,
             "window_s": r.window_s, "cpu_percent": 100 * r.cpu_s / r.wall_s if r.wall_s > 0 else None,
-            "start_late_ms": 1000 * r.start_late_s, "issue_lag_p99_ms": lag, "schedule_digest": r.schedule_digest or None}
+            "start_late_ms": 1000 * r.start_late_s, "issue_lag_p99_ms": lag, "schedule_digest": r.schedule_digest or None,
+            "cpus": r.cpus}
 
 
 def window_failure(merged: dict[str, Any]) -> str | None:
@@ -467,9 +537,11 @@ def generator_warnings(merged: dict[str, Any]) -> list[RecordWarning]:
         ))
     lag = (merged.get("issue_lag_ms") or {}).get("p99")
     if lag is not None and lag > LAG_LIMIT_MS:
+        behind = [x for x in merged.get("generator_shares") or [] if (x["issue_lag_p99_ms"] or 0) > LAG_LIMIT_MS]
+        who = f" (shares behind: {', '.join(x['worker'] + ' ' + format(x['issue_lag_p99_ms'], '.1f') + ' ms' for x in behind)})" if behind else ""
         out.append(warning(
             "schedule-not-kept",
-            f"schedule not kept: p99 send lag {lag:.1f} ms > {LAG_LIMIT_MS} ms; requests left late (latency still counts "
+            f"schedule not kept: p99 send lag {lag:.1f} ms > {LAG_LIMIT_MS} ms{who}; requests left late (latency still counts "
             "from the scheduled time)",
         ))
     late = [x for x in merged.get("generator_shares") or [] if x["start_late_ms"] > LAG_LIMIT_MS]

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+import os
+from typing import Any
+
+from pydantic import (BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, ValidationInfo, field_validator,
+                      model_serializer, model_validator)
 
 from infermeter import limits
 from infermeter.errors import ConfigError
@@ -32,6 +36,62 @@ class WindowSettings(BaseModel):
     timeout_s: float = Field(60.0, gt=0, description="seconds before a request counts as timed out")
     repeats: int = Field(5, ge=1, description="windows per load point")
     generator_processes: int = Field(1, ge=1, description="load generator processes (--generator-processes)")
+    # Load shapes (issue 16). Left out of a dump at their defaults (_without_default_shape), so that the cells
+    # measured before they existed keep their ids.
+    spawn_rate: float | None = Field(None, gt=0, description="closed loop: users started per second (ramp-up, inside "
+                                     "the warm-up, which is made long enough for it); none: all at once")
+    think_time: str | None = Field(None, description="closed loop: each user's pause between requests: constant:S, "
+                                   "uniform:A-B or exponential:MEAN (seconds)")
+    burstiness: float = Field(1.0, gt=0, description="arrival gamma: the gamma shape (1 = Poisson, < 1 burstier)")
+    trace: str | None = Field(None, description="arrival trace: a file of request times (SECONDS[,PAYLOAD] a line), "
+                              "replayed at each rate asked for")
+    stages: str | None = Field(None, description="closed loop: the users over time, DURATION:USERS[@SPAWN_RATE] steps "
+                               "(loadgen/shapes.py); one window over the whole shape")
+    generator_cpus: str | None = Field(None, description="the cores the generator processes may run on, e.g. '0' or '0-1,4' "
+                                       "(keep them apart from a local server's); none: any")
+
+    @model_serializer(mode="wrap")
+    def _without_default_shape(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out = handler(self)
+        for name, default in OMITTED_AT_DEFAULT.items():
+            if out.get(name, default) == default:
+                out.pop(name, None)
+        return out
+
+    @field_validator("think_time")
+    @classmethod
+    def _think_time_parses(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_think_time(v)
+        return v
+
+    @field_validator("stages")
+    @classmethod
+    def _stages_parse(cls, v: str | None) -> str | None:
+        if v is not None:
+            from infermeter.loadgen.shapes import parse_stages
+
+            parse_stages(v)
+        return v
+
+    @field_validator("generator_cpus")
+    @classmethod
+    def _cpus_exist(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_cpus(v)
+        return v
+
+    @field_validator("trace")
+    @classmethod
+    def _trace_reads(cls, v: str | None) -> str | None:
+        if v is not None:
+            from infermeter.loadgen.schedule import trace_times
+
+            try:
+                trace_times(v)
+            except OSError as exc:
+                raise ValueError(f"cannot read the trace {v}: {exc.strerror or exc}") from None
+        return v
 
     @field_validator("warmup_s", "min_seconds", "max_seconds", "timeout_s", "min_requests", "repeats", "generator_processes")
     @classmethod
@@ -43,7 +103,55 @@ class WindowSettings(BaseModel):
     def _max_not_below_min(self) -> WindowSettings:
         if self.max_seconds < self.min_seconds:
             raise ValueError(f"max_seconds ({self.max_seconds}) is below min_seconds ({self.min_seconds})")
+        if (self.arrival == "trace") != (self.trace is not None):
+            raise ValueError("a trace file and arrival 'trace' go together: give both or neither")
+        if self.burstiness != 1.0 and self.arrival != "gamma":
+            raise ValueError(f"burstiness shapes arrival 'gamma', not {self.arrival!r}")
         return self
+
+
+# Settings added after cells were first measured: a dump leaves them out at their defaults (so old cells keep
+# their ids). The suite's distribution settings (config.LoadSection) are among them.
+OMITTED_AT_DEFAULT: dict[str, Any] = {"spawn_rate": None, "think_time": None, "burstiness": 1.0, "trace": None, "generator_cpus": None, "stages": None,
+                                      "distributed": None, "remote_workers": 0, "master_bind": "127.0.0.1"}
+
+
+def parse_cpus(text: str) -> tuple[int, ...]:
+    """'0', '0-3' or '0,2-3' as core numbers; each must be one this process may run on."""
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            cpus.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise ValueError(f"cores {text!r}: give numbers and ranges, e.g. 0 or 0-1,4") from None
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    if not cpus or not cpus <= allowed:
+        raise ValueError(f"cores {text!r}: this machine lets infermeter run on {_ranges(sorted(allowed))}")
+    return tuple(sorted(cpus))
+
+
+def _ranges(cpus: list[int]) -> str:
+    return ",".join(str(c) for c in cpus)
+
+
+def parse_think_time(text: str) -> tuple[str, float, float]:
+    """'constant:0.5', 'uniform:0.1-0.5' or 'exponential:0.2' (seconds) as (kind, a, b)."""
+    kind, _, value = text.partition(":")
+    try:
+        if kind == "uniform":
+            lo, _, hi = value.partition("-")
+            a, b = float(lo), float(hi)
+        elif kind in ("constant", "exponential"):
+            a = b = float(value)
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"think time {text!r}: give constant:SECONDS, uniform:MIN-MAX or exponential:MEAN, "
+                         "e.g. exponential:0.5") from None
+    if not (0 <= a <= b < 3600) or a != a:
+        raise ValueError(f"think time {text!r}: seconds from 0 to 3600, the minimum first")
+    return kind, a, b
 
 
 class LoadSettings(WindowSettings):
@@ -64,7 +172,8 @@ class LoadSettings(WindowSettings):
 CLI_FLAGS = {
     "arrival": "--arrival", "warmup_s": "--warmup", "min_seconds": "--duration", "min_requests": "--min-requests",
     "max_seconds": "--max-duration", "timeout_s": "--timeout", "repeats": "--repeats",
-    "generator_processes": "--generator-processes", "seed": "--seed",
+    "generator_processes": "--generator-processes", "seed": "--seed", "spawn_rate": "--spawn-rate",
+    "think_time": "--think-time", "burstiness": "--burstiness", "trace": "--trace", "generator_cpus": "--generator-cpus", "stages": "--stages",
 }
 
 

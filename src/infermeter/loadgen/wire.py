@@ -54,7 +54,8 @@ def plan_to_wire(plan: LoadPlan) -> dict[str, Any]:
 def plan_from_wire(d: dict[str, Any]) -> LoadPlan:
     try:
         offsets = np.frombuffer(_unb64(d["schedule"]), dtype="<i8")
-        rest = {k: v for k, v in d.items() if k not in ("target", "schedule")}
+        # JSON and msgpack give lists back for tuples
+        rest = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k not in ("target", "schedule")}
         return LoadPlan(target=_target_from_wire(d["target"]), schedule_ns=tuple(offsets.tolist()), **rest)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"a load plan from the master could not be read ({type(exc).__name__}: {exc})",

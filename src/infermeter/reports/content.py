@@ -125,6 +125,15 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
             + [load_grid(servers, "every load point", server=True), resources_grid(servers, "what each load point cost")],
             taking("throughput-vs-users", "latency-vs-users", "latency-vs-rate", "energy-vs-users"),
         ))
+    from infermeter.reports.timeseries import timeseries_figures
+
+    over_time, left = timeseries_figures(records)
+    if over_time:
+        sections.append(Section(
+            "Over time", "Each load point's first window second by second, its warm-up included: where a point's figures "
+            "hide a warm-up tail, a stall or a burst, it shows here." + (f" Not drawn: {', '.join(left)}." if left else ""),
+            [], over_time,
+        ))
     sections.append(Section(
         "Latency one request at a time", "Servers at one virtual user beside the in-process engines at batch 1: the distance "
         "between them is what the network, the protocol and the server add.", [], taking("latency-at-one-user", "latency-cdf"),

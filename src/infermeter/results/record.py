@@ -139,6 +139,10 @@ class LoadMetrics(WindowMetrics):
     # Distributed: the Locust master's own cost of the window (CPU, bytes of plans and results moved) and
     # each worker's clock offset from it (loadgen/locust_master.py)
     generator_master: dict[str, Any] | None = None
+    # Second by second, the warm-up included (loadgen/series.py): completions, failures, users or requests
+    # in the system, p50/p99
+    series: dict[str, Any] | None = None
+    generator_cpus: list[int] | None = None  # the cores the generator processes could run on (--generator-cpus)
     # server windows: the framework's own figures and its process tree
     server_requests: float | None = None
     queue_ms_mean: float | None = None
