@@ -31,7 +31,7 @@ from typing import Any, IO
 from infermeter.errors import ConfigError, InfermeterError
 from infermeter.lifeline import child_env
 from infermeter.loadgen.generator import GeneratorFailedError, LoadPlan, LoadResult
-from infermeter.servers.common.process import session_tree, terminate
+from infermeter.servers.common.process import log_tail, session_tree, terminate
 
 DEFAULT_PORT = 5557  # Locust's: what remote workers are told when no port is named
 JOIN_TIMEOUT_S = 60.0
@@ -237,8 +237,6 @@ class LocustPool:
 
     @staticmethod
     def _tail(log: Path) -> str:
-        try:
-            lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
-        except OSError:
-            return "no log"
+        """The last line the process wrote (its error, mostly), for a message."""
+        lines = [x for x in log_tail(log, 20).splitlines() if x.strip()]
         return lines[-1][-300:] if lines else "nothing in its log"

@@ -3,7 +3,7 @@ share their defaults and bounds (they used to be two classes with different defa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import os
 from typing import Any
@@ -58,39 +58,12 @@ class WindowSettings(BaseModel):
                 out.pop(name, None)
         return out
 
-    @field_validator("think_time")
+    @field_validator("think_time", "stages", "generator_cpus", "trace")
     @classmethod
-    def _think_time_parses(cls, v: str | None) -> str | None:
+    def _parses(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """A shape setting is kept as the user wrote it (the cell's id hashes it) once it parses."""
         if v is not None:
-            parse_think_time(v)
-        return v
-
-    @field_validator("stages")
-    @classmethod
-    def _stages_parse(cls, v: str | None) -> str | None:
-        if v is not None:
-            from infermeter.loadgen.shapes import parse_stages
-
-            parse_stages(v)
-        return v
-
-    @field_validator("generator_cpus")
-    @classmethod
-    def _cpus_exist(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_cpus(v)
-        return v
-
-    @field_validator("trace")
-    @classmethod
-    def _trace_reads(cls, v: str | None) -> str | None:
-        if v is not None:
-            from infermeter.loadgen.schedule import trace_times
-
-            try:
-                trace_times(v)
-            except OSError as exc:
-                raise ValueError(f"cannot read the trace {v}: {exc.strerror or exc}") from None
+            _parser(info.field_name)(v)  # type: ignore[arg-type]
         return v
 
     @field_validator("warmup_s", "min_seconds", "max_seconds", "timeout_s", "min_requests", "repeats", "generator_processes")
@@ -191,3 +164,23 @@ def cli_settings(typed: Mapping[str, str] | None = None, /, **values: object) ->
             parts.append(f"{flag}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("; ".join(parts), "e.g. --duration 10 --max-duration 120 --timeout 60 --warmup 2 "
                                             "--repeats 5 --generator-processes 2") from None
+
+
+def _parser(field: str) -> Callable[[str], object]:
+    """What checks a shape setting (WindowSettings._parses)."""
+    if field == "stages":
+        from infermeter.loadgen.shapes import parse_stages
+
+        return parse_stages
+    if field == "trace":
+        return _read_trace
+    return {"think_time": parse_think_time, "generator_cpus": parse_cpus}[field]
+
+
+def _read_trace(path: str) -> object:
+    from infermeter.loadgen.schedule import trace_times
+
+    try:
+        return trace_times(path)
+    except OSError as exc:
+        raise ValueError(f"cannot read the trace {path}: {exc.strerror or exc}") from None
