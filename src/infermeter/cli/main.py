@@ -56,12 +56,13 @@ def _warn_leftovers() -> None:
 
 def _run(
     suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
-    suite_data: Optional[dict] = None, write_report_too: bool = False, force_suite: bool = False,
+    suite_data: Optional[dict] = None, write_report_too: bool = False, force_suite: bool = False, suite: Any = None,
 ) -> None:
     from infermeter.config import load_suite, parse_suite
     from infermeter.results.store import ResultStore
 
-    suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")  # before OUT is touched
+    if suite is None:  # parsed before OUT is touched
+        suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")
     with ResultStore(out).lock():  # the whole run, summary and report included: a second run on OUT is refused
         _run_locked(suite, out, resume, cache, only_installed, write_report_too, force_suite)
 
@@ -169,6 +170,53 @@ def quickstart(
 
     QuickstartInputs.of(out=out, cache=cache)
     _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True, force_suite=force_suite)
+
+
+@app.command()
+def study(
+    name: Optional[str] = typer.Argument(None, help="the study (infermeter study --list)"),
+    list_studies: bool = typer.Option(False, "--list", help="list the studies: title, year, what each compares"),
+    full: bool = typer.Option(False, "--full", help="the study's own settings (users, repeats, windows, models): hours on 2 cores"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="results directory (default results/study-NAME)"),
+    resume: bool = typer.Option(False, help="skip cells OUT already holds; run the rest"),
+    cache: Optional[Path] = typer.Option(None),
+) -> None:
+    """Reproduce a published comparison: its suite (a quick one by default, --full for the study's own settings),
+    then the report, with each of the study's headline claims checked on this machine."""
+    from infermeter.reports.grid import to_rich
+    from infermeter.reports.studies import studies_grid
+    from infermeter.studies.registry import not_runnable_here, studies
+    from infermeter.studies.registry import study as study_named
+
+    if list_studies or name is None:
+        out_console.print(to_rich(studies_grid(list(studies().values()))))
+        if name is None and not list_studies:
+            err_console.print("run one with: infermeter study NAME [--full]", soft_wrap=True)
+        return
+    chosen = study_named(name)
+    suite = chosen.suite(full)
+    out = out or Path(f"results/study-{chosen.name}" + ("-full" if full else ""))
+    mode = "the study's own settings (--full)" if full else "the quick version (--full for the study's own settings)"
+    err_console.print(f"{chosen.title} ({chosen.authors}, {chosen.year}): {chosen.compares}; {mode}", soft_wrap=True)
+    for what, why in not_runnable_here(suite).items():
+        err_console.print(styled(("cannot run here:", "yellow"), f" {what}: {why}"), soft_wrap=True)
+    for difference in chosen.differences:
+        err_console.print(f"differs from the study: {difference}", soft_wrap=True)
+    try:
+        _run(None, out, resume, cache, only_installed=True, write_report_too=True, suite=suite)
+    finally:
+        _show_findings(chosen, out)
+
+
+def _show_findings(chosen: Any, out: Path) -> None:
+    """The claims' verdicts on what OUT holds, whatever the run's end (cells failed or interrupted)."""
+    from infermeter.reports.grid import to_rich
+    from infermeter.reports.studies import findings_grid
+    from infermeter.results.store import ResultStore
+
+    records = ResultStore(out).read() if out.is_dir() else []
+    if records and chosen.claims:
+        out_console.print(to_rich(findings_grid(chosen, records)))
 
 
 # The defaults `infermeter load --help` shows: the shared load model's own (loadgen/settings.py, also a suite's

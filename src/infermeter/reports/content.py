@@ -70,6 +70,17 @@ def _recommendation_section(capacity: list[CapacityResult], records: list[AnyRec
     return [Section("Deployment recommendation", " ".join(said), [recommendation_grid(recs, traffic)])]
 
 
+def _study_sections(records: list[AnyRecord], suites: dict[str, str]) -> list[Section]:
+    """Where the run is a study's (infermeter study): its claims, each checked against these records."""
+    from infermeter.reports.studies import findings_grid
+    from infermeter.studies.registry import studies_of_suites
+
+    found = studies_of_suites(suites.values())
+    return [Section("Study findings", f"{s.title} ({s.authors}, {s.year}; {s.source}) compared {s.compares}. Its headline claims, "
+                    "checked on this run, are below." + (" Even with --full this differs from the study: " + "; ".join(s.differences) + "."
+                                              if s.differences else ""), [findings_grid(s, records)]) for s in found.values()]
+
+
 def _tuning_section(trials: list[CapacityResult]) -> Section:
     """Each tuning study: its trials (the defaults first, the best marked) and the Pareto figure."""
     from infermeter.reports.tuning import confirmation_text, pareto_figure, studies, trials_grid
@@ -99,7 +110,7 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
     def taking(*prefixes: str) -> list[Figure]:
         return [f for f in figs if f.id.startswith(prefixes)]
 
-    sections = []
+    sections = _study_sections(records, suites)
     if capacity:
         sections += _recommendation_section(capacity, records, traffic)
     trials = [r for r in capacity or [] if r.tuning is not None]

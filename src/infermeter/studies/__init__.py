@@ -1,0 +1,1 @@
+"""The published comparisons infermeter reproduces: `infermeter study NAME` (registry.py, claims.py)."""
