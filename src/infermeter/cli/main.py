@@ -183,13 +183,12 @@ def study(
 ) -> None:
     """Reproduce a published comparison: its suite (a quick one by default, --full for the study's own settings),
     then the report, with each of the study's headline claims checked on this machine."""
-    from infermeter.reports.grid import to_rich
-    from infermeter.reports.studies import studies_grid
+    from infermeter.reports.console import show_studies
     from infermeter.studies.registry import not_runnable_here, studies
     from infermeter.studies.registry import study as study_named
 
     if list_studies or name is None:
-        out_console.print(to_rich(studies_grid(list(studies().values()))))
+        show_studies(screen, list(studies().values()))
         if name is None and not list_studies:
             err_console.print("run one with: infermeter study NAME [--full]", soft_wrap=True)
         return
@@ -210,13 +209,12 @@ def study(
 
 def _show_findings(chosen: Any, out: Path) -> None:
     """The claims' verdicts on what OUT holds, whatever the run's end (cells failed or interrupted)."""
-    from infermeter.reports.grid import to_rich
-    from infermeter.reports.studies import findings_grid
+    from infermeter.reports.console import show_findings
     from infermeter.results.store import ResultStore
 
     records = ResultStore(out).read() if out.is_dir() else []
     if records and chosen.claims:
-        out_console.print(to_rich(findings_grid(chosen, records)))
+        show_findings(screen, chosen, records)
 
 
 # The defaults `infermeter load --help` shows: the shared load model's own (loadgen/settings.py, also a suite's

@@ -247,3 +247,19 @@ def show_selftest(screen: Screen, checks: list[Check]) -> None:
         result = "info" if c.expected is None else (styled(("PASS", "green")) if c.passed else styled(("FAIL", "red")))
         t.add_row(c.name, expected, f"{c.measured:.4g} {c.unit}", error, tolerance, result, c.note)
     screen.out.print(t)
+
+
+def show_studies(screen: Screen, studies: list) -> None:
+    """`infermeter study --list`: each study's name, title, year and what it compares."""
+    from infermeter.reports.grid import to_rich
+    from infermeter.reports.studies import studies_grid
+
+    screen.out.print(to_rich(studies_grid(studies)))
+
+
+def show_findings(screen: Screen, study: object, records: Sequence[AnyRecord]) -> None:
+    """A study's claims, each with its verdict on these records."""
+    from infermeter.reports.grid import to_rich
+    from infermeter.reports.studies import findings_grid
+
+    screen.out.print(to_rich(findings_grid(study, list(records))))  # type: ignore[arg-type]
