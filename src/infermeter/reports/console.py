@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pydantic and numpy stay unimported until a command needs th
     from infermeter.results.summary import EngineCellSummary, LoadCellSummary
     from infermeter.runner import RunSummary
     from infermeter.selftest import Check
+    from infermeter.studies.registry import Study
     from infermeter.tuning.study import TuneOutcome
 
 
@@ -249,7 +250,7 @@ def show_selftest(screen: Screen, checks: list[Check]) -> None:
     screen.out.print(t)
 
 
-def show_studies(screen: Screen, studies: list) -> None:
+def show_studies(screen: Screen, studies: list[Study]) -> None:
     """`infermeter study --list`: each study's name, title, year and what it compares."""
     from infermeter.reports.grid import to_rich
     from infermeter.reports.studies import studies_grid
@@ -257,9 +258,9 @@ def show_studies(screen: Screen, studies: list) -> None:
     screen.out.print(to_rich(studies_grid(studies)))
 
 
-def show_findings(screen: Screen, study: object, records: Sequence[AnyRecord]) -> None:
+def show_findings(screen: Screen, study: Study, records: Sequence[AnyRecord]) -> None:
     """A study's claims, each with its verdict on these records."""
     from infermeter.reports.grid import to_rich
     from infermeter.reports.studies import findings_grid
 
-    screen.out.print(to_rich(findings_grid(study, list(records))))  # type: ignore[arg-type]
+    screen.out.print(to_rich(findings_grid(study, list(records))))

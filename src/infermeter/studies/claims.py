@@ -149,28 +149,23 @@ def _welch(a: list[float], b: list[float], alternative: str) -> float:
 
 
 def check(claim: Claim, records: list[AnyRecord]) -> ClaimVerdict:
-    pairs, missing = [], []
-    for better in claim.better:
-        a, why_a = values_of(records, better, claim)
-        for than in claim.than:
-            b, why_b = values_of(records, than, claim)
-            missing += [w for w in (why_a, why_b) if w and w not in missing]
-            pairs.append(PairTest(better, than, a, b))
+    found = {t: values_of(records, t, claim) for t in dict.fromkeys([*claim.better, *claim.than])}  # each target once
+    missing = list(dict.fromkeys(why for _, why in found.values() if why))
+    pairs = [PairTest(better, than, found[better][0], found[than][0]) for better in claim.better for than in claim.than]
     few = [p for p in pairs if p.a and p.b and min(len(p.a), len(p.b)) < 2]
+    up, down = ("greater", "less") if claim.higher_is_better else ("less", "greater")
     for p in pairs:
         if len(p.a) >= 2 and len(p.b) >= 2:
-            up = "greater" if claim.higher_is_better else "less"
-            down = "less" if claim.higher_is_better else "greater"
             p.p_better, p.p_worse = _welch(p.a, p.b, up), _welch(p.a, p.b, down)
-    tested = [p for p in pairs if p.p_better is not None]
-    against = [p for p in tested if p.p_worse is not None and p.p_worse < ALPHA / len(pairs)]
+    tested = [p for p in pairs if p.p_better is not None and p.p_worse is not None]
+    against = [p for p in tested if p.p_worse < ALPHA / len(pairs)]  # type: ignore[operator]
     if against:
         return ClaimVerdict(claim, "contradicted", "; ".join(f"{p.than} beat {p.better} (p={p.p_worse:.2g})" for p in against), pairs)
     if missing:
         return ClaimVerdict(claim, "not decidable", "; ".join(missing), pairs)
     if few:
         return ClaimVerdict(claim, "not decidable", "one repeat: no test without a spread (run with more repeats)", pairs)
-    weak = [p for p in tested if not (p.p_better is not None and p.p_better < ALPHA)]
+    weak = [p for p in tested if not p.p_better < ALPHA]  # type: ignore[operator]
     if weak:
         return ClaimVerdict(claim, "not decidable", "; ".join(f"{p.better} vs {p.than}: the difference is within the noise "
                                                              f"(p={p.p_better:.2g})" for p in weak), pairs)

@@ -4,6 +4,7 @@ settings, and its headline claims as data (studies/claims.py checks them against
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from importlib import resources
@@ -43,6 +44,7 @@ def _files() -> list[Any]:
     return sorted((f for f in resources.files("infermeter.studies").iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
 
 
+@functools.cache  # package data: read once per process (a report asks once per results directory)
 def studies() -> dict[str, Study]:
     """Every study, by name, in the order of their files."""
     out = {}
