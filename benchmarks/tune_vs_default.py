@@ -4,7 +4,8 @@ same machine), then a table of default capacity, tuned capacity, their ratio and
 and the same two measured again after the study (`--confirm` rounds: fresh searches, alternating), whose
 ratio is the one to quote: a study's single searches on a noisy machine favour a lucky trial.
 
-    python benchmarks/tune_vs_default.py [TARGET ...] [--budget 8m] [--server-budget 15m] [--out DIR] [--cache DIR] [tune options]
+    python benchmarks/tune_vs_default.py [TARGET ...] [--budget 8m] [--server-budget 15m] [--budget-for bert-base=12m]
+        [--confirm 2] [--out DIR] [--cache DIR] [--tune-option=value ...]
 
 A target is WORKLOAD@ENGINE (in process) or WORKLOAD@server:NAME, optionally with its SLO after a
 '/', e.g. resnet50@onnxruntime/p90<=250ms. Without targets: ResNet-50 and BERT-base on ONNX Runtime and
@@ -84,12 +85,30 @@ def main() -> None:
     p.add_argument("--budget", default="8m", help="each study's budget")
     p.add_argument("--server-budget", default=None, help="each server study's budget (default: --budget); a server "
                    "trial deploys the framework and takes minutes where an engine's takes seconds")
+    p.add_argument("--budget-for", action="append", default=[], metavar="WORKLOAD=DURATION",
+                   help="one workload's budget on engines (repeatable), e.g. bert-base=12m: its default trial alone takes minutes")
+    p.add_argument("--confirm", type=int, default=None, help="rounds measuring the defaults and the best again (tune's --confirm)")
     p.add_argument("--out", type=Path, default=Path("results/tune-vs-default"))
     p.add_argument("--cache", type=Path, default=None)
-    args, extra = p.parse_known_args()  # anything else is passed to every `infermeter tune` (e.g. --confirm 2)
+    args, extra = p.parse_known_args()  # anything else goes to every `infermeter tune`, written --option=value
+    # An option's value written apart (`--resolution 0.2`) would be read as a target: refuse what is not one.
+    if bad := [t for t in args.targets if "@" not in t.partition("/")[0]]:
+        p.error(f"not a target (WORKLOAD@ENGINE or WORKLOAD@server:NAME): {', '.join(bad)}; "
+                "write options passed on to `infermeter tune` as --option=value")
+    per_workload = {}
+    for item in args.budget_for:
+        workload, sep, duration = item.partition("=")
+        if not sep or not workload or not duration:
+            p.error(f"--budget-for takes WORKLOAD=DURATION (e.g. bert-base=12m), not {item!r}")
+        per_workload[workload] = duration
+    if args.confirm is not None:
+        extra = [*extra, "--confirm", str(args.confirm)]
     rows = []
     for target in args.targets:
-        budget = args.server_budget if args.server_budget and "@server:" in target else args.budget
+        if "@server:" in target:
+            budget = args.server_budget or args.budget
+        else:
+            budget = per_workload.get(target.partition("@")[0], args.budget)
         print(f"tuning {target} (budget {budget})", file=sys.stderr, flush=True)
         rows.append(study(target, budget, args.out, args.cache, extra))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
