@@ -93,7 +93,8 @@ def _run_locked(suite: Any, out: Path, resume: bool, cache: Optional[Path], only
 
         with err_console.status("writing the report"):
             files = write_report([out], out)
-        err_console.print(f"report: {files.html} (interactive), {files.markdown}, {len(files.figures)} PNG figures", soft_wrap=True)
+        err_console.print(f"report: {files.html} (interactive), {files.markdown}, {len(files.figures)} PNG figures, "
+                          f"{len(files.tables) // 2} tables as CSV and LaTeX", soft_wrap=True)
     elif records:
         err_console.print(f"for a report with figures: infermeter report {out}", soft_wrap=True)
     if summary.failed:
@@ -716,7 +717,8 @@ def report(
     target = out or (paths[0] if paths[0].is_dir() else paths[0].parent)
     with err_console.status("writing the report"):
         files = write_report(paths, target, title, traffic)
-    out_console.print(f"{files.html}\n{files.markdown}\n{len(files.figures)} figures in {files.html.parent / 'figures'}",
+    out_console.print(f"{files.html}\n{files.markdown}\n{len(files.figures)} figures in {files.html.parent / 'figures'}\n"
+                      f"{len(files.tables) // 2} tables as CSV and LaTeX in {files.html.parent / 'tables'}",
                       highlight=False, soft_wrap=True)
     if files.warnings:
         err_console.print(f"{files.warnings} warnings, each with its remedy, in the report's 'Warnings and remedies'", soft_wrap=True)

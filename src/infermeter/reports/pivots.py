@@ -9,6 +9,8 @@ from typing import Any
 from infermeter.reports.figures import Row, by_workload, ok
 from infermeter.reports.grid import Grid
 from infermeter.reports.table import energy_cell, fmt, ms, pm
+from infermeter.results.stats import RepeatStats
+
 Cell = Callable[[Row], str]
 
 
@@ -27,6 +29,20 @@ def pivot(title: str, rows: list[Row], row_key: str, col_key: str, cell: Cell, c
 
 _LAT_CAPTION = "from all repeats' merged histograms"
 _PM_CAPTION = "mean over repeats ± 95% interval"
+_MEAN_CAPTION = "each window's mean latency, averaged over repeats ± 95% interval (the studies' tables give means)"
+
+
+def ms_pm(s: RepeatStats) -> str:
+    """A latency in ms with its interval over repeats, each to three significant digits."""
+    if s.n == 0:
+        return "-"
+    if s.n == 1 or s.ci95 != s.ci95:
+        return ms(s.mean)
+    return f"{ms(s.mean)} ±{ms(s.ci95)}"
+
+
+def mean_latency(r: Row) -> str:
+    return ms_pm(r.mean_ms)
 
 
 def server_pivots(servers: list[Row]) -> list[Grid]:
@@ -40,6 +56,8 @@ def server_pivots(servers: list[Row]) -> list[Grid]:
             by = "virtual users" if axis == "users" else "offered rate"
             out.append(pivot(f"{workload}: requests/s by framework and {by}", pts, "server", axis,
                              lambda r: pm(r.throughput, 1), corner, _PM_CAPTION, col_name))
+            out.append(pivot(f"{workload}: mean latency (ms) by framework and {by}", pts, "server", axis,
+                             mean_latency, corner, _MEAN_CAPTION, col_name))
             for p in ("p50", "p99"):
                 out.append(pivot(f"{workload}: {p} latency (ms) by framework and {by}", pts, "server", axis,
                                  lambda r, p=p: ms(r.latency.at(p)), corner, _LAT_CAPTION, col_name))
@@ -47,7 +65,26 @@ def server_pivots(servers: list[Row]) -> list[Grid]:
                 out.append(pivot(f"{workload}: failed requests (%) by framework and {by}", pts, "server", axis,
                                  lambda r: fmt(100 * r.failure_rate.mean, 1), corner,
                                  "non-2xx answers, timeouts and connection errors, over all requests sent", col_name))
-    return [g for g in out if g]
+                out.append(pivot(f"{workload}: failures/s by framework and {by}", pts, "server", axis,
+                                 lambda r: pm(r.failures_per_s, 2), corner, _PM_CAPTION, col_name))
+    return [g for g in out + across_models(servers) if g]
+
+
+def across_models(servers: list[Row]) -> list[Grid | None]:
+    """Framework x workload at one user and at the highest user count all of them were run at: the studies'
+    tables across models. Only where more than one workload was served at that count."""
+    closed = [r for r in ok(servers) if r.users is not None and r.rate is None]
+    out: list[Grid | None] = []
+    counts = sorted({r.users for r in closed})
+    for users in dict.fromkeys(c for c in (1, counts[-1] if counts else None) if c in counts):
+        pts = [r for r in closed if r.users == users]
+        if len({r.workload for r in pts}) < 2:
+            continue
+        at = "one virtual user" if users == 1 else f"{users} virtual users"
+        corner = "framework \\ workload"
+        out.append(pivot(f"across models at {at}: mean latency (ms)", pts, "server", "workload", mean_latency, corner, _MEAN_CAPTION))
+        out.append(pivot(f"across models at {at}: requests/s", pts, "server", "workload", lambda r: pm(r.throughput, 1), corner, _PM_CAPTION))
+    return out
 
 
 def engine_pivots(engines: list[Row]) -> list[Grid]:

@@ -1,4 +1,4 @@
-"""`infermeter report`: report.html, report.md and figures/*.png from one or more results directories."""
+"""`infermeter report`: report.html, report.md, figures/*.png and tables/*.csv, *.tex from one or more results directories."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infermeter.reports.content import build_report, suites_of
+from infermeter.reports.grid_files import SUFFIXES, TABLE_DIR, write_tables
 from infermeter.reports.html import render_html
 from infermeter.reports.markdown import render_markdown
 from infermeter.results.files import replace_atomically
@@ -20,6 +21,7 @@ class ReportFiles:
     html: Path
     markdown: Path
     figures: list[Path]
+    tables: list[Path]  # every table as CSV and LaTeX
     warnings: int
     not_drawn: list[str]
 
@@ -36,8 +38,10 @@ def _written_before(out: Path) -> set[str]:
     safe = set()
     for name in names if isinstance(names, list) else []:
         p = Path(str(name))
-        if not p.is_absolute() and ".." not in p.parts and p.parts[:1] == (FIGURE_DIR,) and p.suffix == ".png":
-            safe.add(str(p))  # only figures are ever removed, and only inside OUT/figures
+        if p.is_absolute() or ".." in p.parts or len(p.parts) != 2:
+            continue
+        if (p.parts[0], p.suffix) == (FIGURE_DIR, ".png") or (p.parts[0] == TABLE_DIR and p.suffix in SUFFIXES):
+            safe.add(str(p))  # only figures and tables are ever removed, and only inside OUT/figures and OUT/tables
     return safe
 
 
@@ -57,8 +61,9 @@ def write_report(paths: list[Path], out: Path, title: str | None = None, traffic
     html, md = out / "report.html", out / "report.md"
     replace_atomically(html, render_html(report))
     replace_atomically(md, render_markdown(report, FIGURE_DIR))
-    written = [str(p.relative_to(out)) for p in pngs] + [html.name, md.name]
+    tables = write_tables([g for section in report.sections for g in section.grids] + report.environment, out / TABLE_DIR)
+    written = [str(p.relative_to(out)) for p in pngs + tables] + [html.name, md.name]
     for stale in sorted(before - set(written)):  # an earlier report's figures that this one no longer has
         (out / stale).unlink(missing_ok=True)
     replace_atomically(out / MANIFEST, json.dumps({"files": written}, indent=1))
-    return ReportFiles(html, md, pngs, len(report.advice), report.not_drawn)
+    return ReportFiles(html, md, pngs, tables, len(report.advice), report.not_drawn)

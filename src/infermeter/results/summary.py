@@ -173,6 +173,7 @@ class CellSummary:
     energy_per_1000: stats.RepeatStats = NO_STATS
     energy_source: str = "n/a"
     throughput: stats.RepeatStats = NO_STATS  # samples/s in process, requests/s against a server
+    mean_ms: stats.RepeatStats = NO_STATS  # each window's mean latency, over repeats (the studies' tables give means)
     slo: SloSummary | None = None  # where the windows were judged against an SLO
 
     @property
@@ -392,7 +393,7 @@ def _common(g: CellGroup, kind: TargetKind, label: str, workload: str | None) ->
         merged = histogram.merge(w.metrics.latency_hdr for w in ok if w.metrics.latency_hdr)
         if merged.get_total_count():
             base.update(latency=Latency.of(merged), histogram=merged)
-        base.update(_energy(ok))
+        base.update(_energy(ok), mean_ms=stats.over_repeats([w.metrics.latency_ms.get("mean") for w in ok]))
     return base
 
 
