@@ -217,6 +217,31 @@ class OverheadSection(_Strict):
                                         "request, in process")
 
 
+USABILITY_CRITERIA = ("user-friendliness", "documentation", "features", "community", "maintenance")
+UsabilityCriterion = Literal["user-friendliness", "documentation", "features", "community", "maintenance"]
+
+
+class UsabilitySection(_Strict):
+    """The user's own 1-5 scores (higher is better) per serving framework and criterion, shown in the
+    usability scorecard beside what was measured, labelled as the user's: a judgement, not a measurement.
+    e.g. usability: {scores: {torchserve: {documentation: 4, maintenance: 1}}}"""
+
+    scores: dict[str, dict[UsabilityCriterion, int]] = Field(default_factory=dict)
+
+    @field_validator("scores")
+    @classmethod
+    def _scores(cls, v: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        from infermeter.servers.registry import SERVERS
+
+        for server, per in v.items():
+            if server not in SERVERS:
+                raise ValueError(f"unknown serving framework {server!r}; known: {', '.join(SERVERS)}")
+            for criterion, score in per.items():
+                if not 1 <= score <= 5:
+                    raise ValueError(f"{server} {criterion}: a score is 1 to 5, not {score}")
+        return v
+
+
 class Suite(_Strict):
     name: str = "suite"
     workloads: list[str] = Field(min_length=1)
@@ -226,6 +251,7 @@ class Suite(_Strict):
     cost: CostSection = Field(default_factory=CostSection)
     energy: EnergySection = Field(default_factory=EnergySection)
     overhead: OverheadSection = Field(default_factory=OverheadSection)
+    usability: UsabilitySection = Field(default_factory=UsabilitySection)
     scenarios: list[Scenario] = Field(default_factory=lambda: [Scenario()])
     warmup: WarmupSettings = Field(default_factory=WarmupSettings)
     measure: MeasureSettings = Field(default_factory=MeasureSettings)

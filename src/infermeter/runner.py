@@ -274,8 +274,9 @@ RUN_META = "run.json"  # the run's own metadata: the digest of the suite it meas
 
 def suite_digest(suite: Suite) -> str:
     """What identifies a suite: its settings after parsing (comments, order of keys and defaults spelt out
-    or not make no difference). A suite without an SLO keeps the digest it had before suites had one."""
-    fields = suite.model_dump(mode="json", exclude={"slo"} if suite.slo is None else set())
+    or not make no difference). A suite without an SLO keeps the digest it had before suites had one; the
+    user's usability scores are no setting of a measurement and never part of it."""
+    fields = suite.model_dump(mode="json", exclude={"usability"} | ({"slo"} if suite.slo is None else set()))
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 

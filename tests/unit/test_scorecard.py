@@ -36,4 +36,42 @@ def test_scorecard_command_lists_every_framework():
     assert r.returncode == 0, r.stderr
     for name in ("torchserve", "triton", "tfserving", "kserve", "mlserver", "mlflow", "bentoml", "litserve", "rayserve"):
         assert name in r.stdout
-    assert "not a measurement" in r.stdout
+    assert "not measurements" in r.stdout
+
+
+def test_every_framework_states_its_licence_maintenance_and_version(tmp_path):
+    from infermeter.reports.scorecard import facts_grid
+    from infermeter.servers.registry import SERVERS
+
+    for name, cls in SERVERS.items():
+        assert cls.licence != "not stated" and cls.maintenance != "not stated", name
+    assert "archived 2025-08" in SERVERS["torchserve"].maintenance  # its repository is read-only: say so wherever it is measured
+    dep = {"log": str(tmp_path / "server.log"), "cold_start_s": 1.0, "version": "torchserve==0.11.1, pyyaml"}
+    records = [parse_record(migrate({"kind": "server", "cell_id": "c", "cell": {}, "status": "ok", "server": {"name": "torchserve"},
+                                     "deployment": dep, "repeat": 0, "repeats": 1}))]
+    rows = {r["server"]: r for r in scorecard_rows(records)}
+    assert rows["torchserve"]["version"] == "torchserve 0.11.1"  # the one measured, not the pin
+    assert rows["triton"]["version"] == "nvidia-pytriton 0.7.0 (pin)" and rows["tfserving"]["version"] is None
+    g = facts_grid(records, only={"torchserve"})
+    assert g.columns == ["server", "version", "licence", "maintenance"] and g.rows[0][2] == "Apache-2.0"
+    assert "checked 2026-" in g.caption
+
+
+def test_the_users_own_scores_come_from_the_suite_labelled_as_theirs(tmp_path):
+    import json
+
+    import pytest
+
+    from infermeter.config import UsabilitySection
+    from infermeter.reports.scorecard import scorecard_grid
+
+    (tmp_path / "suite.json").write_text(json.dumps({"usability": {"scores": {"mlserver": {"documentation": 4, "maintenance": 2}}}}))
+    records = [parse_record(migrate({"kind": "server", "cell_id": "c", "cell": {}, "status": "ok", "server": {"name": "mlserver"},
+                                     "deployment": {"log": None}, "repeat": 0, "repeats": 1})).model_copy(update={"source": str(tmp_path)})]
+    g = scorecard_grid(records, only={"mlserver", "triton"})
+    rows = {r[0]: r for r in g.rows}
+    assert rows["mlserver"][-1] == "- 4 - - 2" and rows["triton"][-1] == "-" and rows["triton"][-2] == "4 5 5 4 5"
+    assert "yours 1-5" in g.columns and "judgements, not measurements" in g.caption
+    for bad in ({"nginx": {"documentation": 3}}, {"mlserver": {"documentation": 6}}, {"mlserver": {"speed": 3}}):
+        with pytest.raises(ValueError):
+            UsabilitySection(scores=bad)

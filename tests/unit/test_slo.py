@@ -82,8 +82,10 @@ def test_the_suite_digest_is_unchanged_without_an_slo_and_changes_with_one():
     from infermeter.runner import suite_digest
 
     base = parse_suite({"workloads": ["fake-tiny"], "engines": ["fake"]})
-    before = {k: v for k, v in base.model_dump(mode="json").items() if k != "slo"}  # the dump of a suite before the field
+    before = {k: v for k, v in base.model_dump(mode="json").items() if k not in ("slo", "usability")}  # a suite's dump before the fields
     assert suite_digest(base) == hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()
+    scored = parse_suite({"workloads": ["fake-tiny"], "engines": ["fake"], "usability": {"scores": {"triton": {"features": 5}}}})
+    assert suite_digest(scored) == suite_digest(base)  # the user's own scores are no setting of a measurement
     a = parse_suite({"workloads": ["fake-tiny"], "engines": ["fake"], "slo": "p99<=1ms"})
     b = parse_suite({"workloads": ["fake-tiny"], "engines": ["fake"], "slo": "p99<=2ms"})
     assert len({suite_digest(base), suite_digest(a), suite_digest(b)}) == 3

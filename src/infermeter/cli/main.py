@@ -806,14 +806,17 @@ def query(
 
 @app.command()
 def scorecard(paths: list[Path] = typer.Argument(None, help="results directories of server runs (for cold start and lines of code)")) -> None:
-    """Usability of each serving framework, measured: install size and time, cold start, lines written to serve."""
+    """Usability of each serving framework, measured: install size and time, cold start, lines written to serve;
+    and its version, licence and maintenance status."""
     from infermeter.cli.inputs import ScorecardInputs
     from infermeter.reports.console import show_grid
-    from infermeter.reports.scorecard import scorecard_grid
+    from infermeter.reports.scorecard import facts_grid, scorecard_grid
     from infermeter.results.frame import read_under
 
     ScorecardInputs.of(paths=paths or [])
-    show_grid(screen, scorecard_grid(read_under(paths) if paths else []))
+    records = read_under(paths) if paths else []
+    show_grid(screen, scorecard_grid(records))
+    show_grid(screen, facts_grid(records))
 
 
 @app.command()

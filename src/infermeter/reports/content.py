@@ -164,7 +164,7 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
                             [], taking("startup")))
     score = _scorecard(records)
     if score:
-        sections.append(Section("Usability scorecard", "", [score]))
+        sections.append(Section("Usability scorecard", "", score))
     sections = [s for s in sections if s.grids or s.figures]
     return Report(
         title=title,
@@ -243,13 +243,13 @@ def grouped(advice: list[Advice]) -> list[Advice]:
     return [Advice("; ".join(dict.fromkeys(where)), problem, remedy) for (problem, remedy), where in places.items()]
 
 
-def _scorecard(records: list[AnyRecord]) -> Grid | None:
-    from infermeter.reports.scorecard import scorecard_grid
+def _scorecard(records: list[AnyRecord]) -> list[Grid]:
+    from infermeter.reports.scorecard import facts_grid, scorecard_grid
 
     used = {r.server.name for r in records if isinstance(r, (ServerWindow, NotMeasured)) and r.server is not None and r.kind == "server"}
     if not used:
-        return None
-    return scorecard_grid(records, only=used)
+        return []
+    return [scorecard_grid(records, only=used), facts_grid(records, only=used)]
 
 
 def environment(records: list[AnyRecord]) -> list[Grid]:

@@ -92,6 +92,24 @@ def framework_usage(records: Iterable[AnyRecord]) -> dict[str, FrameworkUsage]:
     return out
 
 
+def user_scores(records: Iterable[AnyRecord]) -> dict[str, dict[str, int]]:
+    """The user's own usability scores (a suite's `usability.scores`), from the suite.json of each results
+    directory the records came from; a later directory's score for the same framework and criterion wins.
+    A suite.json that cannot be read, or holds no valid scores, adds nothing."""
+    from infermeter.config import UsabilitySection
+
+    out: dict[str, dict[str, int]] = {}
+    for source in dict.fromkeys(r.source for r in records if r.source):
+        try:
+            suite = json.loads((Path(source) / "suite.json").read_text())
+            section = UsabilitySection.model_validate(suite["usability"])
+        except (OSError, ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+            continue
+        for server, per in section.scores.items():
+            out.setdefault(server, {}).update(per)
+    return out
+
+
 def _opt(v: Any) -> str | None:
     return None if v is None else str(v)
 

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 
 FEATURES = ("dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers")
+# When each adapter's `licence` (its package's metadata on PyPI at the pinned version) and `maintenance`
+# (the project's state, and the newest release on PyPI then) were last checked: both change, say when.
+FRAMEWORK_FACTS_CHECKED = "2026-12-06"
 
 
 class ServerSettings(BaseModel):
@@ -74,6 +77,8 @@ class ServerAdapter(ABC):
     pip_args: ClassVar[list[str]] = []  # extra pip install arguments (e.g. --no-deps)
     # What the framework documents at the pinned version (FEATURES); shown in `infermeter scorecard`.
     features: ClassVar[frozenset[str]] = frozenset()
+    licence: ClassVar[str] = "not stated"  # SPDX, as the framework's package declares it
+    maintenance: ClassVar[str] = "not stated"  # as of FRAMEWORK_FACTS_CHECKED, with its evidence
     artifact_format: ClassVar[str]
     protocol: ClassVar[str]
     Settings: ClassVar[type[ServerSettings]] = ServerSettings

@@ -37,6 +37,8 @@ class BentoML(ServerAdapter):
     artifact_format = TORCH
     protocol = "REST (JSON)"
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "custom handlers"})
+    licence = "Apache-2.0"
+    maintenance = "active (BentoML; 1.4.40 newest on PyPI)"
     Settings = BentoMLSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

@@ -42,6 +42,8 @@ class KServe(ServerAdapter):
     artifact_format = SAVEDMODEL
     protocol = "V1 REST (TF Serving's instances format) or V2 REST / gRPC"
     features = frozenset({"metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
+    licence = "Apache-2.0"
+    maintenance = "active (KServe community; 0.21.0 newest on PyPI)"
     Settings = KServeSettings
 
     def runtime(self, workload: str) -> str | None:

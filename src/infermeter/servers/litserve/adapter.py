@@ -20,6 +20,8 @@ class LitServe(ServerAdapter):
     artifact_format = TORCH
     protocol = "REST (JSON)"
     features = frozenset({"dynamic batching", "custom handlers"})
+    licence = "Apache-2.0"
+    maintenance = "active (Lightning AI; 0.2.19 newest on PyPI)"
     Settings = ServingModelSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

@@ -39,6 +39,8 @@ class MLflow(ServerAdapter):
     artifact_format = TORCH
     protocol = "REST (MLflow /invocations, JSON inputs)"
     features = frozenset({"model versions", "custom handlers"})
+    licence = "Apache-2.0"
+    maintenance = "active (Databricks; 3.18.0 newest on PyPI)"
     Settings = MLflowSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

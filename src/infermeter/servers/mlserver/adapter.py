@@ -31,6 +31,8 @@ class MLServer(ServerAdapter):
     artifact_format = TORCH
     protocol = "V2 REST (JSON) or V2 gRPC"
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
+    licence = "Apache-2.0"
+    maintenance = "active (Seldon; 1.7.1 newest on PyPI)"
     Settings = MLServerSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

@@ -28,6 +28,8 @@ class RayServe(ServerAdapter):
     artifact_format = TORCH
     protocol = "REST (JSON)"
     features = frozenset({"dynamic batching", "metrics endpoint", "gRPC", "custom handlers"})
+    licence = "Apache-2.0"
+    maintenance = "active (Anyscale; ray 2.60.0 newest on PyPI)"
     Settings = ServingModelSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

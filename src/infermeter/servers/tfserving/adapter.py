@@ -33,6 +33,8 @@ class TfServing(ServerAdapter):
     artifact_format = SAVEDMODEL
     protocol = "REST (TF Serving predict, instances)"
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC"})
+    licence = "Apache-2.0"
+    maintenance = "active (Google; tensorflow-serving-api 2.21.0 newest on PyPI)"
     Settings = TfServingSettings
 
     def binary(self) -> str | None:

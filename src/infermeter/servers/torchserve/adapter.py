@@ -33,6 +33,8 @@ class TorchServe(ServerAdapter):
     artifact_format = TORCH
     protocol = "REST (TorchServe inference API)"
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "custom handlers"})
+    licence = "Apache-2.0"
+    maintenance = "archived 2025-08-07 (read-only, no further releases; 0.12.0 is the last)"
     Settings = TorchServeSettings
 
     def missing(self) -> str | None:

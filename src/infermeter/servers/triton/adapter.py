@@ -61,6 +61,8 @@ class Triton(ServerAdapter):
     artifact_format = TORCH
     protocol = "V2 HTTP (binary tensor extension) or V2 gRPC"
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
+    licence = "BSD-3-Clause (server; PyTriton: Apache-2.0)"
+    maintenance = "active (NVIDIA; tritonclient 2.73.0 newest on PyPI; PyTriton 0.7.0)"
     Settings = TritonSettings
 
     def _root(self) -> Path:
