@@ -22,6 +22,7 @@ from infermeter.collectors.window import server_window
 from infermeter.config import CostSection, OverheadSection, ServerCell, Suite, plan_servers
 from infermeter.errors import InfermeterError
 from infermeter.export.artifacts import Exporter
+from infermeter.export.model_stats import workload_record
 from infermeter.loadgen.endpoint import LoadSettings, build_plans, measure_window, window_fields
 from infermeter.loadgen.generator import Generators
 from infermeter.results.cost import cost_record
@@ -203,13 +204,13 @@ def answer_warnings(answers: dict[str, Any]) -> list[RecordWarning]:
                     applies_to="cell")]
 
 
-def deployment_common(deployment: Deployment, exporter: Exporter, workload: Any) -> dict[str, Any]:
+def deployment_common(deployment: Deployment, exporter: Exporter) -> dict[str, Any]:
     """What every window of a running deployment records about it: its answers checked against the reference
     engine, the workload, and the deployment (cold start, URL, log)."""
     proc = deployment.process
     return {
         "answers": check_answers(deployment, exporter),
-        "workload": workload.record(),
+        "workload": workload_record(exporter),
         "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
         | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
     }
@@ -275,7 +276,7 @@ def _run_server_cells(suite: Suite, out: Path, store: ResultStore, run_id: str, 
                 with deployment.process:
                     adapter.on_ready(deployment)
                     on_progress(f"{wname} on {entry.name}: checking answers")
-                    common = deployment_common(deployment, exporter, workload) | {"inprocess": ref.initial}
+                    common = deployment_common(deployment, exporter) | {"inprocess": ref.initial}
                     measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
                                    suite.energy.cpu_watts_per_core, suite.overhead, ref, suite.slo, pool)
                     bad = cells_failed(store, todo)

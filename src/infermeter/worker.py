@@ -37,6 +37,7 @@ Emit = Callable[[dict[str, Any]], None]
 def prepare(workload_name: str, formats: list[str], seed: int, cache_root: Path, emit: Emit) -> None:
     """Export `formats` of a workload (cached) and its reference outputs; emits one event per artifact."""
     from infermeter.export.artifacts import Exporter
+    from infermeter.export.model_stats import model_stats
     from infermeter.export.parity import reference_outputs
     from infermeter.workloads.registry import get_workload
 
@@ -52,6 +53,11 @@ def prepare(workload_name: str, formats: list[str], seed: int, cache_root: Path,
             traceback.print_exc()
     emit({"type": "phase", "phase": "reference outputs"})
     reference_outputs(exporter)
+    emit({"type": "phase", "phase": "model statistics"})
+    try:
+        model_stats(exporter)
+    except Exception:  # a figure for the report, never a reason to lose the run's measurements
+        traceback.print_exc()
 
 
 def _describe(exc: BaseException) -> str:
@@ -100,6 +106,7 @@ class LoadedCell:
         from infermeter.engines.base import LOAD_CACHE
         from infermeter.engines.registry import engine_class
         from infermeter.export.artifacts import Exporter
+        from infermeter.export.model_stats import workload_record
         from infermeter.export.parity import check_parity, reference_outputs
         from infermeter.loadgen.inprocess import warm_up
         from infermeter.loadgen.warmup import WarmupRule
@@ -156,7 +163,7 @@ class LoadedCell:
                 runtime=runtime, capabilities=sorted(engine.capabilities),
             )
             self.common = dict(
-                run_id=run_id, workload=workload.record(), engine=engine_info, artifact=artifact.record(),
+                run_id=run_id, workload=workload_record(exporter), engine=engine_info, artifact=artifact.record(),
                 parity=Parity(**self.parity), machine=machine.machine_info(), packages=machine.package_versions(),
                 thread_env=machine.thread_env(),
             )

@@ -48,7 +48,7 @@ def run_suite_capacity(suite: Suite, store: ResultStore, run_id: str, slo: SLO, 
             adapter.on_ready(deployment)
             on_progress(f"{label}: checking answers")
             target = ServerTarget(adapter, deployment, wname, label, settings, slo, run_id,
-                                  deployment_common(deployment, exporter, workload), watts)
+                                  deployment_common(deployment, exporter), watts)
             cell = {"workload": wname, "server": cells[0].server_label, "label": label, "settings": settings.model_dump()}
             results += run_capacity(store, run_id, cell, target, slo, modes, requests, resume=resume,
                                     on_progress=lambda msg, at=label: on_progress(f"{at}: {msg}"), **search)  # type: ignore[arg-type]

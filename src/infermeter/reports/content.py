@@ -15,9 +15,9 @@ from infermeter.reports.figure_data import Figure
 from infermeter.reports.grid import Grid
 from infermeter.reports.pivots import engine_pivots, server_pivots
 from infermeter.reports.remedies import Advice, advise
-from infermeter.reports.table import ENERGY_NOTE, engine_grid, load_grid, overhead_grid, resources_grid
+from infermeter.reports.table import ENERGY_NOTE, engine_grid, fmt, load_grid, overhead_grid, resources_grid
 from infermeter.results import stats
-from infermeter.results.environment import environment_of
+from infermeter.results.environment import WorkloadInfo, environment_of
 from infermeter.results.record import AnyRecord, CapacityResult, NotMeasured, ServerWindow
 from infermeter.results.summary import CellSummary, EngineCellSummary, LoadCellSummary, summarise_engines, summarise_loads
 
@@ -274,7 +274,30 @@ def environment(records: list[AnyRecord]) -> list[Grid]:
     provenance = Grid("workloads: where weights and inputs come from", ["workload", "task", "weights", "inputs"], left=4)
     for w in env.workloads:
         provenance.add([w.name, w.task or "-", w.weights or "-", w.inputs or "-"])
-    return [g for g in (provenance, machine, packages, servers) if g.rows]
+    return [g for g in (provenance, model_stats_grid(env.workloads), machine, packages, servers) if g.rows]
+
+
+def scaled(v: float | None, unit: float, digits: int = 2) -> str:
+    return "-" if v is None else fmt(v / unit, digits)
+
+
+def model_stats_grid(workloads: list[WorkloadInfo]) -> Grid:
+    """The engine study's Table I for every workload measured: what each model is, counted on its reference module."""
+    from infermeter.export.model_stats import FLOPS_BASIS, LAYERS_BASIS
+
+    g = Grid("workloads: model statistics", ["workload", "parameters (M)", "layers", "size (MB)", "GFLOPs per sample"],
+             caption=f"Counted on the reference torch module (seeded random weights: the architecture's figures). layers: "
+             f"{LAYERS_BASIS}. size: parameters and buffers as held in memory. FLOPs: {FLOPS_BASIS}; -: not counted.")
+    for w in workloads:
+        m = w.model
+        if m is None:
+            continue
+        if m.error:
+            g.add([w.name, f"not counted: {m.error}", "-", "-", "-"])
+            continue
+        g.add([w.name, scaled(m.parameters, 1e6), "-" if m.layers is None else str(m.layers), scaled(m.size_mb, 1, 1),
+               scaled(m.flops_per_sample, 1e9)])
+    return g
 
 
 def suites_of(sources: list[str]) -> dict[str, str]:

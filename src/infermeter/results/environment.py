@@ -115,11 +115,32 @@ def _opt(v: Any) -> str | None:
 
 
 @dataclass(frozen=True)
+class ModelFigures:
+    """A workload's model statistics as its records carry them (export/model_stats.py)."""
+
+    parameters: int | None = None
+    layers: int | None = None
+    size_mb: float | None = None
+    flops_per_sample: int | None = None
+    error: str | None = None  # why they could not be counted (a scikit-learn model)
+
+    @classmethod
+    def of(cls, d: Any) -> ModelFigures | None:
+        if not isinstance(d, dict):
+            return None
+        if d.get("error"):
+            return cls(error=str(d["error"]))
+        num = lambda k, t: t(d[k]) if isinstance(d.get(k), (int, float)) else None  # noqa: E731
+        return cls(num("parameters", int), num("layers", int), num("size_mb", float), num("flops_per_sample", int))
+
+
+@dataclass(frozen=True)
 class WorkloadInfo:
     name: str
     task: str | None
     weights: str | None  # where the weights come from
     inputs: str | None  # where the inputs come from
+    model: ModelFigures | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +177,10 @@ def environment_of(records: Iterable[AnyRecord]) -> Environment:
         w = getattr(r, "workload", None) or {}
         if isinstance(r, (EngineWindow, ServerWindow, NotMeasured)) and w.get("name"):
             p = w.get("provenance") or {}
-            workloads[w["name"]] = WorkloadInfo(w["name"], _opt(w.get("task")), _opt(p.get("weights")), _opt(p.get("inputs")))
+            model = ModelFigures.of(w.get("model"))
+            known = workloads.get(w["name"])
+            workloads[w["name"]] = WorkloadInfo(w["name"], _opt(w.get("task")), _opt(p.get("weights")), _opt(p.get("inputs")),
+                                                model or (known.model if known else None))
     first: dict[str, Deployment] = {}
     for d in deployments(records):
         first.setdefault(d.label, d)

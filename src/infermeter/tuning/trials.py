@@ -205,7 +205,7 @@ class ServerTunable:
         with deployment.process:
             adapter.on_ready(deployment)
             ctx.on_progress(f"{server_label}: checking answers")
-            common = deployment_common(deployment, exporter, workload)
+            common = deployment_common(deployment, exporter)
             answers = common.get("answers") or {}
             if answers.get("verdict") == "mismatch":
                 raise AnswersDiffer(f"{server_label} answers differently from {answers.get('reference_engine')} on "
