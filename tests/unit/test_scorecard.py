@@ -53,7 +53,8 @@ def test_every_framework_states_its_licence_maintenance_and_version(tmp_path):
     assert rows["torchserve"]["version"] == "torchserve 0.11.1"  # the one measured, not the pin
     assert rows["triton"]["version"] == "nvidia-pytriton 0.7.0 (pin)" and rows["tfserving"]["version"] is None
     g = facts_grid(records, only={"torchserve"})
-    assert g.columns == ["server", "version", "licence", "maintenance"] and g.rows[0][2] == "Apache-2.0"
+    assert g.columns[:4] == ["server", "version", "licence", "maintenance"] and g.rows[0][2] == "Apache-2.0"
+    assert g.rows[0][4:] == ["torch", SERVERS["torchserve"].protocol]
     assert "checked 2026-" in g.caption
 
 

@@ -28,6 +28,11 @@ def test_cost_ranking_orders_servers_by_their_cheapest_load_point():
     rows = [row("a", 1, 3.0), row("a", 10, 1.0), row("b", 1, 2.0), row("b", 10, 1.5), row("c", 1, status="failed")]
     [line] = cost_ranking(rows)
     assert line == "cost per million requests, w: 1. a 1.0000 USD (10 users); 2. b 1.5000 USD (10 users)"
+    from infermeter.reports.table import cost_grid
+
+    g = cost_grid(rows)  # the same ranking in the report, as a table
+    assert g.rows == [["w", "1", "a", "1.0000 USD", "10 users"], ["w", "2", "b", "1.5000 USD", "10 users"]]
+    assert cost_grid(rows[-1:]) is None  # no price, no table
 
 
 def test_same_answer_tolerates_float_noise_but_not_other_labels():

@@ -112,3 +112,13 @@ def test_report_writes_every_table_and_removes_only_its_stale_ones(tmp_path):
     (tmp_path / "run" / ".infermeter-report.json").write_text(json.dumps({"files": manifest}))
     write_report([tmp_path / "run"], tmp_path / "run")
     assert mine.exists() and not stale.exists()
+
+
+def test_the_latency_distribution_under_load_sits_with_the_load_tables():
+    from infermeter.reports.content import build_report
+    from infermeter.results.record import parse_record
+
+    report = build_report([parse_record(r) for r in _records()], {})
+    where = {f.id: s.title for s in report.sections for f in s.figures}
+    assert where["latency-cdf-users-bert-16"] == "Serving frameworks under load"
+    assert where["latency-cdf-one-bert"] == "Latency one request at a time"

@@ -15,7 +15,7 @@ from infermeter.reports.figure_data import Figure
 from infermeter.reports.grid import Grid
 from infermeter.reports.pivots import engine_pivots, server_pivots
 from infermeter.reports.remedies import Advice, advise
-from infermeter.reports.table import ENERGY_NOTE, engine_grid, fmt, load_grid, overhead_grid, resources_grid
+from infermeter.reports.table import ENERGY_NOTE, cost_grid, engine_grid, fmt, load_grid, overhead_grid, resources_grid
 from infermeter.results import stats
 from infermeter.results.environment import WorkloadInfo, environment_of
 from infermeter.results.record import AnyRecord, CapacityResult, NotMeasured, ServerWindow
@@ -127,14 +127,14 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
             [capacity_grid(capacity)] + [probes_grid(r) for r in capacity], curves,
         ))
     if F.ok(servers):
-        overhead = overhead_grid(servers)
+        overhead, cost = overhead_grid(servers), cost_grid(servers)
         sections.append(Section(
             "Serving frameworks under load",
             "Real servers on 127.0.0.1, each from its own environment, driven by infermeter's load generator. "
             "Requests carry the workload's raw input and every server runs the same pre-processing.",
-            server_pivots(servers) + ([overhead] if overhead else [])
+            server_pivots(servers) + [g for g in (overhead, cost) if g]
             + [load_grid(servers, "every load point", server=True), resources_grid(servers, "what each load point cost")],
-            taking("throughput-vs-users", "latency-vs-users", "latency-vs-rate", "energy-vs-users"),
+            taking("throughput-vs-users", "latency-vs-users", "latency-vs-rate", "energy-vs-users", "latency-cdf-users"),
         ))
     from infermeter.reports.timeseries import timeseries_figures
 
@@ -147,7 +147,7 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
         ))
     sections.append(Section(
         "Latency one request at a time", "Servers at one virtual user beside the in-process engines at batch 1: the distance "
-        "between them is what the network, the protocol and the server add.", [], taking("latency-at-one-user", "latency-cdf"),
+        "between them is what the network, the protocol and the server add.", [], taking("latency-at-one-user", "latency-cdf-one"),
     ))
     if F.ok(engines):
         sections.append(Section(

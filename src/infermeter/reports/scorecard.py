@@ -44,6 +44,8 @@ def scorecard_rows(records: list[AnyRecord]) -> list[dict[str, Any]]:
             "version": measured[name] if name in measured else _pinned(cls.requirements),
             "licence": cls.licence,
             "maintenance": cls.maintenance,
+            "artifact_format": cls.artifact_format,
+            "protocol": cls.protocol,
             "install_mb": info.get("size_mb"),
             "install_s": info.get("install_s"),
             "cold_start_s": used.cold_start_s if used else None,
@@ -81,7 +83,8 @@ SCORECARD_NOTE = (
     "judgements, not measurements."
 )
 _FACTS_NOTE = ("version: the one measured in these results; '(pin)' where none was, the environment's pin (TF Serving: your "
-               "binary's). licence: as the framework's package declares it. Both licence and maintenance checked {checked}.")
+               "binary's). licence: as the framework's package declares it. model format: what infermeter packages for it (the "
+               "framework may take others). Both licence and maintenance checked {checked}.")
 
 
 def scorecard_grid(records: list[AnyRecord], only: set[str] | None = None) -> Grid:
@@ -106,9 +109,9 @@ def facts_grid(records: list[AnyRecord], only: set[str] | None = None) -> Grid:
     """What a reader needs to know of each framework beside its figures: version, licence, maintenance."""
     from infermeter.servers.base import FRAMEWORK_FACTS_CHECKED
 
-    g = Grid("serving frameworks: version, licence and maintenance", ["server", "version", "licence", "maintenance"],
-             caption=_FACTS_NOTE.replace("{checked}", FRAMEWORK_FACTS_CHECKED), left=4)
+    g = Grid("serving frameworks: version, licence, maintenance, what they serve", ["server", "version", "licence", "maintenance",
+             "model format served here", "protocol"], caption=_FACTS_NOTE.replace("{checked}", FRAMEWORK_FACTS_CHECKED), left=6)
     for r in scorecard_rows(records):
         if only is None or r["server"] in only:
-            g.add([r["server"], r["version"] or "-", r["licence"], r["maintenance"]])
+            g.add([r["server"], r["version"] or "-", r["licence"], r["maintenance"], r["artifact_format"], r["protocol"]])
     return g

@@ -267,6 +267,23 @@ def resources_grid(rows: list[LoadCellSummary], title: str = "resources") -> Gri
     return g
 
 
+def cost_grid(rows: list[LoadCellSummary]) -> Grid | None:
+    """The serving-cost question: per workload, frameworks ranked by what a million requests cost at each one's
+    cheapest load point. None without a price (the suite's cost.price_per_hour)."""
+    from infermeter.results.cost import cheapest_points
+
+    ranked = cheapest_points(rows)
+    if not ranked:
+        return None
+    g = Grid("cost per million requests, cheapest first", ["workload", "rank", "framework", "cost", "at"], left=3,
+             caption="the machine's price per hour (suite cost.price_per_hour) over the requests it answered per hour, mean "
+             "over repeats, at each framework's cheapest load point: the cost of the machine kept busy there")
+    for workload, points in ranked.items():
+        for i, c in enumerate(points):
+            g.add([workload, str(i + 1), c.server, f"{c.per_million:.4f} {c.currency}", c.point])
+    return g
+
+
 def resources_table(rows: list[LoadCellSummary], title: str = "resources") -> Table:
     return to_rich(resources_grid(rows, title))
 

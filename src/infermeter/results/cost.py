@@ -7,6 +7,7 @@ favours load points near saturation; the ranking uses each framework's cheapest 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,21 +27,31 @@ def cost_record(price_per_hour: float | None, currency: str, throughput_rps: flo
             "per_million_requests": per_million_requests(price_per_hour, throughput_rps)}
 
 
-def cost_ranking(rows: list[LoadCellSummary]) -> list[str]:
-    """Per workload, servers from cheapest to dearest per million requests (each at its cheapest load point),
-    from the server cells' summaries (the mean over repeats of each load point's cost)."""
-    best: dict[str, dict[str, tuple[float, str, str]]] = {}
+@dataclass(frozen=True)
+class CheapestPoint:
+    server: str
+    per_million: float  # mean over repeats at this load point
+    currency: str
+    point: str  # "10 users" or "5.0/s"
+
+
+def cheapest_points(rows: list[LoadCellSummary]) -> dict[str, list[CheapestPoint]]:
+    """Per workload, each server at its cheapest load point per million requests, cheapest first (from the
+    server cells' summaries: the mean over repeats of each load point's cost)."""
+    best: dict[str, dict[str, CheapestPoint]] = {}
     for r in rows:
         cost = r.cost_per_million
         if not r.measured or cost.n == 0 or r.server is None:
             continue
         point = f"{r.users} users" if r.users else f"{r.rate}/s"
         entry = best.setdefault(str(r.workload), {})
-        if r.server not in entry or cost.mean < entry[r.server][0]:
-            entry[r.server] = (cost.mean, r.currency or "", point)
-    lines = []
-    for workload, servers in best.items():
-        ranked = sorted(servers.items(), key=lambda kv: kv[1][0])
-        parts = [f"{i + 1}. {name} {c:.4f} {cur} ({point})" for i, (name, (c, cur, point)) in enumerate(ranked)]
-        lines.append(f"cost per million requests, {workload}: " + "; ".join(parts))
-    return lines
+        if r.server not in entry or cost.mean < entry[r.server].per_million:
+            entry[r.server] = CheapestPoint(r.server, cost.mean, r.currency or "", point)
+    return {w: sorted(servers.values(), key=lambda c: c.per_million) for w, servers in best.items()}
+
+
+def cost_ranking(rows: list[LoadCellSummary]) -> list[str]:
+    """Per workload, one line: servers from cheapest to dearest per million requests, each at its cheapest load point."""
+    return [f"cost per million requests, {workload}: "
+            + "; ".join(f"{i + 1}. {c.server} {c.per_million:.4f} {c.currency} ({c.point})" for i, c in enumerate(ranked))
+            for workload, ranked in cheapest_points(rows).items()]
