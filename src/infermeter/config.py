@@ -415,11 +415,12 @@ def plan(suite: Suite) -> list[Cell]:
     """Expand the suite; cells an engine cannot run are kept with a skip reason, so the report shows them."""
     from infermeter.engines.base import CONCURRENT
     from infermeter.engines.registry import engine_class
-    from infermeter.workloads.registry import workload_formats
+    from infermeter.workloads.registry import workload_formats, workload_unbatchable
 
     cells = []
     for wname in suite.workloads:
         formats = workload_formats(wname)
+        unbatchable = workload_unbatchable(wname)
         for entry in suite.engines:
             cls = engine_class(entry.name)
             settings = dict(entry.settings)
@@ -439,6 +440,8 @@ def plan(suite: Suite) -> list[Cell]:
                         reason = f"{wname} cannot be exported to {cls.artifact_format} (it supports {', '.join(sorted(formats))})"
                     elif conc > 1 and CONCURRENT not in engine.capabilities:
                         reason = f"{entry.name} does not support concurrent predict calls"
+                    elif batch > 1 and unbatchable:
+                        reason = f"{wname} is measured one sample per call: {unbatchable}"
                     cells.append(Cell(
                         workload=wname, engine=entry.name, engine_settings=settings, scenario=scenario.kind,
                         batch_size=batch, concurrency=conc, warmup=suite.warmup, measure=suite.measure,

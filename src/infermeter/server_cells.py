@@ -204,6 +204,16 @@ def answer_warnings(answers: dict[str, Any]) -> list[RecordWarning]:
                     applies_to="cell")]
 
 
+def _cannot_batch(wname: str, adapter: ServerAdapter) -> str | None:
+    """Server-side batching of a workload whose samples cannot be stacked: the reason it is skipped."""
+    from infermeter.workloads.registry import workload_unbatchable
+
+    why = workload_unbatchable(wname)
+    if why and adapter.settings.max_batch_size > 1:
+        return f"server-side batching (max_batch_size {adapter.settings.max_batch_size}) of {wname}: {why}"
+    return None
+
+
 def deployment_common(deployment: Deployment, exporter: Exporter) -> dict[str, Any]:
     """What every window of a running deployment records about it: its answers checked against the reference
     engine, the workload, and the deployment (cold start, URL, log)."""
@@ -257,7 +267,7 @@ def _run_server_cells(suite: Suite, out: Path, store: ResultStore, run_id: str, 
         if not todo:
             continue
         adapter = adapter_for(entry.name, entry.settings)
-        why = adapter.missing()
+        why = adapter.missing() or _cannot_batch(wname, adapter)
         if why:
             for c in todo:
                 store.append(_not_measured(c, run_id, adapter, "skipped", f"{entry.name}: {why}"))

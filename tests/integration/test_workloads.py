@@ -119,3 +119,24 @@ def test_text_requests_reuse_one_tokenizer_per_process(monkeypatch):
         assert not built, f"{name}: {len(built)} tokenizers built for {len(payloads)} requests"
         assert np.array_equal(decoded[0]["input_ids"], first["input_ids"])
         assert decoded[0]["input_ids"].shape == (w.seq_len,)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get install espeak-ng)")
+def test_natural_length_clips_keep_their_lengths_and_answer_in_one_shape():
+    import torch
+
+    w = get_workload("wav2vec2-base-natural")
+    lengths = w.lengths()
+    assert len(set(lengths)) > 1 and w.input_specs()[0].shape == (None, None)  # each clip its own length
+    assert w.batch(1, offset=0)["input_values"].shape == (1, lengths[0])
+    assert w.batch(2)["input_values"].shape == (2, max(lengths[:2]))  # the tracing example only: zero-padded
+    decoded = w.decode_payload(w.payloads()[1])["input_values"]
+    assert decoded.shape == (lengths[1],) and np.abs(decoded - w.samples()[1]["input_values"]).max() < 0.01
+    assert w.config()["lengths"] == lengths and f"{min(lengths)} to {max(lengths)} samples" in w.provenance().inputs
+
+    module = w.torch_module()
+    shortest, longest = int(np.argmin(lengths)), int(np.argmax(lengths))
+    with torch.no_grad():
+        outs = [module(torch.from_numpy(w.batch(1, offset=i)["input_values"])) for i in (shortest, longest)]
+    assert outs[0].shape == outs[1].shape == (1, module.frames, 32)
+    assert float(outs[0][0, -1].abs().max()) == 0.0 and float(outs[1][0, -1].abs().max()) > 0  # padding only where the clip ended

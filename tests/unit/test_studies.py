@@ -111,3 +111,73 @@ def test_report_of_a_study_run_has_its_findings():
     assert row[3] == "not decidable" and "tfserving was not measured" in row[4]
     assert "torchserve 51" in row[5] and "triton 41" in row[5]
     assert not any(s.title == "Study findings" for s in build_report(a + b, {"out": json.dumps({"name": "mine"})}).sections)
+
+
+def _engine_plan(suite):
+    return {(c.workload, c.engine_label, c.batch_size) for c in plan(suite)}
+
+
+def _server_plan(suite):
+    return {(w, e.name, c.users) for w, e, cells in plan_servers(suite) for c in cells}
+
+
+def _product(workloads, targets, points):
+    return {(w, t, p) for w in workloads for t in targets for p in points}
+
+
+SERVING = ("torchserve", "triton", "tfserving")
+COST = ("tfserving", "torchserve", "mlserver", "mlflow", "bentoml")
+ENGINES = ("tensorflow", "onnxruntime", "openvino", "tensorrt")
+ORT = ("onnxruntime", "onnxruntime[provider=cuda]", "onnxruntime[fp16=true,provider=tensorrt]")
+DL_FULL = ("resnet50", "wav2vec2-base-natural", "wav2vec2-base", "wav2vec2-base-50k", "bart-large-cnn", "bart-large-cnn-beam")
+ENGINES_FULL = ("vgg19", "resnet50", "densenet201", "efficientnet_b0", "ensemble(vgg19,resnet50,densenet201)")
+
+
+@pytest.mark.parametrize("name,full,engines,servers,repeats,seconds", [
+    ("dl-serving", False, set(), _product(["resnet50"], SERVING, [1, 10]), 3, 5),
+    ("dl-serving", True, set(), _product(DL_FULL, SERVING, [1, 10, 25, 50, 75, 100]), 5, 20),
+    ("serving-cost", False, set(), _product(["resnet50"], COST, [1, 10]), 3, 5),
+    ("serving-cost", True, set(), _product(["malware-gbt", "crypto-lstm", "resnet50", "sentiment-minilm"], COST, [1, 10, 50]), 5, 20),
+    ("engines", False, _product(["resnet50"], ENGINES, [1, 8]), set(), 3, 2),
+    ("engines", True, _product(ENGINES_FULL, ENGINES, [1, 8, 32, 128]), set(), 5, 5),
+    ("ort-tensorrt", False, _product(["resnet50", "bert-base"], ORT, [1, 8]), set(), 3, 2),
+    ("ort-tensorrt", True, _product(["resnet50", "bert-base"], ORT + ("onnxruntime[provider=tensorrt]",), [1, 8, 32, 64]), set(), 5, 5),
+])
+def test_each_studys_plan_has_its_cells_and_settings(name, full, engines, servers, repeats, seconds):
+    """What each study measures, quick and --full, without measuring it: every cell, the windows, the repeats."""
+    suite = study(name).suite(full)
+    assert _engine_plan(suite) == engines
+    assert _server_plan(suite) == servers
+    if servers:
+        assert (suite.load.repeats, suite.load.min_seconds) == (repeats, seconds)
+    else:
+        assert (suite.measure.repeats, suite.measure.min_seconds) == (repeats, seconds)
+        assert {s.kind for s in suite.scenarios} == {"offline"}
+
+
+def test_the_studies_own_settings_where_they_matter():
+    cost = study("serving-cost")
+    for full in (False, True):
+        suite = cost.suite(full)
+        assert suite.cost.price_per_hour == 0.085  # a cost study prices every load point
+        assert {e.settings.get("runtime") for e in suite.servers if e.name != "tfserving"} == {"onnxruntime"}  # only the framework differs
+    engines = study("engines").suite(True)
+    assert [e for e in engines.engines if e.name == "tensorflow"][0].settings == {}  # no XLA on the CPU, as the study ran it
+    dl = study("dl-serving").suite(True)
+    assert {e.settings.get("threads") for e in dl.servers if e.name != "tfserving"} == {2}
+
+
+def test_a_workload_whose_samples_cannot_be_batched_skips_batches_and_server_batching(monkeypatch):
+    """Clips of their own lengths are measured one per call: a batch would pad them to one length, which is
+    another workload (wav2vec2-base)."""
+    from infermeter.config import parse_suite
+    from infermeter.server_cells import _cannot_batch
+    from infermeter.servers.registry import adapter_for
+    from infermeter.testing.workload import FakeTiny
+
+    monkeypatch.setattr(FakeTiny, "unbatchable", "its samples differ in shape")
+    suite = parse_suite({"workloads": ["fake-tiny"], "engines": ["fake"], "scenarios": [{"kind": "offline", "batch_sizes": [1, 4]}]})
+    reasons = {c.batch_size: c.skip_reason for c in plan(suite)}
+    assert reasons[1] is None and reasons[4] == "fake-tiny is measured one sample per call: its samples differ in shape"
+    assert "server-side batching (max_batch_size 4)" in _cannot_batch("fake-tiny", adapter_for("litserve", {"max_batch_size": 4}))
+    assert _cannot_batch("fake-tiny", adapter_for("litserve", {})) is None

@@ -63,6 +63,9 @@ class Workload(ABC):
     export_packages: ClassVar[tuple[str, ...]] = ()
     # The engine whose outputs every other engine is compared with.
     reference_engine: ClassVar[str] = "pytorch"
+    # Why its samples cannot be batched (samples of different shapes), or None: batch sizes above 1 and
+    # server-side batching are then skipped with this reason rather than measured on padded inputs.
+    unbatchable: ClassVar[str | None] = None
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed

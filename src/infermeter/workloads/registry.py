@@ -46,6 +46,16 @@ def workload_formats(name: str) -> frozenset[str]:
     return _registered(name).formats
 
 
+def workload_unbatchable(name: str) -> str | None:
+    """Why `name`'s samples cannot be batched (Workload.unbatchable), or None."""
+    members = ensemble.parse_members(name)
+    if members is not None:
+        return next((why for m in members if (why := workload_unbatchable(m))), None)
+    if user_model.is_user_model(name):
+        return None
+    return _registered(name).unbatchable
+
+
 def get_workload(name: str, seed: int = 0) -> Workload:
     """The workload called `name`, ready to build; a clear error if unknown or not installable here."""
     members = ensemble.parse_members(name)

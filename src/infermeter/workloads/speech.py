@@ -1,7 +1,9 @@
 """Speech recognition: wav2vec2-base with a CTC head, on speech synthesised with espeak-ng at 16 kHz.
 
 `wav2vec2-base` pads every clip to the longest synthesised clip; `wav2vec2-base-50k` truncates or pads to
-exactly 50,000 samples, as the TensorFlow model in the serving study required.
+exactly 50,000 samples, as the TensorFlow model in the serving study required; `wav2vec2-base-natural`
+keeps each clip at its own length, as the study's full-length clips were (one clip per call: batching
+would pad them to one length).
 """
 
 from __future__ import annotations
@@ -133,3 +135,62 @@ class Wav2Vec2Base50k(Wav2Vec2Base):
     name = "wav2vec2-base-50k"
     description = "wav2vec2-base with a CTC head, clips truncated/padded to exactly 50,000 samples"
     fixed_length = 50_000
+
+
+class Wav2Vec2BaseNatural(Wav2Vec2Base):
+    name = "wav2vec2-base-natural"
+    description = "wav2vec2-base with a CTC head, each clip at its own natural length (one clip per call)"
+    unbatchable = "its clips keep their natural, different lengths (a batch would pad them to one length)"
+
+    def input_specs(self) -> list[TensorSpec]:
+        return [TensorSpec("input_values", (None, None), "float32")]
+
+    def _load_samples(self) -> list[dict[str, np.ndarray]]:
+        return [{"input_values": normalise(clip)} for clip in self._clips()]
+
+    def lengths(self) -> list[int]:
+        return [len(s["input_values"]) for s in self.samples()]
+
+    def batch(self, batch_size: int, offset: int = 0) -> dict[str, np.ndarray]:
+        """One clip as it is; several (only the exporter's tracing example: measurement runs batch 1) zero-padded
+        to the longest of them, as a feature extractor pads a batch."""
+        samples = self.samples()
+        picked = [samples[(offset + i) % len(samples)]["input_values"] for i in range(batch_size)]
+        n = max(len(c) for c in picked)
+        return {"input_values": np.stack([np.pad(c, (0, n - len(c))) for c in picked])}
+
+    def config(self) -> dict[str, Any]:
+        return {**Workload.config(self), "lengths": self.lengths(), "voice": "espeak-ng en-us 150 wpm"}
+
+    def decode_payload(self, data: bytes) -> dict[str, np.ndarray]:
+        import io
+
+        from scipy.io import wavfile
+
+        rate, audio = wavfile.read(io.BytesIO(data))
+        if rate != SAMPLE_RATE:
+            from infermeter.errors import ConfigError
+
+            raise ConfigError(f"expected {SAMPLE_RATE} Hz audio, got {rate} Hz")
+        return {"input_values": normalise(audio.astype(np.float32) / 32768.0)}
+
+    def torch_module(self) -> Any:
+        import torch
+        from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+
+        from infermeter.workloads.torch_modules import CtcLogitsToFrames
+
+        torch.manual_seed(self.seed)
+        inner = Wav2Vec2ForCTC(Wav2Vec2Config())
+        frames = int(inner._get_feat_extract_output_lengths(torch.tensor(max(self.lengths()))))
+        return CtcLogitsToFrames(inner, frames).eval()
+
+    def provenance(self) -> Provenance:
+        n = self.lengths()
+        return Provenance(
+            weights=f"seeded random weights (torch.manual_seed({self.seed})) from transformers Wav2Vec2Config(); not trained",
+            inputs=f"{len(n)} English sentences spoken by espeak-ng (en-us, 150 wpm), resampled to 16 kHz, normalised, "
+            f"each at its own length: {min(n)} to {max(n)} samples ({min(n) / SAMPLE_RATE:.1f} to {max(n) / SAMPLE_RATE:.1f} s)",
+            notes=("one clip per call; the logits are padded with zeros to the frames of the longest clip, so that every "
+                   "answer has one shape",),
+        )

@@ -86,6 +86,20 @@ class CtcLogits(nn.Module):
         return self.inner(input_values=input_values).logits
 
 
+class CtcLogitsToFrames(nn.Module):
+    """CTC logits padded with zeros (or cut) to `frames`, so that clips of their own lengths all return one
+    shape: the frames of the longest clip of the sample set."""
+
+    def __init__(self, inner: nn.Module, frames: int) -> None:
+        super().__init__()
+        self.inner = inner
+        self.frames = frames
+
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+        logits = self.inner(input_values=input_values).logits
+        return nn.functional.pad(logits, (0, 0, 0, self.frames - logits.shape[1]))
+
+
 VGG19_STAGES = ((1, 64, 2), (2, 128, 2), (3, 256, 4), (4, 512, 4), (5, 512, 4))
 
 
