@@ -217,7 +217,6 @@ class OverheadSection(_Strict):
                                         "request, in process")
 
 
-USABILITY_CRITERIA = ("user-friendliness", "documentation", "features", "community", "maintenance")
 UsabilityCriterion = Literal["user-friendliness", "documentation", "features", "community", "maintenance"]
 
 

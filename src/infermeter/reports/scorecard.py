@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infermeter.config import USABILITY_CRITERIA
 from infermeter.reports.grid import Grid
-from infermeter.results.environment import deployments, framework_usage, serving_lines, user_scores
+from infermeter.results.environment import USABILITY_CRITERIA, deployments, framework_usage, serving_lines, user_scores
 from infermeter.results.record import AnyRecord
 
 __all__ = ["facts_grid", "scorecard_grid", "scorecard_rows", "serving_lines"]

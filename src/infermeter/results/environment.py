@@ -92,21 +92,23 @@ def framework_usage(records: Iterable[AnyRecord]) -> dict[str, FrameworkUsage]:
     return out
 
 
-def user_scores(records: Iterable[AnyRecord]) -> dict[str, dict[str, int]]:
-    """The user's own usability scores (a suite's `usability.scores`), from the suite.json of each results
-    directory the records came from; a later directory's score for the same framework and criterion wins.
-    A suite.json that cannot be read, or holds no valid scores, adds nothing."""
-    from infermeter.config import UsabilitySection
+USABILITY_CRITERIA = ("user-friendliness", "documentation", "features", "community", "maintenance")
 
+
+def user_scores(records: Iterable[AnyRecord]) -> dict[str, dict[str, int]]:
+    """The user's own usability scores (a suite's `usability.scores`, validated when the suite was read), from
+    the suite.json of each results directory the records came from; a later directory's score for the same
+    framework and criterion wins. What cannot be read, or is no 1-5 score of a known criterion, adds nothing."""
     out: dict[str, dict[str, int]] = {}
     for source in dict.fromkeys(r.source for r in records if r.source):
         try:
-            suite = json.loads((Path(source) / "suite.json").read_text())
-            section = UsabilitySection.model_validate(suite["usability"])
-        except (OSError, ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+            scores = json.loads((Path(source) / "suite.json").read_text())["usability"]["scores"]
+        except (OSError, ValueError, KeyError, TypeError):
             continue
-        for server, per in section.scores.items():
-            out.setdefault(server, {}).update(per)
+        for server, per in scores.items() if isinstance(scores, dict) else ():
+            for criterion, score in per.items() if isinstance(per, dict) else ():
+                if criterion in USABILITY_CRITERIA and isinstance(score, int) and 1 <= score <= 5:
+                    out.setdefault(str(server), {})[criterion] = score
     return out
 
 
