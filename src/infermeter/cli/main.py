@@ -810,13 +810,12 @@ def scorecard(paths: list[Path] = typer.Argument(None, help="results directories
     and its version, licence and maintenance status."""
     from infermeter.cli.inputs import ScorecardInputs
     from infermeter.reports.console import show_grid
-    from infermeter.reports.scorecard import facts_grid, scorecard_grid
+    from infermeter.reports.scorecard import scorecard_grids
     from infermeter.results.frame import read_under
 
     ScorecardInputs.of(paths=paths or [])
-    records = read_under(paths) if paths else []
-    show_grid(screen, scorecard_grid(records))
-    show_grid(screen, facts_grid(records))
+    for grid in scorecard_grids(read_under(paths) if paths else []):
+        show_grid(screen, grid)
 
 
 @app.command()

@@ -244,12 +244,12 @@ def grouped(advice: list[Advice]) -> list[Advice]:
 
 
 def _scorecard(records: list[AnyRecord]) -> list[Grid]:
-    from infermeter.reports.scorecard import facts_grid, scorecard_grid
+    from infermeter.reports.scorecard import scorecard_grids
 
     used = {r.server.name for r in records if isinstance(r, (ServerWindow, NotMeasured)) and r.server is not None and r.kind == "server"}
     if not used:
         return []
-    return [scorecard_grid(records, only=used), facts_grid(records, only=used)]
+    return scorecard_grids(records, only=used)
 
 
 def environment(records: list[AnyRecord]) -> list[Grid]:

@@ -16,7 +16,7 @@ from infermeter.reports.grid import Grid
 from infermeter.results.environment import USABILITY_CRITERIA, deployments, framework_usage, serving_lines, user_scores
 from infermeter.results.record import AnyRecord
 
-__all__ = ["facts_grid", "scorecard_grid", "scorecard_rows", "serving_lines"]
+__all__ = ["facts_grid", "scorecard_grid", "scorecard_grids", "scorecard_rows", "serving_lines"]
 
 # The DL-serving study's usability scores (1-5, higher is better): user-friendliness, documentation,
 # features, community, maintenance. Its authors' judgement, not a measurement.
@@ -68,7 +68,7 @@ def _in_order(scores: dict[str, int]) -> tuple[int | str, ...]:
 
 
 def _pinned(requirements: list[str]) -> str | None:
-    v = _framework_version(", ".join(requirements))
+    v = _framework_version(requirements[0] if requirements else None)
     return f"{v} (pin)" if v else None
 
 
@@ -86,8 +86,23 @@ _FACTS_NOTE = ("version: the one measured in these results; '(pin)' where none w
                "framework may take others). Both licence and maintenance checked {checked}.")
 
 
+def scorecard_grids(records: list[AnyRecord], only: set[str] | None = None) -> list[Grid]:
+    """The scorecard and the facts table, from one pass over the records and work directories."""
+    rows = scorecard_rows(records)
+    return [_scorecard(rows, only), _facts(rows, only)]
+
+
 def scorecard_grid(records: list[AnyRecord], only: set[str] | None = None) -> Grid:
     """The scorecard as a table (every framework, or those in `only`)."""
+    return _scorecard(scorecard_rows(records), only)
+
+
+def facts_grid(records: list[AnyRecord], only: set[str] | None = None) -> Grid:
+    """What a reader needs to know of each framework beside its figures: version, licence, maintenance."""
+    return _facts(scorecard_rows(records), only)
+
+
+def _scorecard(rows: list[dict[str, Any]], only: set[str] | None) -> Grid:
     from infermeter.servers.base import FEATURES
 
     def num(v: Any, digits: int = 0) -> str:
@@ -96,7 +111,7 @@ def scorecard_grid(records: list[AnyRecord], only: set[str] | None = None) -> Gr
     g = Grid("serving frameworks: usability scorecard",
              ["server", "env MB", "install s", "cold start s", "lines to serve", *FEATURES, "study 1-5", "yours 1-5"],
              caption=SCORECARD_NOTE)
-    for r in scorecard_rows(records):
+    for r in rows:
         if only is None or r["server"] in only:
             g.add([r["server"], num(r["install_mb"]), num(r["install_s"]), num(r["cold_start_s"], 1), num(r["serving_lines"]),
                    *("yes" if f in r["features"] else "-" for f in FEATURES),
@@ -104,13 +119,12 @@ def scorecard_grid(records: list[AnyRecord], only: set[str] | None = None) -> Gr
     return g
 
 
-def facts_grid(records: list[AnyRecord], only: set[str] | None = None) -> Grid:
-    """What a reader needs to know of each framework beside its figures: version, licence, maintenance."""
+def _facts(rows: list[dict[str, Any]], only: set[str] | None) -> Grid:
     from infermeter.servers.base import FRAMEWORK_FACTS_CHECKED
 
     g = Grid("serving frameworks: version, licence, maintenance, what they serve", ["server", "version", "licence", "maintenance",
              "model format served here", "protocol"], caption=_FACTS_NOTE.replace("{checked}", FRAMEWORK_FACTS_CHECKED), left=6)
-    for r in scorecard_rows(records):
+    for r in rows:
         if only is None or r["server"] in only:
             g.add([r["server"], r["version"] or "-", r["licence"], r["maintenance"], r["artifact_format"], r["protocol"]])
     return g

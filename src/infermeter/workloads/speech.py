@@ -55,6 +55,20 @@ def normalise(audio: np.ndarray) -> np.ndarray:
     return ((audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)).astype(np.float32)
 
 
+def decode_wav(data: bytes) -> np.ndarray:
+    """A 16 kHz 16-bit WAV upload as the model's normalised input, at its own length."""
+    import io
+
+    from scipy.io import wavfile
+
+    rate, audio = wavfile.read(io.BytesIO(data))
+    if rate != SAMPLE_RATE:
+        from infermeter.errors import ConfigError
+
+        raise ConfigError(f"expected {SAMPLE_RATE} Hz audio, got {rate} Hz")
+    return normalise(audio.astype(np.float32) / 32768.0)
+
+
 class Wav2Vec2Base(Workload):
     name = "wav2vec2-base"
     task = "speech-recognition"
@@ -101,17 +115,8 @@ class Wav2Vec2Base(Workload):
         return out
 
     def decode_payload(self, data: bytes) -> dict[str, np.ndarray]:
-        import io
-
-        from scipy.io import wavfile
-
-        rate, audio = wavfile.read(io.BytesIO(data))
-        if rate != SAMPLE_RATE:
-            from infermeter.errors import ConfigError
-
-            raise ConfigError(f"expected {SAMPLE_RATE} Hz audio, got {rate} Hz")
         n = self._length_hint()
-        clip = normalise(audio.astype(np.float32) / 32768.0)[:n]
+        clip = decode_wav(data)[:n]
         return {"input_values": np.pad(clip, (0, n - len(clip)))}
 
     def torch_module(self) -> Any:
@@ -163,16 +168,7 @@ class Wav2Vec2BaseNatural(Wav2Vec2Base):
         return {**Workload.config(self), "lengths": self.lengths(), "voice": "espeak-ng en-us 150 wpm"}
 
     def decode_payload(self, data: bytes) -> dict[str, np.ndarray]:
-        import io
-
-        from scipy.io import wavfile
-
-        rate, audio = wavfile.read(io.BytesIO(data))
-        if rate != SAMPLE_RATE:
-            from infermeter.errors import ConfigError
-
-            raise ConfigError(f"expected {SAMPLE_RATE} Hz audio, got {rate} Hz")
-        return {"input_values": normalise(audio.astype(np.float32) / 32768.0)}
+        return {"input_values": decode_wav(data)}
 
     def torch_module(self) -> Any:
         import torch
