@@ -214,15 +214,15 @@ def _cannot_batch(wname: str, adapter: ServerAdapter) -> str | None:
     return None
 
 
-def deployment_common(deployment: Deployment, exporter: Exporter) -> dict[str, Any]:
+def deployment_common(adapter: ServerAdapter, deployment: Deployment, exporter: Exporter) -> dict[str, Any]:
     """What every window of a running deployment records about it: its answers checked against the reference
-    engine, the workload, and the deployment (cold start, URL, log)."""
+    engine, the workload, and the deployment (cold start, URL, log; its device and precision)."""
     proc = deployment.process
     return {
         "answers": check_answers(deployment, exporter),
         "workload": workload_record(exporter),
         "deployment": {k: v for k, v in deployment.info.items() if not k.startswith("_")}
-        | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)},
+        | {"cold_start_s": proc.ready_s, "url": deployment.target.url, "log": str(proc.log_path)} | adapter.placement(),
     }
 
 
@@ -267,7 +267,7 @@ def _run_server_cells(suite: Suite, out: Path, store: ResultStore, run_id: str, 
         if not todo:
             continue
         adapter = adapter_for(entry.name, entry.settings)
-        why = adapter.missing() or _cannot_batch(wname, adapter)
+        why = adapter.missing() or _cannot_batch(wname, adapter) or adapter.cannot_place(wname)
         if why:
             for c in todo:
                 store.append(_not_measured(c, run_id, adapter, "skipped", f"{entry.name}: {why}"))
@@ -286,7 +286,7 @@ def _run_server_cells(suite: Suite, out: Path, store: ResultStore, run_id: str, 
                 with deployment.process:
                     adapter.on_ready(deployment)
                     on_progress(f"{wname} on {entry.name}: checking answers")
-                    common = deployment_common(deployment, exporter) | {"inprocess": ref.initial}
+                    common = deployment_common(adapter, deployment, exporter) | {"inprocess": ref.initial}
                     measure_server(adapter, deployment, todo, run_id, store, on_progress, common, suite.cost,
                                    suite.energy.cpu_watts_per_core, suite.overhead, ref, suite.slo, pool)
                     bad = cells_failed(store, todo)

@@ -134,7 +134,7 @@ ENGINES_FULL = ("vgg19", "resnet50", "densenet201", "efficientnet_b0", "ensemble
 
 
 @pytest.mark.parametrize("name,full,engines,servers,repeats,seconds", [
-    ("dl-serving", False, set(), _product(["resnet50"], SERVING, [1, 10]), 3, 5),
+    ("dl-serving", False, set(), _product(["resnet50", "wav2vec2-base-50k"], SERVING, [1, 10]), 3, 5),
     ("dl-serving", True, set(), _product(DL_FULL, SERVING, [1, 10, 25, 50, 75, 100]), 5, 20),
     ("serving-cost", False, set(), _product(["resnet50"], COST, [1, 10]), 3, 5),
     ("serving-cost", True, set(), _product(["malware-gbt", "crypto-lstm", "resnet50", "sentiment-minilm"], COST, [1, 10, 50]), 5, 20),
@@ -181,3 +181,22 @@ def test_a_workload_whose_samples_cannot_be_batched_skips_batches_and_server_bat
     assert reasons[1] is None and reasons[4] == "fake-tiny is measured one sample per call: its samples differ in shape"
     assert "server-side batching (max_batch_size 4)" in _cannot_batch("fake-tiny", adapter_for("litserve", {"max_batch_size": 4}))
     assert _cannot_batch("fake-tiny", adapter_for("litserve", {})) is None
+
+
+def test_a_servers_only_suite_is_not_refused_for_having_no_engine(tmp_path, monkeypatch):
+    """`infermeter study dl-serving` (servers only) stopped at once with "no engine of this suite is installed"."""
+    import infermeter.runner
+    from infermeter.cli import main
+    from infermeter.config import parse_suite
+
+    class Reached(Exception):
+        pass
+
+    def run_suite(*args, **kwargs):
+        raise Reached
+
+    monkeypatch.setattr(infermeter.runner, "run_suite", run_suite)
+    suite = parse_suite({"workloads": ["fake-tiny"], "servers": ["litserve"]})
+    assert not suite.engines
+    with pytest.raises(Reached):
+        main._run_locked(suite, tmp_path, False, None, True, False, False)

@@ -36,7 +36,7 @@ def run_suite_capacity(suite: Suite, store: ResultStore, run_id: str, slo: SLO, 
     for wname, entry, cells in plan_servers(suite):
         label = f"{wname} on {cells[0].server_label}"
         adapter = adapter_for(entry.name, entry.settings)
-        why = adapter.missing()
+        why = adapter.missing() or adapter.cannot_place(wname)
         if why:
             skipped.append(f"{label}: {why}")
             continue
@@ -48,7 +48,7 @@ def run_suite_capacity(suite: Suite, store: ResultStore, run_id: str, slo: SLO, 
             adapter.on_ready(deployment)
             on_progress(f"{label}: checking answers")
             target = ServerTarget(adapter, deployment, wname, label, settings, slo, run_id,
-                                  deployment_common(deployment, exporter), watts)
+                                  deployment_common(adapter, deployment, exporter), watts)
             cell = {"workload": wname, "server": cells[0].server_label, "label": label, "settings": settings.model_dump()}
             results += run_capacity(store, run_id, cell, target, slo, modes, requests, resume=resume,
                                     on_progress=lambda msg, at=label: on_progress(f"{at}: {msg}"), **search)  # type: ignore[arg-type]

@@ -80,8 +80,9 @@ def _run_locked(suite: Any, out: Path, resume: bool, cache: Optional[Path], only
         missing = [e.name for e in suite.engines if engine_class(e.name).missing()]
         if missing:
             err_console.print(styled(("not installed here, left out:", "yellow"), f" {', '.join(sorted(set(missing)))}"), soft_wrap=True)
+        had_engines = bool(suite.engines)
         suite.engines = [e for e in suite.engines if not engine_class(e.name).missing()]
-        if not suite.engines:
+        if had_engines and not suite.engines and not suite.servers:  # a servers-only suite needs no engine
             raise InfermeterError("no engine of this suite is installed here", "pip install 'infermeter[engines]'")
     summary = run_suite(suite, out, resume=resume, cache_root=cache, console=err_console, force_suite=force_suite)
     records = ResultStore(out).read()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from infermeter.errors import NotInstalledError
+from infermeter.errors import NotInstalledError, UnsupportedError
 from infermeter.workloads.base import TensorSpec
 
 if TYPE_CHECKING:
@@ -62,6 +62,16 @@ class Engine(ABC):
     @property
     def capabilities(self) -> frozenset[str]:
         return self.base_capabilities
+
+    @classmethod
+    def placement(cls, device: str, precision: str) -> dict[str, Any]:
+        """This engine's own settings for running on `device` (cpu, cuda:N) in `precision` (fp32, fp16, bf16):
+        what a server's engine is told where the server's settings name a device and a precision. Refused
+        (UnsupportedError, saying why) where the engine has no such setting."""
+        if device == "cpu" and precision == "fp32":
+            return {}
+        raise UnsupportedError(f"the {cls.name} engine has no setting for {precision} on {device}",
+                               "device: cpu and precision: fp32, or a runtime that has (pytorch, torchscript, torch-compile)")
 
     def unavailable(self) -> str | None:
         """Why these settings cannot run on this machine (a GPU device without a GPU), None where they can:

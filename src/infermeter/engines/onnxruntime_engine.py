@@ -20,6 +20,7 @@ PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "te
 
 class OnnxRuntimeSettings(EngineSettings):
     provider: Literal["cpu", "cuda", "tensorrt"] = "cpu"
+    device_id: int = Field(0, ge=0, description="CUDA / TensorRT providers: the GPU (cuda:N)")
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     execution_mode: Literal["sequential", "parallel"] = "sequential"
     inter_op_threads: int | None = Field(None, ge=1)
@@ -61,6 +62,17 @@ class OnnxRuntime(Engine):
             caps.add(LOAD_CACHE)
         return frozenset(caps)
 
+    @classmethod
+    def placement(cls, device: str, precision: str) -> dict[str, Any]:
+        """cuda:N in fp32 is the CUDA provider on GPU N. The exported graph is fp32: reduced precision is
+        the TensorRT provider's (provider: tensorrt, fp16: true), which builds its own engines."""
+        if precision != "fp32":
+            raise UnsupportedError(f"the onnxruntime engine runs the exported fp32 graph; {precision} is not one of its settings on "
+                                   f"{device}", "precision: fp32, or in process: engine onnxruntime with provider: tensorrt, fp16: true")
+        if device == "cpu":
+            return {}
+        return {"provider": "cuda", "device_id": int(device.split(":")[1]) if ":" in device else 0}
+
     def unavailable(self) -> str | None:
         if self.settings.provider == "cpu":  # every build has it (and planning a suite then imports no runtime)
             return None
@@ -75,12 +87,12 @@ class OnnxRuntime(Engine):
         if (why := self.unavailable()) is not None:
             raise UnsupportedError(why, "on a machine with an NVIDIA GPU: pip install onnxruntime-gpu (and tensorrt for the TensorRT provider)")
         if s.provider == "tensorrt":
-            opts: dict[str, Any] = {"trt_fp16_enable": s.fp16}
+            opts: dict[str, Any] = {"device_id": s.device_id, "trt_fp16_enable": s.fp16}
             if s.engine_cache and cache_dir is not None:
                 opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir))
-            return [(wanted, opts), "CUDAExecutionProvider", "CPUExecutionProvider"]
+            return [(wanted, opts), ("CUDAExecutionProvider", {"device_id": s.device_id}), "CPUExecutionProvider"]
         if s.provider == "cuda":
-            return [wanted, "CPUExecutionProvider"]
+            return [(wanted, {"device_id": s.device_id}), "CPUExecutionProvider"]
         return [wanted]
 
     def load(self, artifact: Path, inputs: list[TensorSpec], cache_dir: Path | None = None) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from infermeter.engines.base import CONCURRENT, LOAD_CACHE, Engine, EngineSettings
+from infermeter.errors import UnsupportedError
 from infermeter.workloads.base import OPENVINO, TensorSpec
 
 if TYPE_CHECKING:
@@ -46,6 +47,15 @@ class OpenVino(Engine):
         self.compiled: Any = None
         self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._info: dict[str, Any] = {}
+
+    @classmethod
+    def placement(cls, device: str, precision: str) -> dict[str, Any]:
+        """On the CPU, its inference precision (bf16, f16); OpenVINO's GPU device is an Intel GPU, and
+        NVIDIA's CUDA devices are not among its devices."""
+        if device != "cpu":
+            raise UnsupportedError(f"the openvino engine cannot run on {device}: OpenVINO's GPU plugin drives Intel GPUs, "
+                                   "not NVIDIA's CUDA devices", "device: cpu, or runtime: pytorch / onnxruntime on the GPU")
+        return {} if precision == "fp32" else {"inference_precision": {"fp16": "f16", "bf16": "bf16"}[precision]}
 
     @classmethod
     def tuning_space(cls, suggest: Suggest, cores: int) -> dict[str, Any]:

@@ -50,6 +50,15 @@ class TensorRt(Engine):
         self._context: Any = None
         self._outputs: list[str] = []
 
+    @classmethod
+    def placement(cls, device: str, precision: str) -> dict[str, Any]:
+        """GPU only, fp32 or fp16 engines, on the current CUDA device (a server's own GPU is cuda:0 to it:
+        servers see only theirs, through CUDA_VISIBLE_DEVICES)."""
+        if device not in ("cuda", "cuda:0") or precision == "bf16":
+            raise UnsupportedError(f"the tensorrt engine builds fp32 or fp16 engines on the current CUDA device (cuda:0), not "
+                                   f"{precision} on {device}", "device: cuda:0 (CUDA_VISIBLE_DEVICES picks the GPU), precision: fp32 or fp16")
+        return {"fp16": precision == "fp16"}
+
     def unavailable(self) -> str | None:
         why = gpu_status()
         return f"TensorRT is not available here: {why}" if why else None

@@ -63,8 +63,10 @@ class TorchCuda:
     label = "CUDA"
 
     def why_not(self) -> str | None:
-        import torch
-
+        try:
+            import torch
+        except ImportError:
+            return "torch is not installed here, so no CUDA device can be used or seen"
         if torch.version.cuda is None:
             return f"this torch ({torch.__version__}) is a CPU build, without CUDA"
         if not torch.cuda.is_available():

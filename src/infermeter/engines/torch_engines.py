@@ -50,6 +50,11 @@ class _TorchEngine(Engine):
     def capabilities(self) -> frozenset[str]:
         return self.base_capabilities | ({GPU} if self.settings.device != "cpu" else set())
 
+    @classmethod
+    def placement(cls, device: str, precision: str) -> dict[str, Any]:
+        device = torch_device.parse_device(device)
+        return {} if (device, precision) == ("cpu", "fp32") else {"device": device, "precision": precision}
+
     def unavailable(self) -> str | None:
         return torch_device.unavailable(self.settings.device, self.layer)
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from infermeter.engines import torch_device
+from infermeter.errors import ConfigError, UnsupportedError
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.grpc_client import GrpcTarget
 from infermeter.protocols.http import HttpTarget
@@ -37,6 +39,17 @@ class ServerSettings(BaseModel):
     max_batch_size: int = Field(1, ge=1, description="server-side batching: largest batch (1: off)")
     max_batch_delay_ms: float = Field(5.0, ge=0, description="server-side batching: longest wait to fill a batch")
     ready_timeout_s: float = Field(300.0, gt=0)
+    device: str = Field("cpu", description="where the model runs: cpu, cuda (cuda:0) or cuda:N; the server sees that GPU "
+                        "alone (CUDA_VISIBLE_DEVICES), and none on the CPU")
+    precision: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="the arithmetic of the engine inside, where it has the setting")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        try:
+            return torch_device.parse_device(v)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class ServingModelSettings(ServerSettings):
@@ -82,6 +95,8 @@ class ServerAdapter(ABC):
     artifact_format: ClassVar[str]
     protocol: ClassVar[str]
     Settings: ClassVar[type[ServerSettings]] = ServerSettings
+    # How the framework itself puts its workers on the server's GPU (recorded with every window on one).
+    gpu_placement: ClassVar[str] = "the framework does not place workers on devices: the engine inside each runs on the server's GPU"
 
     def __init__(self, settings: ServerSettings | None = None) -> None:
         self.settings = settings if settings is not None else self.Settings()
@@ -108,9 +123,52 @@ class ServerAdapter(ABC):
         runtime = self.runtime(workload.name) or "pytorch"
         artifact = exporter.artifact(self.needed_format(workload.name))
         config = ServingConfig(workload.name, workload.seed, runtime, artifact.path.name if relative else str(artifact.path),
-                               self.settings.threads or 0, json_bytes_encoding(workload.payloads()))
+                               self.settings.threads or 0, json_bytes_encoding(workload.payloads()),
+                               self._engine_placement(runtime), self.visible_devices())
         config.write(directory)
         return config
+
+    def visible_devices(self) -> str:
+        """CUDA_VISIBLE_DEVICES for the server: its one GPU ("N" for cuda:N, cuda:0 to the server), or none
+        on the CPU, so that a CPU measurement cannot use a GPU by a framework's or an engine's default."""
+        return "" if self.settings.device == "cpu" else self.settings.device.split(":")[1]
+
+    def inside_device(self) -> str:
+        """The server's device as its own processes name it: cuda:0 is the one GPU they see."""
+        return "cpu" if self.settings.device == "cpu" else "cuda:0"
+
+    def _engine_placement(self, runtime: str) -> dict[str, Any]:
+        from infermeter.engines.registry import engine_class
+
+        return engine_class(runtime).placement(self.inside_device(), self.settings.precision)
+
+    def cannot_place(self, workload: str) -> str | None:
+        """Why the device and precision settings cannot be served for `workload` (None: they can): the engine
+        inside has no such setting, or the framework runs the model itself and cannot (framework_placement)."""
+        s = self.settings
+        if s.device == "cpu" and s.precision == "fp32":
+            return None
+        runtime = self.runtime(workload)
+        if runtime is None:
+            return self.framework_placement()
+        try:
+            self._engine_placement(runtime)
+        except UnsupportedError as exc:
+            return f"{exc} (runtime {runtime})"
+        return None
+
+    def framework_placement(self) -> str | None:
+        """For a framework that runs the model itself (no infermeter engine inside): why it cannot run on
+        the settings' device and precision (None: it can)."""
+        return f"{self.name} runs the model itself and has no device or precision setting in infermeter"
+
+    def placement(self) -> dict[str, Any]:
+        """What every window records of where the model ran."""
+        s = self.settings
+        out: dict[str, Any] = {"device": s.device, "precision": s.precision}
+        if s.device != "cpu":
+            out["gpu_placement"] = self.gpu_placement
+        return out
 
     @classmethod
     def tuning_space(cls, suggest: Suggest, cores: int) -> dict[str, Any]:
@@ -130,7 +188,13 @@ class ServerAdapter(ABC):
         from infermeter.servers.common import envs
 
         why = envs.why_not_ready(self.name, self.requirements + self.pip_args)
-        return f"environment {why}: infermeter servers install {self.name}" if why else None
+        if why:
+            return f"environment {why}: infermeter servers install {self.name}"
+        return self.device_missing()
+
+    def device_missing(self) -> str | None:
+        """Why the settings' GPU is not on this machine (None: it is, or the device is the CPU)."""
+        return torch_device.unavailable(self.settings.device, torch_device.cuda_layer())
 
     def require_runnable(self) -> None:
         """Raise, saying how to fix it, when this adapter cannot run here (see missing())."""
@@ -161,6 +225,7 @@ class ServerAdapter(ABC):
         env = dict(os.environ)
         if self.settings.threads:
             env["OMP_NUM_THREADS"] = str(self.settings.threads)
+        env["CUDA_VISIBLE_DEVICES"] = self.visible_devices()
         if bin_on_path:
             env["PATH"] = f"{envs.env_bin(self.name)}{os.pathsep}{env.get('PATH', '')}"
         return env | extra

@@ -107,6 +107,7 @@ def serving_model(serving_config: str | Path) -> tuple[Any, Any, float]:
     config = ServingConfig.read(serving_config)
     if config.threads:
         os.environ["OMP_NUM_THREADS"] = str(config.threads)
+    os.environ["CUDA_VISIBLE_DEVICES"] = config.visible_devices  # the server's GPU (before CUDA starts here)
     t = time.perf_counter()
     model = ServingModel(config)
     return config, model, time.perf_counter() - t

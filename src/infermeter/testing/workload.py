@@ -3,6 +3,7 @@ through infermeter.testing."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +21,7 @@ class FakeTiny(Workload):
     formats = frozenset({FAKE_FORMAT})
     reference_engine: ClassVar[str] = "fake"
     test_double = True
+    payload_content_type: ClassVar[str] = "application/json"
 
     def input_specs(self) -> list[TensorSpec]:
         return [TensorSpec("x", (None, 16), "float32")]
@@ -27,6 +29,13 @@ class FakeTiny(Workload):
     def _load_samples(self) -> list[dict[str, np.ndarray]]:
         rng = np.random.default_rng(self.seed)
         return [{"x": rng.standard_normal(16).astype(np.float32)} for _ in range(8)]
+
+    def payloads(self) -> list[bytes]:
+        """Each sample as a JSON list, for tests of the code that runs inside servers."""
+        return [json.dumps(s["x"].tolist()).encode() for s in self.samples()]
+
+    def decode_payload(self, data: bytes) -> dict[str, np.ndarray]:
+        return {"x": np.asarray(json.loads(data), dtype=np.float32)}
 
     def weights(self) -> np.ndarray:
         return np.random.default_rng(self.seed + 1).standard_normal((16, 4)).astype(np.float32)

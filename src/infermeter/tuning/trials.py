@@ -157,7 +157,7 @@ class ServerTunable:
         self.workload, self.server, self.base, self.seed = workload, server, base, seed
         get_workload(workload, seed)  # refuses an unknown workload before any trial (it would fail every one)
         adapter = self._adapter(base)  # refuses unknown names and settings before any trial
-        why = adapter.missing()
+        why = adapter.missing() or adapter.cannot_place(workload)
         if why:
             raise ConfigError(f"{server} cannot run here: {why}", f"infermeter servers install {server}")
         self.cls = type(adapter)
@@ -205,7 +205,7 @@ class ServerTunable:
         with deployment.process:
             adapter.on_ready(deployment)
             ctx.on_progress(f"{server_label}: checking answers")
-            common = deployment_common(deployment, exporter)
+            common = deployment_common(adapter, deployment, exporter)
             answers = common.get("answers") or {}
             if answers.get("verdict") == "mismatch":
                 raise AnswersDiffer(f"{server_label} answers differently from {answers.get('reference_engine')} on "

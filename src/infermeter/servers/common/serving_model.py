@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ class ServingConfig:
     artifact: str
     threads: int = 0
     bytes_encoding: str = "utf-8"  # how payloads travel inside JSON bodies: utf-8 text or base64
+    # The engine's own settings for the server's device and precision (Engine.placement), and the GPUs the
+    # server sees (CUDA_VISIBLE_DEVICES: "" on the CPU, "N" for cuda:N, which is then cuda:0 inside).
+    engine: dict[str, Any] = field(default_factory=dict)
+    visible_devices: str = ""
 
     def write(self, directory: Path) -> Path:
         path = directory / CONFIG_FILE
@@ -59,7 +63,7 @@ class ServingModel:
         self.config = config
         self.workload = get_workload(config.workload, config.seed)
         cls = engine_class(config.runtime)
-        self.engine = cls(cls.Settings(threads=config.threads or None))
+        self.engine = cls(cls.Settings(threads=config.threads or None, **config.engine))
         self.names = [s.name for s in self.workload.input_specs()]
         self.engine.load(Path(config.artifact), self.workload.input_specs())
 

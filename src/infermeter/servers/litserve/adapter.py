@@ -23,6 +23,7 @@ class LitServe(ServerAdapter):
     licence = "Apache-2.0"
     maintenance = "active (Lightning AI; 0.2.19 newest on PyPI)"
     Settings = ServingModelSettings
+    gpu_placement = "accelerator cuda, devices 1: every worker (workers_per_device) on the server's GPU"
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
         self.require_runnable()
@@ -32,7 +33,8 @@ class LitServe(ServerAdapter):
         port = free_port()
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "--serving-config", str(workdir / "serving.json"),
                "--port", str(port), "--workers", str(s.workers), "--max-batch-size", str(s.max_batch_size),
-               "--batch-timeout", str(s.max_batch_delay_ms / 1000 if s.max_batch_size > 1 else 0.0)]
+               "--batch-timeout", str(s.max_batch_delay_ms / 1000 if s.max_batch_size > 1 else 0.0),
+               "--accelerator", "cpu" if s.device == "cpu" else "cuda"]
         base = f"http://127.0.0.1:{port}"
         target, answer = json_payload_target(f"{base}/predict", workload.payloads(), serving.bytes_encoding)
         proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=self.server_env(),

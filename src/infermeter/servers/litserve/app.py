@@ -46,10 +46,12 @@ def main():
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--max-batch-size", type=int, default=1)
     ap.add_argument("--batch-timeout", type=float, default=0.0)
+    ap.add_argument("--accelerator", choices=["cpu", "cuda"], default="cpu")
     args = ap.parse_args()
 
     api = InfermeterAPI(args.serving_config, max_batch_size=args.max_batch_size, batch_timeout=args.batch_timeout)
-    server = ls.LitServer(api, accelerator="cpu", workers_per_device=args.workers, timeout=300)
+    # On cuda the one GPU the server sees (CUDA_VISIBLE_DEVICES); the engine's device comes from serving.json.
+    server = ls.LitServer(api, accelerator=args.accelerator, devices=1, workers_per_device=args.workers, timeout=300)
     server.run(host="127.0.0.1", port=args.port, generate_client_file=False, num_api_servers=1)
 
 

@@ -31,6 +31,7 @@ class RayServe(ServerAdapter):
     licence = "Apache-2.0"
     maintenance = "active (Anyscale; ray 2.60.0 newest on PyPI)"
     Settings = ServingModelSettings
+    gpu_placement = "num_gpus 1/replicas per replica: Ray shares the server's one visible GPU among the replicas"
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
         self.require_runnable()
@@ -41,7 +42,8 @@ class RayServe(ServerAdapter):
         batched = s.max_batch_size > 1
         cmd = [str(envs.env_bin(self.name) / "python"), str(app), "--serving-config", str(workdir / "serving.json"),
                "--port", str(port), "--replicas", str(s.workers), "--max-batch-size", str(s.max_batch_size),
-               "--batch-wait-s", str(s.max_batch_delay_ms / 1000 if batched else 0.0)]
+               "--batch-wait-s", str(s.max_batch_delay_ms / 1000 if batched else 0.0),
+               "--gpu-share", "0" if s.device == "cpu" else str(1 / s.workers)]
         env = self.server_env(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0", RAY_DEDUP_LOGS="0", **RAY_AUTH)
         base = f"http://127.0.0.1:{port}"
 

@@ -32,6 +32,7 @@ def main():
     ap.add_argument("--replicas", type=int, default=1)
     ap.add_argument("--max-batch-size", type=int, default=1)
     ap.add_argument("--batch-wait-s", type=float, default=0.0)
+    ap.add_argument("--gpu-share", type=float, default=0.0, help="num_gpus per replica (0: the CPU)")
     args = ap.parse_args()
 
     import ray
@@ -48,7 +49,7 @@ def main():
     config = args.serving_config
     batched = args.max_batch_size > 1
 
-    @serve.deployment(num_replicas=args.replicas, ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
+    @serve.deployment(num_replicas=args.replicas, ray_actor_options={"num_cpus": 0, "num_gpus": args.gpu_share}, max_ongoing_requests=1000)
     class Infermeter:
         def __init__(self):
             from infermeter.servers.common.serving_model import ServingModel

@@ -24,6 +24,8 @@ BINARY = "tensorflow_model_server"
 class TfServingSettings(ServerSettings):
     binary: str | None = Field(None, description=f"path of {BINARY} (else $TENSORFLOW_MODEL_SERVER, else PATH)")
     allow_all_interfaces: bool = Field(False, description="accept that its REST port listens on 0.0.0.0")
+    gpu_build: bool = Field(False, description="the binary is built with CUDA (tensorflow/serving's -gpu build): only then "
+                            "can it run on a GPU; a CPU build given a GPU runs on the CPU and says nothing")
 
 
 class TfServing(ServerAdapter):
@@ -36,6 +38,16 @@ class TfServing(ServerAdapter):
     licence = "Apache-2.0"
     maintenance = "active (Google; tensorflow-serving-api 2.21.0 newest on PyPI)"
     Settings = TfServingSettings
+    gpu_placement = "a CUDA build of tensorflow_model_server uses every GPU it sees: only the server's GPU is visible to it"
+
+    def framework_placement(self) -> str | None:
+        s: TfServingSettings = self.settings  # type: ignore[assignment]
+        if s.precision != "fp32":
+            return f"TF Serving runs the SavedModel as exported (fp32); {s.precision} is not a setting of its own"
+        if s.device != "cpu" and not s.gpu_build:
+            return (f"{s.device} asked for, but whether {BINARY} can use a GPU was decided when it was built; set gpu_build: true "
+                    "for a CUDA build (a CPU build would run on the CPU and report nothing)")
+        return None
 
     def binary(self) -> str | None:
         s: TfServingSettings = self.settings  # type: ignore[assignment]
@@ -51,7 +63,7 @@ class TfServing(ServerAdapter):
         if not self.settings.allow_all_interfaces:  # type: ignore[attr-defined]
             return (f"{BINARY} always listens on 0.0.0.0 for REST; set allow_all_interfaces: true in its settings "
                     "to run it anyway")
-        return None
+        return self.device_missing()
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
         why = self.missing()
@@ -81,7 +93,8 @@ class TfServing(ServerAdapter):
                 states = [v.get("state") for v in json.loads(r.read()).get("model_version_status", [])]
             return "AVAILABLE" in states
 
-        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, ready=ready, ready_timeout_s=s.ready_timeout_s)
+        proc = ServerProcess(self.name, cmd, workdir / "server.log", cwd=workdir, env=self.server_env(), ready=ready,
+                             ready_timeout_s=s.ready_timeout_s)
         target = HttpTarget(f"{base}/v1/models/{model}:predict", "POST", headers=(("Content-Type", "application/json"),),
                             bodies=tuple(v1_instances_bodies(workload)))
         return Deployment(proc, target, info={"framework": "tensorflow-serving", "binary": self.binary(), "protocol": self.protocol,

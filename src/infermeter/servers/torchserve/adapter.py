@@ -36,6 +36,7 @@ class TorchServe(ServerAdapter):
     licence = "Apache-2.0"
     maintenance = "archived 2025-08-07 (read-only, no further releases; 0.12.0 is the last)"
     Settings = TorchServeSettings
+    gpu_placement = "number_of_gpu 1: TorchServe gives every worker the server's one visible GPU"
 
     def missing(self) -> str | None:
         if shutil.which("java") is None:
@@ -78,6 +79,7 @@ class TorchServe(ServerAdapter):
             "load_models": f"{model}.mar",
             "models": json.dumps(models),
             "default_workers_per_model": str(s.workers),
+            "number_of_gpu": "0" if s.device == "cpu" else "1",  # it sees one GPU (CUDA_VISIBLE_DEVICES)
             "job_queue_size": str(s.job_queue_size),
             "metrics_mode": "prometheus",
             "disable_token_authorization": "false" if s.token_auth else "true",

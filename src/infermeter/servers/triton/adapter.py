@@ -64,6 +64,12 @@ class Triton(ServerAdapter):
     licence = "BSD-3-Clause (server; PyTriton: Apache-2.0)"
     maintenance = "active (NVIDIA; tritonclient 2.73.0 newest on PyPI; PyTriton 0.7.0)"
     Settings = TritonSettings
+    gpu_placement = "instance_group KIND_GPU: every instance on the server's GPU (gpus: [0], the one it sees)"
+
+    def instance_group(self) -> str:
+        """The model's instances: `workers` of them, on the CPU or on the server's one visible GPU."""
+        kind = "KIND_CPU" if self.settings.device == "cpu" else "KIND_GPU gpus: [0]"
+        return f"instance_group [{{ count: {self.settings.workers} kind: {kind} }}]"
 
     def _root(self) -> Path:
         py = envs.env_bin(self.name) / "python"
@@ -105,7 +111,7 @@ class Triton(ServerAdapter):
             f'name: "{model}"', 'backend: "python"', f"max_batch_size: {s.max_batch_size if batched else 0}",
             'input [{ name: "payload" data_type: TYPE_STRING dims: [1] }]',
             'output [{ name: "result" data_type: TYPE_STRING dims: [1] }]',
-            f"instance_group [{{ count: {s.workers} kind: KIND_CPU }}]",
+            self.instance_group(),
         ]
         if batched:
             config.append(f"dynamic_batching {{ max_queue_delay_microseconds: {int(s.max_batch_delay_ms * 1000)} }}")
