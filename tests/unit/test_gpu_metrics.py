@@ -75,3 +75,36 @@ def test_the_report_has_a_gpu_section_only_where_a_window_had_nvml_figures(tmp_p
         r.metrics.energy = r.metrics.energy.model_copy(update={"gpu": gpu})
     [section] = [s for s in build_report(records, {}).sections if s.title == "GPU"]
     assert "0: H200-fake" in section.grids[0].rows[0] and section.grids[0].rows[0][0] == "fake-tiny on fake[service_ms=1.0]"
+
+
+def test_gpu_figures_memory_against_batch_and_power_against_throughput_from_the_windows_blocks(tmp_path, cache_root):
+    """A cell's GPU summary comes from its windows' NVML blocks (peak: max over repeats; utilisation and
+    power: over repeats), and the GPU section draws them; none of it exists for windows without NVML."""
+    from infermeter.config import parse_suite
+    from infermeter.reports.content import build_report
+    from infermeter.results.store import ResultStore
+    from infermeter.results.summary import summarise
+    from infermeter.runner import run_suite
+
+    suite = parse_suite({"workloads": ["fake-tiny"], "engines": [{"name": "fake", "settings": {"service_ms": 1.0}}],
+                         "scenarios": [{"kind": "offline", "batch_sizes": [1, 4]}], "warmup": {"iterations": 2, "seconds": 0},
+                         "measure": {"repeats": 2, "min_iterations": 10, "min_seconds": 0.05, "max_seconds": 5}})
+    run_suite(suite, tmp_path / "out", cache_root=cache_root, isolation="none")
+    records = ResultStore(tmp_path / "out").read()
+    if records[0].metrics.energy.gpu["source"] != "n/a":
+        pytest.skip("this machine has a GPU: its windows carry NVML figures already")
+    assert all(s.gpu is None for s in summarise(records))
+    for r in records:  # batch 4 asks for more memory and more power; the second repeat peaks higher
+        scale = r.cell["batch_size"] * (1 + r.repeat)
+        gpu = GpuWindow(FakeNvml(["H200-fake"], lambda i, t, k=scale: {**ramp(i, t), "mem": 1000.0 * k, "power": 100.0 * k,
+                                                                       "energy_mj": 100.0 * k * t * 1000}),
+                        pids=lambda: [], interval_s=0.02).start().result()
+        r.metrics.energy = r.metrics.energy.model_copy(update={"gpu": gpu})
+    by_batch = {s.batch_size: s.gpu for s in summarise(records)}
+    assert by_batch[1].memory_peak_mb == 2000.0 and by_batch[4].memory_peak_mb == 8000.0  # max over the two repeats
+    assert by_batch[4].watts.mean == pytest.approx(600, rel=0.1) and by_batch[4].watts.n == 2
+    [section] = [s for s in build_report(records, {}).sections if s.title == "GPU"]
+    ids = {f.id for f in section.figures}
+    assert ids == {"gpu-memory-vs-batch-fake-tiny", "power-vs-throughput-fake-tiny"}, ids
+    [memory] = [f for f in section.figures if f.id.startswith("gpu-memory")]
+    assert [(p.x, p.y) for p in memory.series[0].points] == [(1, 2000.0), (4, 8000.0)]

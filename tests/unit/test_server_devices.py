@@ -134,3 +134,23 @@ def test_the_defaults_place_nothing_and_write_what_they_always_wrote(tmp_path, t
     config = ServingConfig.read(tmp_path)
     assert config.engine == {} and config.visible_devices == ""
     assert np.asarray(ServingModel(config).infer({"x": np.zeros((1, 16), np.float32)})).shape == (1, 4)
+
+
+def test_tensorflow_and_openvino_refuse_a_device_they_do_not_see_with_the_reason():
+    """TensorFlow would otherwise put ops on any GPU it sees; OpenVINO's GPU is an Intel one."""
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("openvino")
+    from infermeter.engines.tensorflow_engine import TensorFlow
+
+    tf_gpu = TensorFlow(TensorFlow.Settings(device="cuda:0"))
+    if tf_gpu.unavailable() is None:
+        pytest.skip("this TensorFlow sees a GPU")
+    assert "sees 0 GPU(s)" in tf_gpu.unavailable() and "gpu" in tf_gpu.capabilities
+    with pytest.raises(UnsupportedError, match="sees 0 GPU"):
+        tf_gpu.load(Path("unused"), [])
+    assert TensorFlow().unavailable() is None and TensorFlow.placement("cuda:0", "fp32") == {"device": "cuda:0"}
+    with pytest.raises(UnsupportedError, match="fp32"):
+        TensorFlow.placement("cpu", "fp16")
+    ov_gpu = OpenVino(OpenVino.Settings(device="GPU.1"))
+    assert "asked for, but OpenVINO finds only" in ov_gpu.unavailable()
+    assert OpenVino(OpenVino.Settings(device="AUTO")).unavailable() is None

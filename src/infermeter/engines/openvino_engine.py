@@ -76,9 +76,25 @@ class OpenVino(Engine):
     def capabilities(self) -> frozenset[str]:
         return frozenset({CONCURRENT, LOAD_CACHE} if self.settings.model_cache else {CONCURRENT})
 
+    def unavailable(self) -> str | None:
+        """A plain device (CPU, GPU, GPU.1, NPU) must be one OpenVINO finds here; AUTO, MULTI and HETERO
+        choose among those themselves."""
+        device = self.settings.device.upper()
+        if device == "CPU" or device.startswith(("AUTO", "MULTI", "HETERO")):
+            return None
+        import openvino as ov
+
+        found = ov.Core().available_devices
+        if device in found or ("." not in device and device in {d.split(".")[0] for d in found}):  # GPU: any of GPU.0, GPU.1
+            return None
+        return (f"OpenVINO device {self.settings.device} asked for, but OpenVINO finds only {', '.join(found) or 'none'} here "
+                "(its GPU is an Intel GPU; NVIDIA GPUs are for the pytorch, onnxruntime and tensorrt engines)")
+
     def load(self, artifact: Path, inputs: list[TensorSpec], cache_dir: Path | None = None) -> None:
         import openvino as ov
 
+        if (why := self.unavailable()) is not None:
+            raise UnsupportedError(why, "device: CPU")
         s = self.settings
         config: dict[str, Any] = {}
         if s.hint != "none":

@@ -68,16 +68,21 @@ class TensorRt(Engine):
             raise UnsupportedError(why, self.install_hint)
         import tensorrt as trt
 
+        import torch
+
         logger = trt.Logger(trt.Logger.WARNING)
-        plan = None
-        plan_path = (cache_dir / f"{artifact.stem}-{'fp16' if self.settings.fp16 else 'fp32'}.plan") if cache_dir else None
-        if plan_path is not None and plan_path.exists():
-            plan = plan_path.read_bytes()
-        if plan is None:
+        s = self.settings
+        # A plan holds kernels chosen for one GPU by one TensorRT version: both are in its name, with what it was built for.
+        gpu = torch.cuda.get_device_name().replace(" ", "_").replace("/", "_")
+        name = f"{artifact.stem}-{'fp16' if s.fp16 else 'fp32'}-b{s.max_batch}-trt{trt.__version__}-{gpu}.plan"
+        plan_path = cache_dir / name if cache_dir else None
+        runtime = trt.Runtime(logger)
+        self._engine = runtime.deserialize_cuda_engine(plan_path.read_bytes()) if plan_path is not None and plan_path.exists() else None
+        if self._engine is None:  # none cached, or one this TensorRT cannot read: build it
             plan = self._build(trt, logger, artifact, inputs)
             if plan_path is not None:
                 plan_path.write_bytes(plan)
-        self._engine = trt.Runtime(logger).deserialize_cuda_engine(plan)
+            self._engine = runtime.deserialize_cuda_engine(plan)
         self._context = self._engine.create_execution_context()
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         self.input_names = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
@@ -97,6 +102,9 @@ class TensorRt(Engine):
         profile = builder.create_optimization_profile()
         for spec in inputs:
             rest = tuple(spec.shape[1:])
+            if any(d is None for d in rest):  # an optimisation profile bounds every open dimension; only the batch is bounded here
+                raise UnsupportedError(f"input {spec.name} has open dimensions beyond the batch {spec.shape}: the TensorRT engine "
+                                       "builds a profile for the batch only", "a workload with fixed shapes (e.g. wav2vec2-base-50k, not -natural)")
             profile.set_shape(spec.name, (1, *rest), (1, *rest), (self.settings.max_batch, *rest))
         config.add_optimization_profile(profile)
         serialized = builder.build_serialized_network(network, config)
@@ -113,19 +121,28 @@ class TensorRt(Engine):
         stream = torch.cuda.current_stream()
         keep = []
         for name in self.input_names:
-            t = torch.from_numpy(batch[name]).cuda(non_blocking=True)
+            t = torch.from_numpy(batch[name]).to("cuda", self._dtype(name))
             keep.append(t)
             self._context.set_input_shape(name, tuple(t.shape))
             self._context.set_tensor_address(name, t.data_ptr())
         outs = []
         for name in self._outputs:
             shape = tuple(self._context.get_tensor_shape(name))
-            out = torch.empty(shape, dtype=torch.float16 if self.settings.fp16 else torch.float32, device="cuda")
+            # The network's outputs keep the ONNX graph's type (fp32) in an FP16 engine: FP16 is for the layers inside.
+            out = torch.empty(shape, dtype=self._dtype(name), device="cuda")
             self._context.set_tensor_address(name, out.data_ptr())
             outs.append(out)
         self._context.execute_async_v3(stream.cuda_stream)
         stream.synchronize()
         return outs[0].float().cpu().numpy()
+
+    def _dtype(self, name: str) -> Any:
+        """The torch type of an engine's input or output tensor (TensorRT 10 takes int64 token ids as they are)."""
+        import tensorrt as trt
+        import torch
+
+        return {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32, trt.int64: torch.int64,
+                trt.bool: torch.bool, trt.int8: torch.int8, trt.bfloat16: torch.bfloat16}[self._engine.get_tensor_dtype(name)]
 
     def close(self) -> None:
         self._context = None

@@ -159,7 +159,8 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
     from infermeter.reports.gpu import gpu_grid
 
     if (gpu := gpu_grid(records)) is not None:
-        sections.append(Section("GPU", "What each window asked of the GPU, sampled over the window.", [gpu]))
+        sections.append(Section("GPU", "What each window asked of the GPU, sampled over the window.", [gpu],
+                                taking("gpu-memory-vs-batch", "gpu-util-vs-users", "power-vs-throughput")))
     sections.append(Section("Start-up", "Export, load and first-inference time of each engine; start to ready of each server.",
                             [], taking("startup")))
     score = _scorecard(records)

@@ -262,6 +262,56 @@ def startup_figures(engines: list[Row], servers: list[Row], colour: Colours) -> 
     return figs
 
 
+# ---- GPU ------------------------------------------------------------------------------------------------
+
+
+def gpu_figures(engines: list[Row], servers: list[Row], colour: Colours) -> list[Figure]:
+    """Per workload, where windows ran with NVML figures: GPU memory against batch size (engines), utilisation
+    against virtual users (servers), and power against throughput (both: each point one cell)."""
+    figs: list[Figure | None] = []
+    note = "NVML sampled every 0.1 s over each window (collectors/gpu.py)"
+    for workload, rows in by_workload(r for r in ok(engines) if r.gpu is not None).items():
+        sweep = _sweep(rows)
+        if len({r.batch_size for cells in sweep.values() for r in cells}) >= 2:
+            series = [Series(e, [Point(r.batch_size, r.gpu.memory_peak_mb, note=_gpu_memory_note(r)) for r in cells], colour(e))
+                      for e, cells in sweep.items()]
+            figs.append(_line(slug("gpu-memory-vs-batch", workload), f"{workload}: GPU memory against batch size", "batch size",
+                              "device memory peak (MB)", series, "log2", f"{note}; the device's peak, max over repeats."))
+    for workload, rows in by_workload(r for r in ok(servers) if r.gpu is not None and r.users is not None).items():
+        series = []
+        for label in dict.fromkeys(r.server for r in rows):
+            pts = [Point(r.users, r.gpu.utilization_percent.mean, *interval(r.gpu.utilization_percent.mean, r.gpu.utilization_percent.ci95),
+                         note=f"{r.throughput.mean:.3g} req/s")
+                   for r in sorted((r for r in rows if r.server == label), key=lambda r: r.users)]
+            series.append(Series(label, pts, colour(label)))
+        figs.append(_line(slug("gpu-util-vs-users", workload), f"{workload}: GPU utilisation against virtual users",
+                          "virtual users (closed loop)", "GPU utilisation (%)", series, "linear",
+                          f"{note}: each window's mean of its samples, then the mean over repeats; bars: 95% interval.", "linear"))
+    targets = [(f"in process: {r.engine}", r.engine, r) for r in ok(engines) if r.gpu is not None and (r.concurrency or 1) == 1]
+    targets += [(r.server, r.server, r) for r in ok(servers) if r.gpu is not None]
+    for workload in dict.fromkeys(str(r.workload) for _, _, r in targets):
+        series = []
+        for name in dict.fromkeys(n for n, _, r in targets if str(r.workload) == workload):
+            cells = sorted((r for n, _, r in targets if n == name and str(r.workload) == workload), key=lambda r: r.throughput.mean)
+            pts = [Point(r.throughput.mean, r.gpu.watts.mean, *interval(r.gpu.watts.mean, r.gpu.watts.ci95), note=_where_gpu(r))
+                   for r in cells if finite(r.gpu.watts.mean) and finite(r.throughput.mean)]
+            series.append(Series(name, pts, colour(next(k for n, k, _ in targets if n == name))))
+        figs.append(_line(slug("power-vs-throughput", workload), f"{workload}: GPU power against throughput",
+                          "throughput (samples/s in process, requests/s for servers)", "GPU power (W)", series, "log10",
+                          f"{note}; power from the device's energy counter where it has one, else sampled (see the GPU table)."))
+    return [f for f in figs if f]
+
+
+def _gpu_memory_note(r: Row) -> str:
+    own = r.gpu.process_memory_peak_mb
+    return f"{r.gpu.utilization_percent.mean:.0f}% utilised" + (f"; the measured process {own:.0f} MB" if own is not None else "")
+
+
+def _where_gpu(r: Row) -> str:
+    at = f"{r.users} users" if getattr(r, "users", None) is not None else f"batch {getattr(r, 'batch_size', '?')}"
+    return f"{at}; {r.gpu.utilization_percent.mean:.0f}% utilised; {r.gpu.energy_source}"
+
+
 # ---- latency distributions -----------------------------------------------------------------------------
 
 
@@ -324,6 +374,7 @@ def build_figures(engines: list[Row], servers: list[Row]) -> tuple[list[Figure],
     if not ok(engines):
         not_drawn.append("throughput, memory and energy against batch size (no in-process engine cells measured)")
     figs += server_energy_figures(servers, colour)
+    figs += gpu_figures(engines, servers, colour)
     figs += startup_figures(engines, servers, colour)
     figs += cdf_figures(engines, servers, colour)
     return figs, not_drawn

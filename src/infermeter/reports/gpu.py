@@ -13,7 +13,7 @@ from infermeter.results.record import AnyRecord, EngineWindow, ServerWindow
 
 def _gpu_block(r: EngineWindow | ServerWindow) -> dict[str, Any] | None:
     energy = r.metrics.energy if r.metrics is not None else None
-    gpu = energy.model_dump().get("gpu") if energy is not None else None  # an extra field of the open Energy block
+    gpu = energy.gpu if energy is not None else None
     return gpu if gpu and gpu["source"] == "nvml" and gpu["devices"] else None
 
 

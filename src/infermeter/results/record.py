@@ -68,6 +68,9 @@ class Energy(_Open):
     source: str = "n/a"
     joules_per_inference: float | None = None
     joules_per_1000: float | None = None
+    # NVML over the window (collectors/gpu.GpuWindow.result: per device utilisation, memory, power), or
+    # {"source": "n/a", "reason": ...} where no GPU was seen; None in records from before it was collected
+    gpu: dict[str, Any] | None = None
 
 
 class WindowMetrics(_Open):

@@ -152,6 +152,29 @@ class SloSummary:
 # -- summaries -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
+class GpuSummary:
+    """A cell's GPU over its ok repeats, from NVML sampled across each window (collectors/gpu.py); a
+    window's devices are summed (memory, power) or averaged (utilisation)."""
+
+    utilization_percent: stats.RepeatStats  # each window's mean over its samples
+    memory_peak_mb: float  # the device's peak, max over repeats
+    process_memory_peak_mb: float | None  # the measured processes' own peak, max over repeats (None: not given)
+    watts: stats.RepeatStats  # each window's mean power
+    energy_source: str  # the energy counter, or sampled power x time
+
+    @classmethod
+    def of(cls, ok: Sequence[Window]) -> GpuSummary | None:
+        blocks = [g for w in ok if w.metrics.energy is not None and (g := w.metrics.energy.gpu) and g["source"] == "nvml" and g["devices"]]
+        if not blocks:
+            return None
+        own = [[d["process_memory_peak_mb"] for d in b["devices"] if d["process_memory_peak_mb"] is not None] for b in blocks]
+        return cls(utilization_percent=stats.over_repeats([b["utilization_percent"] for b in blocks]),
+                   memory_peak_mb=max(b["memory_mb"] for b in blocks),
+                   process_memory_peak_mb=_max(sum(mb) if mb else None for mb in own),
+                   watts=stats.over_repeats([b["watts"] for b in blocks]),
+                   energy_source=", ".join(dict.fromkeys(d["energy_source"] for b in blocks for d in b["devices"])))
+
+@dataclass(frozen=True, kw_only=True)
 class CellSummary:
     """What every kind of cell has. A cell with no ok repeat (skipped, failed) has status and error, and no
     figures: latency and histogram None, every RepeatStats empty (n = 0)."""
@@ -175,6 +198,7 @@ class CellSummary:
     throughput: stats.RepeatStats = NO_STATS  # samples/s in process, requests/s against a server
     mean_ms: stats.RepeatStats = NO_STATS  # each window's mean latency, over repeats (the studies' tables give means)
     slo: SloSummary | None = None  # where the windows were judged against an SLO
+    gpu: GpuSummary | None = None  # where the windows ran with NVML figures
 
     @property
     def measured(self) -> bool:
@@ -393,7 +417,7 @@ def _common(g: CellGroup, kind: TargetKind, label: str, workload: str | None) ->
         merged = histogram.merge(w.metrics.latency_hdr for w in ok if w.metrics.latency_hdr)
         if merged.get_total_count():
             base.update(latency=Latency.of(merged), histogram=merged)
-        base.update(_energy(ok), mean_ms=stats.over_repeats([w.metrics.latency_ms.get("mean") for w in ok]))
+        base.update(_energy(ok), mean_ms=stats.over_repeats([w.metrics.latency_ms.get("mean") for w in ok]), gpu=GpuSummary.of(ok))
     return base
 
 
