@@ -44,7 +44,7 @@ def test_every_framework_states_its_licence_maintenance_and_version(tmp_path):
     from infermeter.servers.registry import SERVERS
 
     for name, cls in SERVERS.items():
-        assert cls.licence != "not stated" and cls.maintenance != "not stated", name
+        assert "not stated" not in (cls.licence, cls.maintenance, cls.released), name
     assert "archived 2025-08" in SERVERS["torchserve"].maintenance  # its repository is read-only: say so wherever it is measured
     dep = {"log": str(tmp_path / "server.log"), "cold_start_s": 1.0, "version": "torchserve==0.11.1, pyyaml"}
     records = [parse_record(migrate({"kind": "server", "cell_id": "c", "cell": {}, "status": "ok", "server": {"name": "torchserve"},
@@ -53,8 +53,9 @@ def test_every_framework_states_its_licence_maintenance_and_version(tmp_path):
     assert rows["torchserve"]["version"] == "torchserve 0.11.1"  # the one measured, not the pin
     assert rows["triton"]["version"] == "nvidia-pytriton 0.7.0 (pin)" and rows["tfserving"]["version"] is None
     g = facts_grid(records, only={"torchserve"})
-    assert g.columns[:4] == ["server", "version", "licence", "maintenance"] and g.rows[0][2] == "Apache-2.0"
-    assert g.rows[0][4:] == ["torch", SERVERS["torchserve"].protocol]
+    assert g.columns[:6] == ["server", "version", "released", "licence", "maintenance", "on a GPU"]
+    assert g.rows[0][2:4] == ["2024-09-30", "Apache-2.0"] and g.rows[0][5].startswith("number_of_gpu 1")
+    assert g.rows[0][6:] == ["torch", SERVERS["torchserve"].protocol]
     assert "checked 2026-" in g.caption
 
 

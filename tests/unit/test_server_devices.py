@@ -65,7 +65,6 @@ def test_a_server_sees_its_one_gpu_and_on_the_cpu_none():
 def test_the_engine_inside_runs_on_the_servers_gpu_in_its_precision(tmp_path, tiny_module, monkeypatch):
     monkeypatch.setenv(torch_device.FAKE_ENV, "2")
     adapter = LitServe(ServingModelSettings(runtime="pytorch", device="cuda:1", precision="bf16"))
-    assert adapter.device_missing() is None
     assert adapter.cannot_place("fake-tiny") is None
     workload = get_workload("fake-tiny")
     adapter.serving_config(workload, _Exporter(tiny_module), tmp_path)
@@ -89,11 +88,14 @@ def test_the_in_process_reference_sees_the_servers_gpu_too(tmp_path, tiny_module
 
 
 def test_a_gpu_the_machine_lacks_is_a_reason_before_anything_starts(monkeypatch):
+    """Asked of the engine that runs inside, with the GPU as this machine numbers it (cuda:1 is the server's
+    cuda:0, but it must exist here)."""
     monkeypatch.setenv(torch_device.FAKE_ENV, "1")
-    assert "there is 1 CUDA device(s) here" in LitServe(ServingModelSettings(device="cuda:1")).device_missing()
+    on = {"runtime": "pytorch"}
+    assert "there is 1 CUDA device(s) here" in LitServe(ServingModelSettings(device="cuda:1", **on)).cannot_place("fake-tiny")
     monkeypatch.setenv(torch_device.FAKE_ENV, "0")
-    assert "asked for, but" in LitServe(ServingModelSettings(device="cuda")).device_missing()
-    assert LitServe().device_missing() is None
+    assert "asked for, but" in LitServe(ServingModelSettings(device="cuda", **on)).cannot_place("fake-tiny")
+    assert LitServe(ServingModelSettings(**on)).cannot_place("fake-tiny") is None
 
 
 @pytest.mark.parametrize("runtime, device, precision, reason", [
@@ -121,9 +123,16 @@ def test_triton_puts_its_instances_on_the_gpu_it_sees():
     assert Triton(TritonSettings(workers=2, device="cuda:3")).instance_group() == "instance_group [{ count: 2 kind: KIND_GPU gpus: [0] }]"
 
 
-def test_tf_serving_runs_on_a_gpu_only_when_its_binary_is_said_to_be_a_cuda_build():
+def test_tf_serving_runs_on_a_gpu_only_when_its_binary_is_said_to_be_a_cuda_build(monkeypatch):
+    """It runs the model itself: whether the GPU exists is NVML's answer (no engine of infermeter's is inside)."""
+    from infermeter.collectors import gpu
+
     assert "gpu_build: true" in TfServing(TfServingSettings(device="cuda")).cannot_place("resnet50")
+    monkeypatch.setattr(gpu, "open_nvml", lambda: (None, "no NVIDIA GPU here (NVML: driver not loaded)"))
+    assert "driver not loaded" in TfServing(TfServingSettings(device="cuda", gpu_build=True)).cannot_place("resnet50")
+    monkeypatch.setattr(gpu, "open_nvml", lambda: (gpu.FakeNvml(["T4-fake"], lambda i, t: {}), None))
     assert TfServing(TfServingSettings(device="cuda", gpu_build=True)).cannot_place("resnet50") is None
+    assert "1 GPU(s)" in TfServing(TfServingSettings(device="cuda:1", gpu_build=True)).cannot_place("resnet50")
     assert "fp32" in TfServing(TfServingSettings(precision="fp16", gpu_build=True)).cannot_place("resnet50")
     assert TfServing().cannot_place("resnet50") is None
 

@@ -9,26 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from infermeter.engines import torch_device
+from infermeter.engines.torch_device import Device
 from infermeter.engines.base import CONCURRENT, GPU, Engine, EngineSettings
-from infermeter.errors import ConfigError, UnsupportedError
+from infermeter.errors import UnsupportedError
 from infermeter.workloads.base import SAVEDMODEL, TensorSpec
 
 
 class TensorFlowSettings(EngineSettings):
     xla: bool = Field(False, description="compile the serving function with XLA (tf.function(jit_compile=True))")
     inter_op_threads: int | None = Field(None, ge=1)
-    device: str = Field("cpu", description="cpu, cuda (cuda:0) or cuda:N: TensorFlow's /GPU:N")
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, v: str) -> str:
-        try:
-            return torch_device.parse_device(v)  # the same names as every engine's and server's device
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+    device: Device = Field("cpu", description="cpu, cuda (cuda:0) or cuda:N: TensorFlow's /GPU:N")
 
 
 class TensorFlow(Engine):

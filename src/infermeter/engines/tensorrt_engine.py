@@ -52,11 +52,11 @@ class TensorRt(Engine):
 
     @classmethod
     def placement(cls, device: str, precision: str) -> dict[str, Any]:
-        """GPU only, fp32 or fp16 engines, on the current CUDA device (a server's own GPU is cuda:0 to it:
-        servers see only theirs, through CUDA_VISIBLE_DEVICES)."""
-        if device not in ("cuda", "cuda:0") or precision == "bf16":
-            raise UnsupportedError(f"the tensorrt engine builds fp32 or fp16 engines on the current CUDA device (cuda:0), not "
-                                   f"{precision} on {device}", "device: cuda:0 (CUDA_VISIBLE_DEVICES picks the GPU), precision: fp32 or fp16")
+        """GPU only, fp32 or fp16 engines, on the current CUDA device: in a server, the server's own GPU (it
+        sees only that one, through CUDA_VISIBLE_DEVICES)."""
+        if device == "cpu" or precision == "bf16":
+            raise UnsupportedError(f"the tensorrt engine builds fp32 or fp16 engines on a CUDA device, not {precision} on {device}",
+                                   "device: cuda:N, precision: fp32 or fp16")
         return {"fp16": precision == "fp16"}
 
     def unavailable(self) -> str | None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import re
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import AfterValidator
 
 from infermeter.errors import ConfigError, UnsupportedError
 
@@ -33,6 +35,17 @@ def parse_device(spec: str) -> str:
     if not m:
         raise ConfigError(f"device {spec!r} is not one of cpu, cuda, cuda:N", "e.g. device: cuda:0")
     return "cpu" if m.group(1) == "cpu" else f"cuda:{m.group(2) or 0}"
+
+
+def _valid_device(spec: str) -> str:
+    try:
+        return parse_device(spec)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# A settings field naming a device: every engine's and server's device setting is written and checked alike.
+Device = Annotated[str, AfterValidator(_valid_device)]
 
 
 class CudaLayer(Protocol):

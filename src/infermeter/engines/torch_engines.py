@@ -8,30 +8,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from infermeter.engines import torch_device
 from infermeter.engines.base import CONCURRENT, GPU, LOAD_CACHE, Engine, EngineSettings
 from infermeter.engines.torch_device import Cast, Precision
-from infermeter.errors import ConfigError
 from infermeter.workloads.base import TORCH, TORCHSCRIPT, TensorSpec
 
 _TORCH_HINT = "pip install 'infermeter[torch]'  (torch==2.13.0, the CPU build)"
 
 
 class TorchSettings(EngineSettings):
-    device: str = Field("cpu", description="cpu, cuda (cuda:0) or cuda:N")
+    device: torch_device.Device = Field("cpu", description="cpu, cuda (cuda:0) or cuda:N")
     precision: Precision = Field("fp32", description="fp32, or fp16 / bf16 (answers then judged on their predictions)")
     cast: Cast = Field("autocast", description="how a reduced precision is applied: torch.autocast (matmuls and convolutions "
                        "in it, the rest in fp32) or the weights and floating inputs converted")
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, v: str) -> str:
-        try:
-            return torch_device.parse_device(v)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
 
 
 class _TorchEngine(Engine):

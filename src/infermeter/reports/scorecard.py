@@ -43,6 +43,8 @@ def scorecard_rows(records: list[AnyRecord]) -> list[dict[str, Any]]:
             "version": measured[name] if name in measured else _pinned(cls.requirements),
             "licence": cls.licence,
             "maintenance": cls.maintenance,
+            "released": cls.released,
+            "gpu_placement": cls.gpu_placement,
             "artifact_format": cls.artifact_format,
             "protocol": cls.protocol,
             "install_mb": info.get("size_mb"),
@@ -83,7 +85,8 @@ SCORECARD_NOTE = (
 )
 _FACTS_NOTE = ("version: the one measured in these results; '(pin)' where none was, the environment's pin (TF Serving: your "
                "binary's). licence: as the framework's package declares it. model format: what infermeter packages for it (the "
-               "framework may take others). Both licence and maintenance checked {checked}.")
+               "framework may take others). released: the pinned version's date on PyPI. on a GPU: how the framework places its "
+               "workers on the server's GPU (settings device and precision). Licence, maintenance and release date checked {checked}.")
 
 
 def scorecard_grids(records: list[AnyRecord], only: set[str] | None = None) -> list[Grid]:
@@ -122,9 +125,11 @@ def _scorecard(rows: list[dict[str, Any]], only: set[str] | None) -> Grid:
 def _facts(rows: list[dict[str, Any]], only: set[str] | None) -> Grid:
     from infermeter.servers.base import FRAMEWORK_FACTS_CHECKED
 
-    g = Grid("serving frameworks: version, licence, maintenance, what they serve", ["server", "version", "licence", "maintenance",
-             "model format served here", "protocol"], caption=_FACTS_NOTE.replace("{checked}", FRAMEWORK_FACTS_CHECKED), left=6)
+    g = Grid("serving frameworks: version, licence, maintenance, what they serve", ["server", "version", "released", "licence",
+             "maintenance", "on a GPU", "model format served here", "protocol"],
+             caption=_FACTS_NOTE.replace("{checked}", FRAMEWORK_FACTS_CHECKED), left=8)
     for r in rows:
         if only is None or r["server"] in only:
-            g.add([r["server"], r["version"] or "-", r["licence"], r["maintenance"], r["artifact_format"], r["protocol"]])
+            g.add([r["server"], r["version"] or "-", r["released"], r["licence"], r["maintenance"], r["gpu_placement"],
+                   r["artifact_format"], r["protocol"]])
     return g

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from infermeter.engines import torch_device
-from infermeter.errors import ConfigError, UnsupportedError
+from infermeter.engines.torch_device import Device
+from infermeter.errors import UnsupportedError
 from infermeter.export.artifacts import Exporter
 from infermeter.protocols.grpc_client import GrpcTarget
 from infermeter.protocols.http import HttpTarget
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 
 FEATURES = ("dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers")
-# When each adapter's `licence` (its package's metadata on PyPI at the pinned version) and `maintenance`
-# (the project's state, and the newest release on PyPI then) were last checked: both change, say when.
-FRAMEWORK_FACTS_CHECKED = "2026-12-06"
+# When each adapter's `licence` (its package's metadata on PyPI at the pinned version), `maintenance` (the
+# project's state, and the newest release on PyPI then) and `released` were last checked: they change, say when.
+FRAMEWORK_FACTS_CHECKED = "2026-12-07"
 
 
 class ServerSettings(BaseModel):
@@ -39,17 +39,9 @@ class ServerSettings(BaseModel):
     max_batch_size: int = Field(1, ge=1, description="server-side batching: largest batch (1: off)")
     max_batch_delay_ms: float = Field(5.0, ge=0, description="server-side batching: longest wait to fill a batch")
     ready_timeout_s: float = Field(300.0, gt=0)
-    device: str = Field("cpu", description="where the model runs: cpu, cuda (cuda:0) or cuda:N; the server sees that GPU "
+    device: Device = Field("cpu", description="where the model runs: cpu, cuda (cuda:0) or cuda:N; the server sees that GPU "
                         "alone (CUDA_VISIBLE_DEVICES), and none on the CPU")
     precision: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="the arithmetic of the engine inside, where it has the setting")
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, v: str) -> str:
-        try:
-            return torch_device.parse_device(v)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
 
 
 class ServingModelSettings(ServerSettings):
@@ -92,6 +84,7 @@ class ServerAdapter(ABC):
     features: ClassVar[frozenset[str]] = frozenset()
     licence: ClassVar[str] = "not stated"  # SPDX, as the framework's package declares it
     maintenance: ClassVar[str] = "not stated"  # as of FRAMEWORK_FACTS_CHECKED, with its evidence
+    released: ClassVar[str] = "not stated"  # the pinned version's release date on PyPI (its first file's upload)
     artifact_format: ClassVar[str]
     protocol: ClassVar[str]
     Settings: ClassVar[type[ServerSettings]] = ServerSettings
@@ -144,18 +137,26 @@ class ServerAdapter(ABC):
 
     def cannot_place(self, workload: str) -> str | None:
         """Why the device and precision settings cannot be served for `workload` (None: they can): the engine
-        inside has no such setting, or the framework runs the model itself and cannot (framework_placement)."""
+        inside has no such setting or cannot find the GPU here (asked as this machine numbers its GPUs: the
+        server's cuda:0 is cuda:N here), or the framework runs the model itself and cannot (framework_placement)."""
+        from infermeter.engines.registry import engine_class
+
         s = self.settings
         if s.device == "cpu" and s.precision == "fp32":
             return None
         runtime = self.runtime(workload)
         if runtime is None:
             return self.framework_placement()
+        cls = engine_class(runtime)
         try:
             self._engine_placement(runtime)
+            here = cls(cls.Settings(**cls.placement(s.device, s.precision)))
         except UnsupportedError as exc:
             return f"{exc} (runtime {runtime})"
-        return None
+        # The server's environment shares this one's packages (servers/common/envs.py): what the engine
+        # finds here, it finds there. Not installed here: the server's own environment decides, at load.
+        why = None if cls.missing() else here.unavailable()
+        return f"{why} (runtime {runtime})" if why else None
 
     def framework_placement(self) -> str | None:
         """For a framework that runs the model itself (no infermeter engine inside): why it cannot run on
@@ -188,13 +189,7 @@ class ServerAdapter(ABC):
         from infermeter.servers.common import envs
 
         why = envs.why_not_ready(self.name, self.requirements + self.pip_args)
-        if why:
-            return f"environment {why}: infermeter servers install {self.name}"
-        return self.device_missing()
-
-    def device_missing(self) -> str | None:
-        """Why the settings' GPU is not on this machine (None: it is, or the device is the CPU)."""
-        return torch_device.unavailable(self.settings.device, torch_device.cuda_layer())
+        return f"environment {why}: infermeter servers install {self.name}" if why else None
 
     def require_runnable(self) -> None:
         """Raise, saying how to fix it, when this adapter cannot run here (see missing())."""

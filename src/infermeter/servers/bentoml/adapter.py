@@ -39,6 +39,7 @@ class BentoML(ServerAdapter):
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "custom handlers"})
     licence = "Apache-2.0"
     maintenance = "active (BentoML; 1.4.40 newest on PyPI)"
+    released = "2026-05-07"
     Settings = BentoMLSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

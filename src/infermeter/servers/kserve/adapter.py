@@ -44,6 +44,7 @@ class KServe(ServerAdapter):
     features = frozenset({"metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
     licence = "Apache-2.0"
     maintenance = "active (KServe community; 0.21.0 newest on PyPI)"
+    released = "2026-09-25"
     Settings = KServeSettings
 
     def runtime(self, workload: str) -> str | None:

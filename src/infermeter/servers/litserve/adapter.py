@@ -22,6 +22,7 @@ class LitServe(ServerAdapter):
     features = frozenset({"dynamic batching", "custom handlers"})
     licence = "Apache-2.0"
     maintenance = "active (Lightning AI; 0.2.19 newest on PyPI)"
+    released = "2026-09-09"
     Settings = ServingModelSettings
     gpu_placement = "accelerator cuda, devices 1: every worker (workers_per_device) on the server's GPU"
 

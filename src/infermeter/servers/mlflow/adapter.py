@@ -41,6 +41,7 @@ class MLflow(ServerAdapter):
     features = frozenset({"model versions", "custom handlers"})
     licence = "Apache-2.0"
     maintenance = "active (Databricks; 3.18.0 newest on PyPI)"
+    released = "2026-10-21"
     Settings = MLflowSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

@@ -33,6 +33,7 @@ class MLServer(ServerAdapter):
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
     licence = "Apache-2.0"
     maintenance = "active (Seldon; 1.7.1 newest on PyPI)"
+    released = "2025-06-06"
     Settings = MLServerSettings
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:

@@ -30,6 +30,7 @@ class RayServe(ServerAdapter):
     features = frozenset({"dynamic batching", "metrics endpoint", "gRPC", "custom handlers"})
     licence = "Apache-2.0"
     maintenance = "active (Anyscale; ray 2.60.0 newest on PyPI)"
+    released = "2026-11-04"
     Settings = ServingModelSettings
     gpu_placement = "num_gpus 1/replicas per replica: Ray shares the server's one visible GPU among the replicas"
 

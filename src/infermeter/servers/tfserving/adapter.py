@@ -37,6 +37,7 @@ class TfServing(ServerAdapter):
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC"})
     licence = "Apache-2.0"
     maintenance = "active (Google; tensorflow-serving-api 2.21.0 newest on PyPI)"
+    released = "your binary's"
     Settings = TfServingSettings
     gpu_placement = "a CUDA build of tensorflow_model_server uses every GPU it sees: only the server's GPU is visible to it"
 
@@ -44,10 +45,18 @@ class TfServing(ServerAdapter):
         s: TfServingSettings = self.settings  # type: ignore[assignment]
         if s.precision != "fp32":
             return f"TF Serving runs the SavedModel as exported (fp32); {s.precision} is not a setting of its own"
-        if s.device != "cpu" and not s.gpu_build:
+        if s.device == "cpu":
+            return None
+        if not s.gpu_build:
             return (f"{s.device} asked for, but whether {BINARY} can use a GPU was decided when it was built; set gpu_build: true "
                     "for a CUDA build (a CPU build would run on the CPU and report nothing)")
-        return None
+        from infermeter.collectors import gpu
+
+        api, why = gpu.open_nvml()  # no engine of infermeter's runs inside it: the driver says which GPUs exist
+        index = int(s.device.split(":")[1])
+        if api is None:
+            return f"device {s.device} asked for, but {why}"
+        return None if index < api.count() else f"device {s.device} asked for, but NVML sees {api.count()} GPU(s) here"
 
     def binary(self) -> str | None:
         s: TfServingSettings = self.settings  # type: ignore[assignment]
@@ -63,7 +72,7 @@ class TfServing(ServerAdapter):
         if not self.settings.allow_all_interfaces:  # type: ignore[attr-defined]
             return (f"{BINARY} always listens on 0.0.0.0 for REST; set allow_all_interfaces: true in its settings "
                     "to run it anyway")
-        return self.device_missing()
+        return None
 
     def deploy(self, workload: Workload, exporter: Exporter, workdir: Path) -> Deployment:
         why = self.missing()

@@ -35,6 +35,7 @@ class TorchServe(ServerAdapter):
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "custom handlers"})
     licence = "Apache-2.0"
     maintenance = "archived 2025-08-07 (read-only, no further releases; 0.12.0 is the last)"
+    released = "2024-09-30"
     Settings = TorchServeSettings
     gpu_placement = "number_of_gpu 1: TorchServe gives every worker the server's one visible GPU"
 

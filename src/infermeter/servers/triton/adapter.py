@@ -63,6 +63,7 @@ class Triton(ServerAdapter):
     features = frozenset({"dynamic batching", "model versions", "metrics endpoint", "gRPC", "V2 protocol", "custom handlers"})
     licence = "BSD-3-Clause (server; PyTriton: Apache-2.0)"
     maintenance = "active (NVIDIA; tritonclient 2.73.0 newest on PyPI; PyTriton 0.7.0)"
+    released = "2025-08-13 (PyTriton 0.7.0)"
     Settings = TritonSettings
     gpu_placement = "instance_group KIND_GPU: every instance on the server's GPU (gpus: [0], the one it sees)"
 
