@@ -149,10 +149,10 @@ class ServerAdapter(ABC):
             return self.framework_placement()
         cls = engine_class(runtime)
         try:
-            self._engine_placement(runtime)
             here = cls(cls.Settings(**cls.placement(s.device, s.precision)))
+            self._engine_placement(runtime)
         except UnsupportedError as exc:
-            return f"{exc} (runtime {runtime})"
+            return f"{exc.message} (runtime {runtime}; fix: {exc.hint})" if exc.hint else f"{exc.message} (runtime {runtime})"
         # The server's environment shares this one's packages (servers/common/envs.py): what the engine
         # finds here, it finds there. Not installed here: the server's own environment decides, at load.
         why = None if cls.missing() else here.unavailable()
