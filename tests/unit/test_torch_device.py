@@ -91,3 +91,18 @@ def test_bf16_runs_on_the_cpu_by_autocast_or_by_its_weights_and_says_so(tiny, en
     diff = np.abs(out - expected).max()
     assert 0 < diff < 0.05 * np.abs(expected).max()  # bf16's error: present, and small
     assert engine.runtime_info()["precision"] == f"bf16 ({cast})"
+
+
+def test_tensorrt_buffers_take_each_tensors_own_type_even_where_the_version_lacks_some_names():
+    """An FP16 engine's outputs stay fp32 (its buffer was made fp16, half the size TensorRT writes); int64
+    token ids stay int64; a TensorRT without `bfloat16` or `int64` still maps the rest."""
+    from types import SimpleNamespace
+
+    from infermeter.engines.tensorrt_engine import _torch_dtype
+
+    old_trt = SimpleNamespace(float32="FLOAT", float16="HALF", int32="INT32", int8="INT8", bool="BOOL")
+    assert _torch_dtype(old_trt, "FLOAT") is torch.float32 and _torch_dtype(old_trt, "HALF") is torch.float16
+    new_trt = SimpleNamespace(**vars(old_trt), int64="INT64", bfloat16="BF16")
+    assert _torch_dtype(new_trt, "INT64") is torch.int64 and _torch_dtype(new_trt, "BF16") is torch.bfloat16
+    with pytest.raises(UnsupportedError, match="no torch counterpart"):
+        _torch_dtype(old_trt, "FP8")

@@ -49,6 +49,7 @@ class TensorRt(Engine):
         self._engine: Any = None
         self._context: Any = None
         self._outputs: list[str] = []
+        self._dtypes: dict[str, Any] = {}
 
     @classmethod
     def placement(cls, device: str, precision: str) -> dict[str, Any]:
@@ -85,6 +86,7 @@ class TensorRt(Engine):
             self._engine = runtime.deserialize_cuda_engine(plan)
         self._context = self._engine.create_execution_context()
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
+        self._dtypes = {n: _torch_dtype(trt, self._engine.get_tensor_dtype(n)) for n in names}  # once, not per call
         self.input_names = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self._outputs = [n for n in names if self._engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
 
@@ -121,7 +123,7 @@ class TensorRt(Engine):
         stream = torch.cuda.current_stream()
         keep = []
         for name in self.input_names:
-            t = torch.from_numpy(batch[name]).to("cuda", self._dtype(name))
+            t = torch.from_numpy(batch[name]).to("cuda", self._dtypes[name])
             keep.append(t)
             self._context.set_input_shape(name, tuple(t.shape))
             self._context.set_tensor_address(name, t.data_ptr())
@@ -129,21 +131,25 @@ class TensorRt(Engine):
         for name in self._outputs:
             shape = tuple(self._context.get_tensor_shape(name))
             # The network's outputs keep the ONNX graph's type (fp32) in an FP16 engine: FP16 is for the layers inside.
-            out = torch.empty(shape, dtype=self._dtype(name), device="cuda")
+            out = torch.empty(shape, dtype=self._dtypes[name], device="cuda")
             self._context.set_tensor_address(name, out.data_ptr())
             outs.append(out)
         self._context.execute_async_v3(stream.cuda_stream)
         stream.synchronize()
         return outs[0].float().cpu().numpy()
 
-    def _dtype(self, name: str) -> Any:
-        """The torch type of an engine's input or output tensor (TensorRT 10 takes int64 token ids as they are)."""
-        import tensorrt as trt
-        import torch
-
-        return {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32, trt.int64: torch.int64,
-                trt.bool: torch.bool, trt.int8: torch.int8, trt.bfloat16: torch.bfloat16}[self._engine.get_tensor_dtype(name)]
-
     def close(self) -> None:
         self._context = None
         self._engine = None
+
+
+def _torch_dtype(trt: Any, dtype: Any) -> Any:
+    """The torch type of a TensorRT tensor type (TensorRT 10 takes int64 token ids as they are); names looked up,
+    since older TensorRT versions lack some (int64, bfloat16)."""
+    import torch
+
+    for name, torch_type in (("float32", torch.float32), ("float16", torch.float16), ("bfloat16", torch.bfloat16),
+                             ("int64", torch.int64), ("int32", torch.int32), ("int8", torch.int8), ("bool", torch.bool)):
+        if getattr(trt, name, None) == dtype:
+            return torch_type
+    raise UnsupportedError(f"TensorRT tensor type {dtype} has no torch counterpart in infermeter's TensorRT engine")
