@@ -68,7 +68,6 @@ class TensorRt(Engine):
         if (why := self.unavailable()) is not None:
             raise UnsupportedError(why, self.install_hint)
         import tensorrt as trt
-
         import torch
 
         logger = trt.Logger(trt.Logger.WARNING)
