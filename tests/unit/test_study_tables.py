@@ -122,3 +122,34 @@ def test_the_latency_distribution_under_load_sits_with_the_load_tables():
     where = {f.id: s.title for s in report.sections for f in s.figures}
     assert where["latency-cdf-users-bert-16"] == "Serving frameworks under load"
     assert where["latency-cdf-one-bert"] == "Latency one request at a time"
+
+
+def _engine_record(workload, batch, rep, per_sample_ms, artifact_mb):
+    ns = np.full(40, per_sample_ms * batch * 1e6)
+    return {"schema_version": 2, "kind": "engine", "cell_id": f"ort-{workload}-{batch}", "status": "ok", "repeat": rep, "repeats": 2,
+            "run_id": "r1", "cell": {"workload": workload, "engine": "onnxruntime", "engine_settings": {}, "scenario": "offline",
+                                     "batch_size": batch, "concurrency": 1},
+            "engine": {"name": "onnxruntime", "label": "onnxruntime"},
+            "metrics": {"latency_hdr": histogram.encode(histogram.from_ns(ns)), "latency_ms": stats.latency_summary_ms(ns),
+                        "samples_per_s": 1000.0 / per_sample_ms * (1 + 0.1 * (batch > 1)) + rep, "cpu_percent": 150.0 + batch,
+                        "peak_rss_mb": 300.0 * artifact_mb / 100, "artifact_bytes": int(artifact_mb * 1e6)}}
+
+
+def test_every_metric_of_one_configuration_as_bars_one_per_model():
+    """The ORT-vs-TensorRT study's Fig. 1/2 shape: one configuration, each model a bar per metric; throughput,
+    CPU and memory at the sweep's best batch, latency at batch 1."""
+    from infermeter.reports.figure_data import Colours
+    from infermeter.reports.figures import multi_metric_figures
+    from infermeter.results.record import parse_record
+    from infermeter.results.summary import summarise
+
+    records = [parse_record(_engine_record(w, b, rep, ms, mb)) for w, ms, mb in (("resnet50", 40.0, 100.0), ("bert-base", 160.0, 440.0))
+               for b in (1, 8) for rep in (0, 1)]
+    [fig] = multi_metric_figures(summarise(records), Colours())
+    assert fig.id == "metrics-onnxruntime" and fig.y_scale == "log10" and [s.name for s in fig.series] == ["resnet50", "bert-base"]
+    bert = {p.x: p for p in fig.series[1].points}
+    assert abs(bert["p50 latency, batch 1 (ms)"].y - 160.0) < 0.5 and "batch 1" in bert["p50 latency, batch 1 (ms)"].note
+    assert bert["throughput (samples/s)"].y == 1000 / 160 * 1.1 + 0.5 and "at batch 8" in bert["throughput (samples/s)"].note
+    assert bert["CPU (%)"].y == 158.0 and bert["model size (MB)"].y == 440.0
+    assert "GPU utilisation (%)" not in bert  # no NVML figures: no bar, not a zero
+    assert not multi_metric_figures(summarise(records[:4]), Colours())  # one model: nothing to hold side by side

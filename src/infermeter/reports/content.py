@@ -154,7 +154,7 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
             "Engines in process", "Each cell in a fresh process: load, warm-up, then timed windows; outputs checked against the "
             "workload's reference engine (agree / max|diff|).",
             [engine_grid(engines, "every engine cell")] + engine_pivots(engines),
-            taking("throughput-vs-batch", "memory-vs-batch", "energy-vs-batch"),
+            taking("throughput-vs-batch", "memory-vs-batch", "energy-vs-batch", "metrics-"),
         ))
     from infermeter.reports.gpu import gpu_grid
 

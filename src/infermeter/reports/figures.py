@@ -195,6 +195,42 @@ def batch_figures(engines: list[Row], colour: Colours) -> tuple[list[Figure], li
     return [f for f in figs if f], not_drawn
 
 
+def multi_metric_figures(engines: list[Row], colour: Colours) -> list[Figure]:
+    """Per engine configuration measured on two or more workloads, every metric of it as bars, one bar per
+    workload (the shape of the ORT-vs-TensorRT study's Fig. 1 and 2): latency at batch 1, the highest
+    throughput of its batch sweep and that cell's CPU, memory and GPU use, and the model's size."""
+    figs: list[Figure | None] = []
+    per: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for r in ok(engines):
+        if (r.concurrency or 1) == 1 and r.rate is None:
+            per[r.engine][str(r.workload)].append(r)
+    one = {(str(r.workload), r.engine): r for r in batch_one(engines)}
+    for engine, by_workload_rows in per.items():
+        if len(by_workload_rows) < 2:
+            continue
+        metrics: dict[str, list[Point]] = defaultdict(list)
+        for workload, rows in by_workload_rows.items():
+            top = max(rows, key=lambda r: r.throughput.mean)
+            at = f"at batch {top.batch_size}"
+            values = [("p50 latency, batch 1 (ms)", one[(workload, engine)].latency.p50 if (workload, engine) in one else None, "batch 1"),
+                      ("throughput (samples/s)", top.throughput.mean, f"the sweep's highest, {at}"),
+                      ("CPU (%)", top.cpu.mean, at), ("peak memory (MB)", top.peak_rss_mb, at),
+                      ("GPU utilisation (%)", top.gpu.utilization_percent.mean if top.gpu else None, at),
+                      ("model size (MB)", top.artifact_mb, "the exported artifact")]
+            for name, y, note in values:
+                if finite(y) and y > 0:
+                    metrics[workload].append(Point(name, y, note=f"{y:.4g} ({note})"))
+        categories = list(dict.fromkeys(p.x for pts in metrics.values() for p in pts))
+        series = [Series(w, pts, colour(f"workload: {w}")) for w, pts in metrics.items()]
+        fig = _bars(slug("metrics", engine), f"{engine}: every metric, {' against '.join(metrics)}", "value (each in its own unit)",
+                    categories, series, "one configuration, each workload a bar per metric (log scale: the units differ); "
+                    "throughput, CPU, memory and GPU at the batch of the highest throughput, latency at batch 1.", x_label="metric")
+        if fig:
+            fig.y_scale = "log10"
+            figs.append(fig)
+    return [f for f in figs if f]
+
+
 def _memory_note(r: Row) -> str:
     delta = r.peak_rss_delta_mb
     return "" if delta is None else f"{delta:.0f} MB above the process before loading"
@@ -370,6 +406,7 @@ def build_figures(engines: list[Row], servers: list[Row]) -> tuple[list[Figure],
         figs.append(one)
     batch, missing = batch_figures(engines, colour)
     figs += batch
+    figs += multi_metric_figures(engines, colour)
     not_drawn += missing
     if not ok(engines):
         not_drawn.append("throughput, memory and energy against batch size (no in-process engine cells measured)")
