@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,34 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
 
+_INSTALLS: dict[str, Future] = {}
+_INSTALLS_STARTED: list[bool] = []
+
+
+def _install_every_missing_environment() -> None:
+    """At the first test that needs a framework environment, every missing one is made at once, a few at a
+    time: pip mostly waits on downloads and disk, and one after another they took about 4 minutes of CI."""
+    from infermeter.servers.common import envs
+    from infermeter.servers.registry import SERVERS
+
+    if _INSTALLS_STARTED:
+        return
+    _INSTALLS_STARTED.append(True)
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="env-install")
+    for name, cls in SERVERS.items():
+        if cls.requirements and not envs.is_installed(name, cls.requirements + cls.pip_args):
+            _INSTALLS[name] = pool.submit(envs.install, name, cls.requirements, pip_args=cls.pip_args)
+    pool.shutdown(wait=False)
+
+
 def with_environment(adapter):
     """The adapter, its framework environment (re)made first when missing or stale; skipped, with the
     reason, when it still cannot run here (e.g. TorchServe without Java)."""
     from infermeter.servers.common import envs
 
+    _install_every_missing_environment()
+    if adapter.name in _INSTALLS:
+        _INSTALLS[adapter.name].result()  # its install's own error, if it failed
     if adapter.requirements and not envs.is_installed(adapter.name, adapter.requirements + adapter.pip_args):
         envs.install(adapter.name, adapter.requirements, pip_args=adapter.pip_args)
     why = adapter.missing()

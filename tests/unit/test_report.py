@@ -86,7 +86,7 @@ def results_dir(tmp_path):
 def test_report_writes_html_markdown_and_every_figure(results_dir, tmp_path):
     files = write_report([results_dir], tmp_path / "rep")
     ids = {p.stem for p in files.figures}
-    assert ids == {"throughput-vs-users-w", "latency-vs-users-w", "energy-vs-users-w", "latency-at-one-user", "latency-cdf-one-w",
+    assert ids == {"throughput-vs-users-w", "latency-vs-users-w", "energy-vs-users-w", "latency-at-one-user", "mean-latency-at-one-user", "latency-cdf-one-w",
                    "latency-cdf-users-w-4", "throughput-vs-batch-w", "memory-vs-batch-w", "energy-vs-batch-w", "startup-w"}
     for png in files.figures:
         pixels = np.asarray(Image.open(png).convert("RGB"))

@@ -153,3 +153,15 @@ def test_every_metric_of_one_configuration_as_bars_one_per_model():
     assert bert["CPU (%)"].y == 158.0 and bert["model size (MB)"].y == 440.0
     assert "GPU utilisation (%)" not in bert  # no NVML figures: no bar, not a zero
     assert not multi_metric_figures(summarise(records[:4]), Colours())  # one model: nothing to hold side by side
+
+
+def test_mean_latency_at_one_user_per_model_and_framework_with_its_spread_over_runs():
+    """The DL-serving study's Fig. 1: each repeat's mean at one user; the bar their mean, the whisker lowest to highest."""
+    from infermeter.reports.figure_data import Colours
+    from infermeter.reports.figures import mean_latency_at_one_user_figure
+
+    fig = mean_latency_at_one_user_figure(summarise_loads(_records(), kind="server"), Colours())
+    assert fig.kind == "bar" and fig.categories == ["resnet50", "bert"] and [s.name for s in fig.series] == ["alpha", "beta"]
+    alpha_resnet, alpha_bert = fig.series[0].points
+    assert (alpha_resnet.lo, alpha_resnet.hi) == (9.0, 11.0) and abs(alpha_resnet.y - 10.0) < 0.05
+    assert abs(alpha_bert.y - 20.0) < 0.1 and "over 2 repeats" in alpha_bert.note

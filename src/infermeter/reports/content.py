@@ -147,7 +147,7 @@ def build_report(records: list[AnyRecord], suites: dict[str, str], title: str = 
         ))
     sections.append(Section(
         "Latency one request at a time", "Servers at one virtual user beside the in-process engines at batch 1: the distance "
-        "between them is what the network, the protocol and the server add.", [], taking("latency-at-one-user", "latency-cdf-one"),
+        "between them is what the network, the protocol and the server add.", [], taking("latency-at-one-user", "mean-latency-at-one-user", "latency-cdf-one"),
     ))
     if F.ok(engines):
         sections.append(Section(

@@ -127,6 +127,24 @@ def one_user_latency_figure(engines: list[Row], servers: list[Row], colour: Colo
                  "p50 from merged histograms; hover for p90 and p99.", x_label="model")
 
 
+def mean_latency_at_one_user_figure(servers: list[Row], colour: Colours) -> Figure | None:
+    """The DL-serving study's Fig. 1: mean latency at one user per model and framework, with the spread over
+    its runs (each repeat's mean; the bar runs from the lowest to the highest)."""
+    values: dict[str, dict[str, Row]] = defaultdict(dict)
+    for r in ok(servers):
+        if r.users == 1 and r.mean_ms.n:
+            values[r.server][str(r.workload)] = r
+    categories = list(dict.fromkeys(w for per in values.values() for w in per))
+    series = [Series(label, [Point(w, (m := per[w].mean_ms).mean, m.min, m.max,
+                                   note=f"mean over {m.n} repeats; lowest {m.min:.4g}, highest {m.max:.4g} ms")
+                             for w in categories if w in per], colour(label))
+              for label, per in values.items()]
+    return _bars("mean-latency-at-one-user", "Mean latency at one user, per framework and model, with its spread over runs",
+                 "mean latency (ms)", categories, series,
+                 "each repeat's mean latency at one virtual user; the bar is their mean, the whisker runs from the lowest "
+                 "repeat to the highest.", x_label="model")
+
+
 def batch_one(engines: list[Row]) -> list[Row]:
     """One cell per (workload, engine) at batch 1: single-stream if there is one, else offline batch 1 (an
     open-loop cell's latency holds its queueing: never this figure's)."""
@@ -401,9 +419,9 @@ def build_figures(engines: list[Row], servers: list[Row]) -> tuple[list[Figure],
     figs += server_load_figures(servers, colour)
     if not ok(servers):
         not_drawn.append("throughput and latency against virtual users (no server or load-test cells measured; add a servers: section)")
-    one = one_user_latency_figure(engines, servers, colour)
-    if one:
-        figs.append(one)
+    for fig in (one_user_latency_figure(engines, servers, colour), mean_latency_at_one_user_figure(servers, colour)):
+        if fig:
+            figs.append(fig)
     batch, missing = batch_figures(engines, colour)
     figs += batch
     figs += multi_metric_figures(engines, colour)

@@ -78,5 +78,9 @@ def _bars(ax, fig: Figure) -> None:  # type: ignore[no-untyped-def]
     for k, s in enumerate(fig.series):
         xs = [index[str(p.x)] - 0.4 + width * (k + 0.5) for p in s.points]
         ax.bar(xs, [p.y for p in s.points], width=width, color=s.color, label=s.name)
+        spread = [(x, p.y, p.y - p.lo, p.hi - p.y) for x, p in zip(xs, s.points) if p.lo is not None and p.hi is not None]
+        if spread:  # a bar's range (over repeats): a whisker, dark so that it shows on the bar's own colour
+            x, y, below, above = zip(*spread)
+            ax.errorbar(x, y, yerr=[below, above], fmt="none", ecolor="#333333", capsize=3, linewidth=1)
     ax.set_xticks(range(len(fig.categories)), fig.categories, rotation=15 if sum(map(len, fig.categories)) > 60 else 0,
                   fontsize=8)

@@ -109,6 +109,10 @@
           const cx = xf(p.x) - band * 0.4 + width * (k + 0.5), top = yAxis.f(p.y);
           el("rect", { x: cx - width / 2, y: Math.min(top, base), width: Math.max(width - 1, 1), height: Math.abs(base - top),
                        fill: s.color, class: "bar" }, svg);
+          if (p.lo !== null && p.hi !== null && (!ylog || p.lo > 0)) {  // the bar's range over repeats
+            const a = yAxis.f(p.lo), b = yAxis.f(p.hi), w = Math.min(4, width / 3);
+            el("path", { d: `M${cx},${a} V${b} M${cx - w},${a} H${cx + w} M${cx - w},${b} H${cx + w}`, stroke: "#333", fill: "none" }, svg);
+          }
           hits.push({ px: cx, py: top, s, p });
         }
       });
