@@ -215,3 +215,28 @@ def test_an_interrupt_that_passed_through_exec_still_exits_130(tmp_path):
     )
     r = subprocess.run([sys.executable, "-m", "interrupted_in_exec"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert r.returncode == 130 and "interrupted" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_ctrl_c_that_lands_in_a_finalizer_still_interrupts_the_run(tmp_path):
+    """Python swallows a KeyboardInterrupt raised inside a __del__ ("Exception ignored in ..."): CI once saw a
+    Ctrl-C land in the regex package's finalizer, and the run measured on with its server up."""
+    script = tmp_path / "interrupted_in_finalizer.py"
+    script.write_text(
+        "import signal, threading, time\n"
+        "import infermeter.cli.main as m\n"
+        "class Finalized:\n"
+        "    def __del__(self):\n"
+        "        time.sleep(0.5)  # the Ctrl-C lands here\n"
+        "def app(**kw):\n"
+        "    main = threading.main_thread().ident\n"
+        "    threading.Timer(0.2, signal.pthread_kill, args=(main, signal.SIGINT)).start()\n"
+        "    x = Finalized()\n"
+        "    del x\n"
+        "    time.sleep(5)\n"
+        "    print('measured on')\n"
+        "m.app = app\n"
+        "m.main()\n"
+    )
+    r = subprocess.run([sys.executable, "-m", "interrupted_in_finalizer"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130 and "interrupted" in r.stderr, (r.returncode, r.stderr)
+    assert "measured on" not in r.stdout and "Traceback" not in r.stderr

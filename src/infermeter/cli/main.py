@@ -912,6 +912,29 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
     signal.raise_signal(signal.SIGINT)
 
 
+def _interrupts_are_never_lost() -> None:
+    """Ctrl-C is never swallowed. Python raises KeyboardInterrupt wherever the main thread happens to be, and
+    where that is a finalizer (a __del__, a weakref callback: the regex package's run at any garbage
+    collection) it only prints "Exception ignored in ..." and goes on; a run then measured on for minutes
+    with its servers up. Such an interrupt is sent again as SIGINT, a moment later from another thread: raised
+    here, in the hook, it would be swallowed the same way. Should it land in a finalizer again, this repeats."""
+    import signal
+    import threading
+
+    passed_on = sys.unraisablehook
+    main_thread = threading.main_thread().ident
+
+    def hook(unraisable: "sys.UnraisableHookArgs") -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            again = threading.Timer(0.05, signal.pthread_kill, args=(main_thread, signal.SIGINT))
+            again.daemon = True
+            again.start()
+            return
+        passed_on(unraisable)
+
+    sys.unraisablehook = hook
+
+
 _CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES}
 
 
@@ -942,6 +965,7 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    _interrupts_are_never_lost()
     _notes_to_stderr()
     try:
         # Not standalone: typer turns Ctrl-C into a returned exit code (130) instead of raising.
