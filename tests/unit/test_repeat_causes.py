@@ -124,3 +124,10 @@ def test_threads_that_keep_every_cpu_busy_are_named_with_their_cpu_figure():
     # A cell that leaves a core free is not told so.
     w = disagreement(cell([240.0, 320.0, 236.0, 330.0, 238.0], cpu=100.0, cpus=2))
     assert "every CPU busy" not in w.text and "cause not measured" in w.text
+
+
+def test_a_spread_just_past_the_bound_shows_the_digit_that_puts_it_past():
+    # The quickstart printed "throughput varies 10% (> 10%)" for 10.4%: a reader sees no reason for the warning.
+    w = disagreement(cell([100.0, 100.0, 119.0]))
+    assert "p50 varies 10.3% (> 10%)" in w.text, w.text
+    assert "p50 varies 12% (> 10%)" in disagreement(cell([100.0, 100.0, 122.0])).text

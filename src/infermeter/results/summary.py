@@ -366,6 +366,14 @@ def _energy(ok: Sequence[Window]) -> dict[str, Any]:
             "energy_source": next((b.source for b in blocks if b.source), "n/a")}
 
 
+def _varies(cv: float) -> str:
+    """How far repeats are apart, against the bound, in digits that show it is past the bound ("10.4% (> 10%)",
+    never "10% (> 10%)")."""
+    bound = f"{stats.UNSTABLE_CV:.0%}"
+    shown = f"{cv:.0%}"
+    return f"{cv:.1%} (> {bound})" if shown == bound else f"{shown} (> {bound})"
+
+
 def _outliers(ok: Sequence[Window], values: list[float | None], name: str) -> list[RecordWarning]:
     found = stats.outliers(values)
     if not found:
@@ -453,7 +461,7 @@ def _engine(g: CellGroup) -> EngineCellSummary:
         s: stats.RepeatStats = figures[name]
         if s.unstable:
             cause, remedy = explain_disagreement(ok, per_repeat[name], name, unit)
-            warnings.append(warning("repeats-disagree", f"repeats disagree: {name} varies {s.cv:.0%} (> {stats.UNSTABLE_CV:.0%}){cause}",
+            warnings.append(warning("repeats-disagree", f"repeats disagree: {name} varies {_varies(s.cv)}{cause}",
                                     remedy, applies_to="cell"))
     return EngineCellSummary(warnings=tuple(warnings), sanity=verdict, **base, **figures)
 
@@ -523,7 +531,7 @@ def _load(g: CellGroup) -> LoadCellSummary:
     warnings += _outliers(ok, thr, "throughput_rps")
     if figures["throughput"].unstable:
         warnings.append(warning(
-            "repeats-disagree", f"repeats disagree: throughput varies {figures['throughput'].cv:.0%} (> {stats.UNSTABLE_CV:.0%})",
+            "repeats-disagree", f"repeats disagree: throughput varies {_varies(figures['throughput'].cv)}",
             "lengthen the windows (--duration, or load.min_seconds in a suite) or quiet the machine", applies_to="cell",
         ))
     return LoadCellSummary(warnings=tuple(warnings), sanity=verdict, **base, **figures)
