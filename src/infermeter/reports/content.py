@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import NamedTuple
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -189,30 +190,48 @@ def highlights(records: list[AnyRecord], engines: list[EngineCellSummary], serve
     if finished:
         out.append(f"measured between {finished[0]} and {finished[-1]}")
     for workload in dict.fromkeys(str(r.workload) for r in F.ok([*engines, *servers])):
-        # The p50 each table shows (engines: the repeats' p50s, their mean; servers: the merged histogram's),
-        # and the repeats' range: a lead inside the runner-up's range is said to be none.
-        one = [(r.p50.mean, r.engine, f"in process on {r.engine} (batch 1)", r.p50.min, r.p50.max)
-               for r in F.batch_one(engines) if str(r.workload) == workload and F.finite(r.p50.mean)]
-        one += [(r.latency.p50, r.server, f"on {r.server} (1 user)", min(p, default=r.latency.p50), max(p, default=r.latency.p50))
+        # The figures each table shows (engines: the mean of the repeats' p50s; servers: the merged histogram's
+        # p50), with the range over repeats: a lead that another target's repeats reach is said to be none.
+        one = [_Candidate(r.p50.mean, r.engine, f"in process on {r.engine} (batch 1)", r.p50.min, r.p50.max)
+               for r in F.batch_one(engines) if str(r.workload) == workload]
+        one += [_Candidate(r.latency.p50, str(r.server), f"on {r.server} (1 user)", min(p, default=r.latency.p50),
+                           max(p, default=r.latency.p50))
                 for r in F.ok(servers) if str(r.workload) == workload and r.users == 1 for p in [r.per_repeat("p50")]]
-        if one:
-            (p50, name, where, _, best_max), *rest = sorted(one, key=lambda c: c[0])
-            line = f"{workload}: lowest p50 one request at a time: {p50:.3g} ms {where}"
-            close = [c for c in rest if c[3] <= best_max]
-            if close:
-                line += (f", but no clear lead: {close[0][1]}'s repeats ran {close[0][3]:.3g}-{close[0][4]:.3g} ms, "
-                         f"{name}'s up to {best_max:.3g}")
-            out.append(line)
-        srv = [r for r in F.ok(servers) if str(r.workload) == workload]
-        if srv:
-            best = max(srv, key=lambda r: r.throughput.mean)
-            out.append(f"{workload}: highest server throughput: {best.throughput.mean:.4g} requests/s on {best.server} at {_point(best)}")
-        eng = [r for r in F.ok(engines) if str(r.workload) == workload]
-        if eng:
-            top = max(eng, key=lambda r: r.throughput.mean)
-            out.append(f"{workload}: highest in-process throughput: {top.throughput.mean:.4g} samples/s on {top.engine} "
-                       f"at batch {top.batch_size}")
+        if lead := _lead(one, lowest=True, unit="ms"):
+            out.append(f"{workload}: lowest p50 one request at a time: {lead}")
+        srv = [_Candidate(r.throughput.mean, str(r.server), f"on {r.server} at {_point(r)}", r.throughput.min, r.throughput.max)
+               for r in F.ok(servers) if str(r.workload) == workload]
+        if lead := _lead(srv, lowest=False, unit="requests/s"):
+            out.append(f"{workload}: highest server throughput: {lead}")
+        eng = [_Candidate(r.throughput.mean, r.engine, f"on {r.engine} at batch {r.batch_size}", r.throughput.min, r.throughput.max)
+               for r in F.ok(engines) if str(r.workload) == workload]
+        if lead := _lead(eng, lowest=False, unit="samples/s"):
+            out.append(f"{workload}: highest in-process throughput: {lead}")
     return out
+
+
+class _Candidate(NamedTuple):
+    value: float
+    name: str  # the target (engine or server label): its other cells are not its rivals
+    where: str
+    low: float  # the range of its repeats
+    high: float
+
+
+def _lead(candidates: list[_Candidate], lowest: bool, unit: str) -> str | None:
+    """The best candidate, and "no clear lead" where another target's repeats reach into its range."""
+    ranked = sorted((c for c in candidates if F.finite(c.value)), key=lambda c: c.value if lowest else -c.value)
+    if not ranked:
+        return None
+    best = ranked[0]
+    digits = ".3g" if lowest else ".4g"  # as the tables show latency and throughput
+    text = f"{best.value:{digits}} {unit} {best.where}"
+    rival = next((c for c in ranked[1:] if c.name != best.name and (c.low <= best.high if lowest else c.high >= best.low)), None)
+    if rival is None:
+        return text
+    bound = f"up to {best.high:{digits}}" if lowest else f"down to {best.low:{digits}}"
+    return (f"{text}, but no clear lead: {rival.name}'s repeats ran {rival.low:{digits}}-{rival.high:{digits}} {unit}, "
+            f"{best.name}'s {bound}")
 
 
 def _point(r: LoadCellSummary) -> str:
