@@ -25,6 +25,7 @@ def invoke(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pyt
     log = logging.getLogger("infermeter")
     handlers = list(log.handlers)
     sigterm = signal.getsignal(signal.SIGTERM)
+    unraisable = sys.unraisablehook
     code: object = 0
     crash = ""
     try:
@@ -36,6 +37,7 @@ def invoke(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pyt
     finally:
         log.handlers[:] = handlers  # main() adds a handler each call, and its SIGTERM handler
         signal.signal(signal.SIGTERM, sigterm)
+        sys.unraisablehook = unraisable  # and its hook for interrupts swallowed in finalizers
     out = capsys.readouterr()
     return code, out.out + out.err + crash
 
@@ -310,3 +312,20 @@ def test_markup_in_a_suite_name_prints_as_itself(tmp_path, capsys, monkeypatch):
     assert code == 5, output  # the cell failed (on purpose); the run itself did not
     assert "[/x] [link=https://evil.example]e[/link] :thumbs_up:" in output
     assert "\x1b]8;" not in output  # no live link (OSC 8) was written
+
+
+@pytest.mark.parametrize("errno_name, fix", [
+    ("ENOSPC", "free space there, then run the same command with --resume"),
+    ("EACCES", "fix the permissions there, then run the same command with --resume"),
+    ("EROFS", "read-only: give an --out on a writable one"),
+    # `--out /proc/x` said "free space (or fix the permissions) there": neither was the cause.
+    ("ENOENT", "give an --out where a directory can be made"),
+])
+def test_a_refused_write_names_the_fix_for_its_cause(errno_name, fix):
+    import errno
+
+    from infermeter.results.files import write_error
+
+    err = write_error("/r/results.jsonl", OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name))))
+    assert err.message.startswith("cannot write results to /r/results.jsonl") and fix in err.hint
+    assert ("--resume" in err.hint) == (errno_name in ("ENOSPC", "EACCES", "EROFS"))

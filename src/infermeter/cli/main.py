@@ -922,6 +922,8 @@ def _interrupts_are_never_lost() -> None:
     import threading
 
     passed_on = sys.unraisablehook
+    if getattr(passed_on, "passes_interrupts_on", False):  # main() ran before in this process (tests)
+        return
     main_thread = threading.main_thread().ident
 
     def hook(unraisable: "sys.UnraisableHookArgs") -> None:
@@ -932,6 +934,7 @@ def _interrupts_are_never_lost() -> None:
             return
         passed_on(unraisable)
 
+    hook.passes_interrupts_on = True  # type: ignore[attr-defined]
     sys.unraisablehook = hook
 
 

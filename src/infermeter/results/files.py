@@ -29,11 +29,18 @@ TMP_SUFFIX = ".tmp"
 
 
 def write_error(path: Path | str, exc: OSError) -> ResultsWriteError:
-    """The error for a write the system refused (disk full, quota, permissions, read-only)."""
-    return ResultsWriteError(
-        f"cannot write results to {path}: {exc.strerror or exc}; every result written before is intact",
-        "free space (or fix the permissions) there, then run the same command with --resume to finish",
-    )
+    """The error for a write the system refused (disk full, quota, permissions, read-only, no such place),
+    with the fix for that cause."""
+    in_place = {errno.ENOSPC: "free space there", errno.EDQUOT: "free space there (your disk quota is used up)",
+                errno.EFBIG: "free space there, or use a file system that takes larger files",
+                errno.EACCES: "fix the permissions there", errno.EPERM: "fix the permissions there"}
+    if exc.errno in in_place:
+        fix = f"{in_place[exc.errno]}, then run the same command with --resume to finish"
+    elif exc.errno == errno.EROFS:
+        fix = "that file system is read-only: give an --out on a writable one (copy in what is already measured, and add --resume)"
+    else:
+        fix = "give an --out where a directory can be made, e.g. under your home or the working directory"
+    return ResultsWriteError(f"cannot write results to {path}: {exc.strerror or exc}; every result written before is intact", fix)
 
 
 def _not_ours(path: Path, st: os.stat_result) -> ConfigError:
