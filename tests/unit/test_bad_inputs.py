@@ -120,6 +120,9 @@ ROWS: list[tuple[list, int, list[str], dict | None]] = [
     (["run", F(suite("workloads: [fake-tiny]\nservers: [mlserver]\nload: {users: [10000000]}\n"))], 2,
      ["load.users", "INFERMETER_MAX_USERS"], None),
     (["run", F(suite("workloads: [fake-tiny]\nservers: [mlserver]\nload: {rates: [.nan]}\n"))], 2, ["load.rates", "finite"], None),
+    # Two bad server settings: each one's reason on one line, no stray "fix:" between them.
+    (["run", F(suite("workloads: [fake-tiny]\nservers: [{name: litserve, settings: {device: 'cuda:x', precision: fp8}}]\n"))], 2,
+     ["device 'cuda:x' is not one of cpu, cuda, cuda:N (e.g. device: cuda:0); precision:", "'fp32', 'fp16' or 'bf16'"], None),
     (["run", F(suite("workloads: ['[link=https://evil.example]click[/link]']\nengines: [fake]\n"))], 2,
      ["unknown workload", "[link=https://evil.example]click[/link]"], None),
     (["run", F(suite("workloads: ['[/x]']\nengines: [fake]\n"))], 2, ["unknown workload '[/x]'"], None),

@@ -41,7 +41,7 @@ def _valid_device(spec: str) -> str:
     try:
         return parse_device(spec)
     except ConfigError as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(f"{exc.message} ({exc.hint})") from None  # one line among the other fields' errors
 
 
 # A settings field naming a device: every engine's and server's device setting is written and checked alike.
