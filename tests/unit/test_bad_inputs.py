@@ -150,6 +150,13 @@ ROWS: list[tuple[list, int, list[str], dict | None]] = [
     # --- quickstart
     (["quickstart", "--out", F(a_file)], 2, ["--out", "is a file"], None),
     (["quickstart", "--cache", F(a_file)], 2, ["--cache", "is a file"], None),
+    # A cache that cannot be made is refused before any cell: it failed every cell's export ("FileNotFoundError").
+    (["run", F(suite(FAKE)), "--out", F(lambda t: str(t / "o")), "--cache", F(lambda t: a_file(t) + "/cache")], 2,
+     ["cannot make the artifact cache", "Not a directory", "give --cache (or $INFERMETER_CACHE) a directory you can write"], None),
+    # --- study
+    (["study", "nope"], 2, ["unknown study 'nope'", "dl-serving, engines, ort-tensorrt, serving-cost"], None),
+    (["study", "engines", "--out", F(lambda t: str(t / "o")), "--cache", F(lambda t: a_file(t) + "/cache")], 2,
+     ["cannot make the artifact cache"], None),
     (["run", F(suite(FAKE + "slo: p99 < 100ms\n"))], 2, ["slo", "written with <="], None),
     (["run", F(suite(FAKE + "slo: {percentile: 99}\n"))], 2, ["slo", "bound_ms"], None),
     # --- load: SLO
@@ -293,7 +300,7 @@ def test_bad_input_is_refused_plainly(tmp_path, capsys, monkeypatch, argv, code,
 def test_table_is_large_enough():
     assert len(ROWS) >= 70
     assert {r[0][0] for r in ROWS} >= {"run", "quickstart", "load", "report", "compare", "export", "query", "scorecard",
-                                        "selftest", "servers", "engines", "workloads", "cleanup", "doctor"}
+                                        "selftest", "servers", "engines", "workloads", "cleanup", "doctor", "study"}
 
 
 def test_exit_codes_are_documented_in_help(capsys, monkeypatch):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from infermeter.collectors.machine import versions_of
-from infermeter.errors import UnsupportedError
+from infermeter.errors import ConfigError, UnsupportedError
 from infermeter.results.files import check_private, confined, replace_atomically
 from infermeter.workloads.base import ONNX, OPENVINO, SAVEDMODEL, SKLEARN, TORCH, TORCHSCRIPT, Workload, file_slug
 
@@ -65,6 +65,16 @@ def private_cache_dir(path: Path) -> Path:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     check_private(path, CACHE)
     return path
+
+
+def usable_cache_root(path: Path) -> Path:
+    """The cache's root, made (or found) before anything is measured: one that cannot be made is a plain
+    error up front, not an export failure in every cell."""
+    try:
+        return private_cache_dir(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the artifact cache {path}: {exc.strerror or exc}",
+                          "give --cache (or $INFERMETER_CACHE) a directory you can write") from None
 
 
 def remove_stale_exports(parent: Path) -> list[Path]:
