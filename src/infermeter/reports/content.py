@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import NamedTuple
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from infermeter.reports import figures as F
 from infermeter.reports.figure_data import Figure
