@@ -132,15 +132,31 @@ def run(
     resume: bool = typer.Option(False, help="skip cells OUT already holds; run the rest"),
     cache: Optional[Path] = typer.Option(None, help="artifact cache (default ~/.cache/infermeter or $INFERMETER_CACHE)"),
     force_suite: bool = typer.Option(False, "--force-suite", help="with --resume: go on although the suite differs from the one OUT was run with"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show what would be measured and how long that takes; run and write nothing"),
 ) -> None:
     """Run a suite (every workload on every engine at every scenario point), or one model file with --model."""
     from infermeter.cli.inputs import RunInputs
+    from infermeter.config import load_suite, parse_suite
 
     given = RunInputs.of(suite=suite, model=model, engine=engine, batch_size=batch_size, repeats=repeats, out=out, cache=cache)
     if given.model is not None:
-        _run(None, out, resume, cache, suite_data=_model_suite(given.model, given.engine, given.batch_size, given.repeats or 5), force_suite=force_suite)
+        parsed = parse_suite(_model_suite(given.model, given.engine, given.batch_size, given.repeats or 5), "--model")
     else:
-        _run(suite, out, resume, cache, force_suite=force_suite)
+        parsed = load_suite(suite)
+    if dry_run:
+        _show_plan(parsed, out, resume)
+        return
+    _run(None, out, resume, cache, force_suite=force_suite, suite=parsed)
+
+
+def _show_plan(suite: Any, out: Path, resume: bool) -> None:
+    """--dry-run: the plan and its time; with --resume, what OUT does not hold yet. Nothing is written."""
+    from infermeter.plan_estimate import estimate
+    from infermeter.reports.console import show_plan
+    from infermeter.results.store import ResultStore
+
+    finished = ResultStore(out).finished_cells() if resume and (out / "results.jsonl").exists() else set()
+    show_plan(screen, estimate(suite, finished), suite.name)
 
 
 def _model_suite(model: str, engines: list[str], batch_sizes: list[int], repeats: int) -> dict:
@@ -182,6 +198,7 @@ def study(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="results directory (default results/study-NAME)"),
     resume: bool = typer.Option(False, help="skip cells OUT already holds; run the rest"),
     cache: Optional[Path] = typer.Option(None),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show what would be measured and how long that takes; run and write nothing"),
 ) -> None:
     """Reproduce a published comparison: its suite (a quick one by default, --full for the study's own settings),
     then the report, with each of the study's headline claims checked on this machine."""
@@ -203,6 +220,9 @@ def study(
         err_console.print(styled(("cannot run here:", "yellow"), f" {what}: {why}"), soft_wrap=True)
     for difference in chosen.differences:
         err_console.print(f"differs from the study: {difference}", soft_wrap=True)
+    if dry_run:
+        _show_plan(suite, out, resume)
+        return
     try:
         _run(None, out, resume, cache, only_installed=True, write_report_too=True, suite=suite)
     finally:

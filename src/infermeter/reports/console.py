@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:  # pydantic and numpy stay unimported until a command needs them (--help is quick)
+    from infermeter.plan_estimate import PlanEstimate
     from infermeter.reports.grid import Grid
     from infermeter.results.compare import CellDiff
     from infermeter.results.metadata import MetadataDiff
@@ -256,6 +257,14 @@ def show_studies(screen: Screen, studies: list[Study]) -> None:
     from infermeter.reports.studies import studies_grid
 
     screen.out.print(to_rich(studies_grid(studies)))
+
+
+def show_plan(screen: Screen, estimate: PlanEstimate, suite_name: str) -> None:
+    """A dry run: what the suite would measure here, and how long that takes at the least and at the most."""
+    from infermeter.reports.grid import to_rich
+    from infermeter.reports.plan import plan_grid
+
+    screen.out.print(to_rich(plan_grid(estimate, suite_name)))
 
 
 def show_findings(screen: Screen, study: Study, records: Sequence[AnyRecord]) -> None:
