@@ -55,14 +55,12 @@ def _warn_leftovers() -> None:
 
 
 def _run(
-    suite_path: Optional[Path], out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
-    suite_data: Optional[dict] = None, write_report_too: bool = False, force_suite: bool = False, suite: Any = None,
+    suite: Any, out: Path, resume: bool, cache: Optional[Path], only_installed: bool = False,
+    write_report_too: bool = False, force_suite: bool = False,
 ) -> None:
-    from infermeter.config import load_suite, parse_suite
+    """A parsed suite (parsed before OUT is touched), run into OUT."""
     from infermeter.results.store import ResultStore
 
-    if suite is None:  # parsed before OUT is touched
-        suite = load_suite(suite_path) if suite_path is not None else parse_suite(suite_data, "--model")
     with ResultStore(out).lock():  # the whole run, summary and report included: a second run on OUT is refused
         _run_locked(suite, out, resume, cache, only_installed, write_report_too, force_suite)
 
@@ -146,7 +144,7 @@ def run(
     if dry_run:
         _show_plan(parsed, out, resume)
         return
-    _run(None, out, resume, cache, force_suite=force_suite, suite=parsed)
+    _run(parsed, out, resume, cache, force_suite=force_suite)
 
 
 def _show_plan(suite: Any, out: Path, resume: bool) -> None:
@@ -185,9 +183,10 @@ def quickstart(
 ) -> None:
     """ResNet-50 and a MiniLM sentiment model at batch 1 on every engine installed here (about 3 minutes on 2 cores), then the report."""
     from infermeter.cli.inputs import QuickstartInputs
+    from infermeter.config import load_suite
 
     QuickstartInputs.of(out=out, cache=cache)
-    _run(_builtin_suite("quickstart"), out, resume, cache, only_installed=True, write_report_too=True, force_suite=force_suite)
+    _run(load_suite(_builtin_suite("quickstart")), out, resume, cache, only_installed=True, write_report_too=True, force_suite=force_suite)
 
 
 @app.command()
@@ -224,7 +223,7 @@ def study(
         _show_plan(suite, out, resume)
         return
     try:
-        _run(None, out, resume, cache, only_installed=True, write_report_too=True, suite=suite)
+        _run(suite, out, resume, cache, only_installed=True, write_report_too=True)
     finally:
         _show_findings(chosen, out)
 
