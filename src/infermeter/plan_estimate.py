@@ -60,12 +60,13 @@ def _server_bounds(cell: ServerCell) -> tuple[float, float]:
 
 def estimate(suite: Suite, finished: set[str] | frozenset[str] = frozenset()) -> PlanEstimate:
     """The suite's plan, per workload and target; `finished`: cell ids OUT already holds (--resume)."""
+    from infermeter.server_cells import cannot_serve
     from infermeter.servers.registry import adapter_for
 
     targets: list[PlannedTarget] = []
     groups: dict[tuple[str, str], list[Cell]] = {}
     for cell in plan(suite):
-        groups.setdefault((cell.workload, engine_label(cell.engine, cell.engine_settings)), []).append(cell)
+        groups.setdefault((cell.workload, cell.engine_label), []).append(cell)
     for (workload, label), cells in groups.items():
         runnable = [c for c in cells if c.skip_reason is None and c.cell_id not in finished]
         skipped = [c for c in cells if c.skip_reason is not None]
@@ -75,8 +76,7 @@ def estimate(suite: Suite, finished: set[str] | frozenset[str] = frozenset()) ->
             done=sum(c.cell_id in finished for c in cells if c.skip_reason is None), skipped=len(skipped),
             why_skipped=skipped[0].skip_reason if skipped else None))
     for workload, entry, cells in plan_servers(suite):
-        adapter = adapter_for(entry.name, entry.settings)
-        why = adapter.missing() or adapter.cannot_place(workload)
+        why = cannot_serve(adapter_for(entry.name, entry.settings), workload)
         todo = [] if why else [c for c in cells if c.cell_id not in finished]
         bounds = [_server_bounds(c) for c in todo]
         targets.append(PlannedTarget(

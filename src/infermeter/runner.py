@@ -23,7 +23,7 @@ from infermeter.collectors import machine
 from infermeter.config import Cell, Suite, plan, plan_servers
 from infermeter.engines.registry import engine_class
 from infermeter.errors import ConfigError
-from infermeter.export.artifacts import default_cache_root, usable_cache_root
+from infermeter.export.artifacts import usable_cache_root
 from infermeter.lifeline import child_env
 from infermeter.results.files import open_nofollow, private_dir, replace_atomically
 from infermeter.results.record import EngineInfo, EngineWindow, NotMeasured
@@ -298,7 +298,7 @@ def check_same_suite(out: Path, suite: Suite, force: bool) -> None:
 
 def _run_locked(suite: Suite, out: Path, store: ResultStore, resume: bool, cache_root: Path | None, isolation: Isolation,
                 console: Console, force_suite: bool) -> RunSummary:
-    cache_root = usable_cache_root(cache_root or default_cache_root())
+    cache_root = usable_cache_root(cache_root)
     if store.has_results() and not resume:
         raise ConfigError(f"{out} already holds results", "add --resume to finish that run, or choose another --out")
     if resume:

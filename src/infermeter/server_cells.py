@@ -204,6 +204,13 @@ def answer_warnings(answers: dict[str, Any]) -> list[RecordWarning]:
                     applies_to="cell")]
 
 
+def cannot_serve(adapter: ServerAdapter, wname: str) -> str | None:
+    """Why this server cannot serve `wname` here (None: it can): its framework is not installed, batching
+    of samples that cannot be stacked, a device or precision it cannot place. The run skips with it, the
+    dry run (plan_estimate.py) counts with it."""
+    return adapter.missing() or _cannot_batch(wname, adapter) or adapter.cannot_place(wname)
+
+
 def _cannot_batch(wname: str, adapter: ServerAdapter) -> str | None:
     """Server-side batching of a workload whose samples cannot be stacked: the reason it is skipped."""
     from infermeter.workloads.registry import workload_unbatchable
@@ -267,7 +274,7 @@ def _run_server_cells(suite: Suite, out: Path, store: ResultStore, run_id: str, 
         if not todo:
             continue
         adapter = adapter_for(entry.name, entry.settings)
-        why = adapter.missing() or _cannot_batch(wname, adapter) or adapter.cannot_place(wname)
+        why = cannot_serve(adapter, wname)
         if why:
             for c in todo:
                 store.append(_not_measured(c, run_id, adapter, "skipped", f"{entry.name}: {why}"))

@@ -84,3 +84,14 @@ def test_study_dry_run_shows_the_full_plan_and_what_cannot_run_here(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "the plan (nothing is run)" in r.stdout and "cannot run" in r.stdout and "at most" in r.stdout
     assert not out.exists()
+
+
+def test_the_dry_run_skips_what_the_run_skips(monkeypatch):
+    # Server-side batching of clips that cannot be stacked: the run skips it; the dry run counted it as runnable.
+    from infermeter.servers.base import ServerAdapter
+
+    monkeypatch.setattr(ServerAdapter, "missing", lambda self: None)
+    suite = parse_suite({"name": "plan", "workloads": ["wav2vec2-base-natural"], "load": {"users": [1, 10]},
+                         "servers": [{"name": "litserve", "settings": {"max_batch_size": 4}}]})
+    (target,) = estimate(suite).targets
+    assert (target.points, target.skipped) == (0, 2) and "server-side batching (max_batch_size 4)" in target.why_skipped

@@ -537,7 +537,7 @@ def tune(
     from infermeter.capacity.driver import probe_requests
     from infermeter.capacity.search import requests_to_pass
     from infermeter.cli.inputs import TuneInputs
-    from infermeter.export.artifacts import default_cache_root, usable_cache_root
+    from infermeter.export.artifacts import usable_cache_root
     from infermeter.loadgen.settings import cli_settings
     from infermeter.reports.console import show_tuning
     from infermeter.results.slo import parse_slo
@@ -571,7 +571,7 @@ def tune(
     goal_of = Objective(inputs.objective, inputs.traffic, inputs.price_per_core_hour)
     search = {"resolution": inputs.resolution, "start_rate": inputs.start_rate, "max_rate": inputs.max_rate, "growth_cap": growth}
     screen = Screen(out_console, err_console)
-    cache_root = usable_cache_root(cache or default_cache_root())
+    cache_root = usable_cache_root(cache)
     with _capacity_store(out, resume) as (store, run_id):
         err_console.print(f"tuning {tunable.label} for {goal_of.name} under {goal.text}, budget {inputs.budget}: the defaults first, "
                           f"then Optuna's proposals; probes of {requests} requests", soft_wrap=True)
@@ -607,10 +607,10 @@ def _run_suite_capacity(suite: Any, out: Path, slo: Any, inputs: Any, cache: Pat
                         resume: bool) -> None:
     """Every server and engine of the suite, one after another, into one OUT."""
     from infermeter.capacity.suite import run_suite_capacity
-    from infermeter.export.artifacts import default_cache_root, usable_cache_root
+    from infermeter.export.artifacts import usable_cache_root
     from infermeter.reports.console import show_capacity
 
-    cache_root = usable_cache_root(cache or default_cache_root())
+    cache_root = usable_cache_root(cache)
     with _capacity_store(out, resume) as (store, run_id):
         _warn_leftovers()
         err_console.print(f"{suite.name}: probes of {requests} requests, growing as each search closes in; {slo.text}")
@@ -660,11 +660,11 @@ def _capacity_engine(workload: str, engine: str, threads: int | None, callers: i
     target's factory, which loads the engine in a worker, its closer)."""
     from infermeter.capacity.engine import EngineTarget, engine_cell, session_log
     from infermeter.collectors.energy import DEFAULT_CPU_WATTS_PER_CORE
-    from infermeter.export.artifacts import default_cache_root, usable_cache_root
+    from infermeter.export.artifacts import usable_cache_root
     from infermeter.runner import CellSession
 
     cell = engine_cell(workload, engine, {"threads": threads} if threads else {}, batch_size, settings.seed)
-    cache_root = usable_cache_root(cache or default_cache_root())
+    cache_root = usable_cache_root(cache)
     sessions: list[CellSession] = []
 
     def make(run_id: str, status: Any) -> EngineTarget:

@@ -67,9 +67,10 @@ def private_cache_dir(path: Path) -> Path:
     return path
 
 
-def usable_cache_root(path: Path) -> Path:
-    """The cache's root, made (or found) before anything is measured: one that cannot be made is a plain
-    error up front, not an export failure in every cell."""
+def usable_cache_root(path: Path | None) -> Path:
+    """The cache's root (`path`, or the default), made (or found) before anything is measured: one that
+    cannot be made is a plain error up front, not an export failure in every cell."""
+    path = path or default_cache_root()
     try:
         return private_cache_dir(path)
     except OSError as exc:
